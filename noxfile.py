@@ -1,0 +1,95 @@
+"""Sessions named after what a person wants to do. `nox -l` lists them; `nox` runs the quick checks.
+
+`nox -t ci` runs everything CI runs (it is the README's test command and what `.ci/run` calls).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nox
+
+REPO_ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(REPO_ROOT / "dev"))
+
+from devenv import prerequisites  # noqa: E402 - needs the sys.path entry above
+from devenv.progress import step  # noqa: E402
+
+PYPROJECT = nox.project.load_toml(REPO_ROOT / "pyproject.toml")
+PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+
+nox.options.sessions = ["lint", "tests"]
+nox.options.reuse_venv = "yes"
+nox.options.error_on_missing_interpreters = True
+
+
+def install_project(session: nox.Session, *groups: str) -> None:
+    """The repo's packages in editable mode plus the named dependency groups."""
+    session.install("--upgrade", "pip")
+    session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, *groups))
+
+
+def require(session: nox.Session, *names: str) -> None:
+    """Check (and on root Debian install) system prerequisites, or stop with what is missing."""
+    with step(f"prerequisites: {', '.join(names)}"):
+        try:
+            prerequisites.ensure(names)
+        except prerequisites.MissingPrerequisites as missing:
+            session.error(str(missing))
+
+
+def dockerfiles() -> list[str]:
+    return sorted(str(path) for path in REPO_ROOT.glob("images/**/Dockerfile"))
+
+
+@nox.session(python=PYTHON, tags=["ci"])
+def lint(session: nox.Session) -> None:
+    """Ruff (lint and format check), yamllint on the repo's YAML, hadolint on Dockerfiles."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("yamllint", "--strict", ".")
+    files = dockerfiles()
+    if files:
+        session.run("hadolint", *files)
+    else:
+        session.log("hadolint: no Dockerfiles in images/ yet")
+
+
+@nox.session(python=PYTHON, tags=["ci"])
+def tests(session: nox.Session) -> None:
+    """Unit and integration tests (real JupyterHub, Keycloak and Chromium as host processes)."""
+    require(session, "chromium", "java")
+    install_project(session, "test")
+    session.run("pytest", "-m", "not cluster", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def dev(session: nox.Session) -> None:
+    """Bring the local environment up: cluster with fake GPUs, Keycloak, mock Moodle, the hub."""
+    require(session, "docker", "go")
+    session.error(
+        "the local environment is not built yet: the kind cluster with fake GPUs, the images, "
+        "the chart and the dev services land with issues 4 to 7. Prerequisites are ready."
+    )
+
+
+@nox.session(python=PYTHON)
+def e2e(session: nox.Session) -> None:
+    """Browser tests (Playwright, Debian's Chromium) against the environment `dev` brings up."""
+    require(session, "docker", "chromium")
+    session.error("the end-to-end suite is not written yet; it needs `nox -s dev` first.")
+
+
+@nox.session(python=False)
+def down(session: nox.Session) -> None:
+    """Tear the local environment down (the kind cluster); caches are kept."""
+    session.log("nothing to tear down: the local cluster is not built yet.")
+
+
+@nox.session(python=PYTHON)
+def images(session: nox.Session) -> None:
+    """Build the hub, lab and dev-service images that changed (`-- NAME ...` for some only)."""
+    require(session, "docker")
+    session.error("the image builds are not written yet (issue 5).")
