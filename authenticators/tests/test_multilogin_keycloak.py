@@ -1,0 +1,162 @@
+"""Keycloak logins through the hub's routes, with Keycloak's token and userinfo responses."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, quote, urlencode, urlparse
+
+from multilogin_harness import moodle_lti11_params, sign_lti11
+
+from conftest import LTI11_KEY, LTI11_SECRET, HubUnderTest, response_cookies
+
+
+async def keycloak_login(
+    hub: HubUnderTest, username: str, groups: list[str], next_url: str = "", **kw: Any
+) -> Any:
+    """The browser's round trip: /hub/oauth_login, Keycloak, /hub/oauth_callback."""
+    query = f"?next={quote(next_url)}" if next_url else ""
+    started = await hub.request(f"oauth_login{query}")
+    assert started.code == 302, started.body
+    state = parse_qs(urlparse(started.headers["Location"]).query)["state"][0]
+    code = hub.keycloak.code_for(username, groups)
+    params = {"code": code, "state": kw.get("state", state), "session_state": "x"}
+    return await hub.request(
+        f"oauth_callback?{urlencode(params)}",
+        cookies=response_cookies(started),
+        headers={"Accept": kw.get("accept", "text/html")},
+    )
+
+
+async def test_login_page_has_a_keycloak_button_and_lti_text_and_keeps_next(hub: HubUnderTest):
+    response = await hub.request("login?next=/prefix/hub/spawn")
+
+    assert response.code == 200
+    assert b'href="/prefix/hub/oauth_login?next=%2Fprefix%2Fhub%2Fspawn"' in response.body
+    assert b"Open the JupyterHub link in your Moodle course" in response.body
+
+
+async def test_redirect_to_keycloak_uses_the_prefixed_callback(hub: HubUnderTest):
+    response = await hub.request("oauth_login")
+
+    location = urlparse(response.headers["Location"])
+    query = parse_qs(location.query)
+    assert location.path == "/realms/campus/protocol/openid-connect/auth"
+    assert query["redirect_uri"] == [hub.url("oauth_callback")]
+    assert query["client_id"] == ["jupyterhub"]
+
+
+async def test_admin_group_makes_an_admin_and_next_survives(hub: HubUnderTest):
+    response = await keycloak_login(hub, "Admin", ["admins"], next_url="/prefix/hub/admin")
+
+    assert response.code == 302
+    assert response.headers["Location"] == "/prefix/hub/admin"
+    user = hub.user("admin")
+    assert user.admin
+    assert [g.name for g in user.groups] == ["admin"]
+    auth_state = await user.get_auth_state()
+    assert auth_state["login_source"] == "keycloak"
+    assert auth_state["entitlements"] == ["admin"]
+    assert auth_state["course"] is None
+    assert auth_state["lti_roles"] == []
+    assert auth_state["access_token"] and auth_state["refresh_token"]
+
+
+async def test_gpu_group_is_granted_from_full_group_paths(hub: HubUnderTest):
+    assert (await keycloak_login(hub, "gpu-student", ["/students", "/gpu"])).code == 302
+
+    assert [g.name for g in hub.user("gpu-student").groups] == ["gpu"]
+
+
+async def test_user_outside_allowed_groups_is_refused(hub: HubUnderTest):
+    response = await keycloak_login(hub, "outsider", [])
+
+    assert response.code == 403
+    assert b"not allowed to use this hub" in response.body
+    assert hub.user_names() == set()
+
+
+async def test_state_mismatch_is_refused(hub: HubUnderTest):
+    response = await keycloak_login(hub, "student", ["students"], state="forged")
+
+    assert response.code == 400
+    assert hub.user_names() == set()
+
+
+async def test_keycloak_unreachable_is_a_clear_503(hub: HubUnderTest):
+    hub.keycloak.stop()
+
+    response = await keycloak_login(hub, "student", ["students"], accept="application/json")
+
+    assert response.code == 503
+    assert b"cannot be reached" in response.body
+    assert hub.user_names() == set()
+
+
+async def test_same_person_via_keycloak_then_moodle_is_one_user(hub: HubUnderTest):
+    assert (await keycloak_login(hub, "GPU-Student", ["students", "gpu"])).code == 302
+    body = sign_lti11(
+        hub.url("lti/launch"), moodle_lti11_params(username="gpu-student"), LTI11_KEY, LTI11_SECRET
+    )
+
+    response = await hub.request("lti/launch", "POST", body)
+
+    assert response.code == 302
+    assert hub.user_names() == {"gpu-student"}
+    user = hub.user("gpu-student")
+    assert sorted(g.name for g in user.groups) == ["course-42", "gpu"]
+    assert (await user.get_auth_state())["login_source"] == "lti11"
+
+
+async def test_admin_survives_a_moodle_launch_and_is_lost_with_the_keycloak_group(
+    hub: HubUnderTest,
+):
+    assert (await keycloak_login(hub, "admin", ["admins"])).code == 302
+    body = sign_lti11(
+        hub.url("lti/launch"), moodle_lti11_params(username="admin"), LTI11_KEY, LTI11_SECRET
+    )
+    assert (await hub.request("lti/launch", "POST", body)).code == 302
+    assert hub.user("admin").admin
+
+    assert (await keycloak_login(hub, "admin", ["students"])).code == 302
+
+    user = hub.user("admin")
+    assert not user.admin
+    assert sorted(g.name for g in user.groups) == ["course-42"]
+
+
+async def test_refresh_user_renews_expired_access_token(hub: HubUnderTest):
+    assert (await keycloak_login(hub, "student", ["students"])).code == 302
+    user = hub.user("student")
+    before = await user.get_auth_state()
+    hub.keycloak.expire_access_tokens()
+
+    refreshed = await hub.authenticator.refresh_user(user)
+
+    assert refreshed["auth_state"]["access_token"] != before["access_token"]
+    assert refreshed["auth_state"]["login_source"] == "keycloak"
+    assert refreshed["groups"] == []
+
+
+async def test_refresh_user_for_an_lti_login_needs_nothing(hub: HubUnderTest):
+    body = sign_lti11(hub.url("lti/launch"), moodle_lti11_params(), LTI11_KEY, LTI11_SECRET)
+    assert (await hub.request("lti/launch", "POST", body)).code == 302
+
+    assert await hub.authenticator.refresh_user(hub.user("student")) is True
+
+
+async def test_pre_spawn_start_exposes_source_and_entitlements(hub: HubUnderTest):
+    body = sign_lti11(
+        hub.url("lti/launch"),
+        moodle_lti11_params(roles="Instructor"),
+        LTI11_KEY,
+        LTI11_SECRET,
+    )
+    assert (await hub.request("lti/launch", "POST", body)).code == 302
+    user = hub.user("student")
+    spawner = user.spawner
+
+    await hub.authenticator.pre_spawn_start(user, spawner)
+
+    assert spawner.environment["JUPYTERHUB_LOGIN_SOURCE"] == "lti11"
+    assert spawner.environment["JUPYTERHUB_ENTITLEMENTS"] == "course-42,instructor"
+    assert spawner.environment["JUPYTERHUB_COURSE_ID"] == "42"

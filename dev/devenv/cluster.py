@@ -1,0 +1,240 @@
+"""The local kind cluster with a fake-GPU node: `up` creates it, `down` deletes it.
+
+Both are idempotent. `up` makes sure of the prerequisites (Docker, Go), the pinned tools, the
+node image, the cluster, the images it needs (loaded with `kind load`) and the fake GPU device
+plugin, and returns once the GPU node advertises `nvidia.com/gpu`.
+
+CLI: `python -m devenv.cluster up|down` (the project's venv: it reads YAML).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from devenv import cluster_config, docker, node_image, prerequisites, tools
+from devenv.paths import REPO_ROOT, logs_dir
+from devenv.progress import say, step
+
+GPU_RESOURCE = "nvidia.com/gpu"
+GPU_PLUGIN_IMAGE = "jupyterhub-k8s/fake-gpu-plugin:dev"
+GPU_PLUGIN_CONTEXT = REPO_ROOT / "images" / "fake-gpu-plugin"
+GPU_PLUGIN_MANIFEST = REPO_ROOT / "dev" / "cluster" / "fake-gpu-plugin.yaml"
+GPU_WAIT_S = 180
+NODES_READY_WAIT_S = 300
+
+
+class ClusterError(RuntimeError):
+    """A step of bringing the cluster up or down failed; the message says which and why."""
+
+
+def run(command: list[str | Path], *, what: str, timeout: float | None = None) -> str:
+    """Run a command; on failure raise ClusterError naming the step and the command's error."""
+    result = subprocess.run(
+        [str(part) for part in command], capture_output=True, text=True, timeout=timeout
+    )
+    if result.returncode != 0:
+        detail = (result.stderr or result.stdout).strip()
+        raise ClusterError(f"{what} failed: {detail}")
+    return result.stdout
+
+
+def kubectl(*args: str, what: str, timeout: float | None = 120) -> str:
+    """kubectl against this cluster's context, whatever the current context is."""
+    binary = tools.ensure("kubectl")
+    return run(
+        [binary, "--context", cluster_config.kube_context(), *args], what=what, timeout=timeout
+    )
+
+
+def cluster_exists(kind: Path) -> bool:
+    return (
+        cluster_config.cluster_name()
+        in run([kind, "get", "clusters"], what="kind get clusters").split()
+    )
+
+
+def create_cluster(kind: Path, image: str) -> None:
+    name = cluster_config.cluster_name()
+    if cluster_exists(kind):
+        say(f"    cluster {name}: exists")
+        return
+    log = logs_dir() / f"kind-create-{name}.log"
+    config = cluster_config.write_kind_config()
+    with log.open("w") as handle:
+        result = subprocess.run(
+            [kind, "create", "cluster", "--config", config, "--image", image],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
+    if result.returncode != 0:
+        tail = "\n".join(log.read_text().splitlines()[-20:])
+        run([kind, "delete", "cluster", "--name", name], what="deleting the failed cluster")
+        raise ClusterError(
+            f"`kind create cluster` failed (log {log}); the nodes were deleted "
+            f"(run kind by hand with --retain to keep them for debugging).\n{tail}"
+        )
+
+
+def wait_for_nodes_ready() -> None:
+    kubectl(
+        "wait",
+        "--for=condition=Ready",
+        "nodes",
+        "--all",
+        f"--timeout={NODES_READY_WAIT_S}s",
+        what="waiting for the nodes to become Ready",
+        timeout=NODES_READY_WAIT_S + 30,
+    )
+
+
+def build_gpu_plugin_image() -> None:
+    dockerfile = GPU_PLUGIN_CONTEXT / "Dockerfile"
+    if not dockerfile.is_file():
+        raise ClusterError(f"{dockerfile} is missing: the fake GPU plugin image cannot be built")
+    log = logs_dir() / "docker-build-fake-gpu-plugin.log"
+    with log.open("w") as handle:
+        # The Dockerfile copies from the repository (dev/fake_gpu), so the context is its root.
+        base = f"BASE_IMAGE={docker.base_image()}"
+        result = subprocess.run(
+            [
+                "docker",
+                "build",
+                "--network",
+                "host",
+                "-f",
+                dockerfile,
+                "--build-arg",
+                base,
+                "-t",
+                GPU_PLUGIN_IMAGE,
+                REPO_ROOT,
+            ],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
+    if result.returncode != 0:
+        tail = "\n".join(log.read_text().splitlines()[-20:])
+        raise ClusterError(f"building {GPU_PLUGIN_IMAGE} failed (log {log}):\n{tail}")
+
+
+def images_to_load() -> list[str]:
+    """Images the cluster runs that the node image does not hold."""
+    return [GPU_PLUGIN_IMAGE, docker.base_image()]
+
+
+def load_images(kind: Path) -> None:
+    """`kind load` each image; kind skips nodes that already have the same image ID."""
+    name = cluster_config.cluster_name()
+    for image in images_to_load():
+        result = subprocess.run(
+            [kind, "load", "docker-image", "--name", name, image], capture_output=True, text=True
+        )
+        if result.returncode != 0:
+            raise ClusterError(f"kind load {image} failed: {result.stderr.strip()}")
+        already = "already present on all nodes" in result.stderr + result.stdout
+        say(f"    {image}: {'already on every node' if already else 'loaded'}")
+
+
+def gpu_counts() -> dict[str, str]:
+    """`nvidia.com/gpu` allocatable per node ('' where none is advertised)."""
+    jsonpath = (
+        "{range .items[*]}{.metadata.name}{'='}{.status.allocatable.nvidia\\.com/gpu}{'\\n'}{end}"
+    )
+    output = kubectl("get", "nodes", "-o", f"jsonpath={jsonpath}", what="reading GPU capacity")
+    return dict(line.split("=", 1) for line in output.splitlines() if "=" in line)
+
+
+def gpu_nodes() -> list[str]:
+    output = kubectl(
+        "get",
+        "nodes",
+        "-l",
+        f"{cluster_config.GPU_NODE_LABEL}=true",
+        "-o",
+        "name",
+        what="listing GPU nodes",
+    )
+    return [line.removeprefix("node/") for line in output.split()]
+
+
+def wait_for_gpus() -> None:
+    nodes = gpu_nodes()
+    if not nodes:
+        raise ClusterError(f"no node is labelled {cluster_config.GPU_NODE_LABEL}=true")
+    deadline = time.monotonic() + GPU_WAIT_S
+    while time.monotonic() < deadline:
+        counts = gpu_counts()
+        if all(counts.get(node, "") not in ("", "0") for node in nodes):
+            say("    " + ", ".join(f"{node}: {counts[node]} GPUs" for node in nodes))
+            return
+        time.sleep(2)
+    raise ClusterError(
+        f"the GPU nodes {nodes} report no {GPU_RESOURCE} after {GPU_WAIT_S} s; see "
+        "`kubectl -n kube-system logs -l app.kubernetes.io/name=fake-gpu-plugin`"
+    )
+
+
+def up() -> None:
+    """Create the cluster with the fake GPU plugin, or bring an existing one up to date."""
+    with step("prerequisites: docker, go"):
+        prerequisites.ensure(["docker", "go"])
+        docker.ensure_privileged_containers()
+    with step("tools: kind, kubectl, helm"):
+        for name in tools.TOOLS:
+            say(f"    {name}: {tools.ensure(name)}")
+    kind = tools.ensure("kind")
+    with step("node image"):
+        image = node_image.ensure()
+    with step(f"cluster {cluster_config.cluster_name()}"):
+        create_cluster(kind, image)
+    with step("nodes Ready"):
+        wait_for_nodes_ready()
+    with step(f"image {GPU_PLUGIN_IMAGE}"):
+        build_gpu_plugin_image()
+    with step("load images into the nodes"):
+        load_images(kind)
+    with step("fake GPU device plugin"):
+        kubectl("apply", "-f", str(GPU_PLUGIN_MANIFEST), what="applying the plugin's manifest")
+        wait_for_gpus()
+
+
+def down() -> None:
+    """Delete the cluster; nothing to do when it does not exist."""
+    kind = tools.ensure("kind")
+    name = cluster_config.cluster_name()
+    with step(f"delete cluster {name}"):
+        if not cluster_exists(kind):
+            say(f"    cluster {name}: absent")
+            return
+        run([kind, "delete", "cluster", "--name", name], what="kind delete cluster")
+
+
+COMMANDS = {"up": up, "down": down}
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1 or argv[0] not in COMMANDS:
+        print("usage: python -m devenv.cluster up|down", file=sys.stderr)
+        return 2
+    started = time.monotonic()
+    try:
+        COMMANDS[argv[0]]()
+    except (
+        ClusterError,
+        cluster_config.ClusterConfigError,
+        node_image.NodeImageError,
+        prerequisites.MissingPrerequisites,
+        docker.DockerError,
+        tools.gobuild.GoBuildError,
+    ) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    say(f"cluster {argv[0]}: done in {time.monotonic() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,153 @@
+"""Build images whose inputs changed, record them in the lock file, and report each one."""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from devenv import docker, versions
+from devenv.images import content, docker_images, fetch, lock
+from devenv.images.spec import DEBIAN_BASE, ImageSpec, SpecError, build_order
+from devenv.paths import logs_dir
+from devenv.progress import say, step
+
+# Site CAs of the build host (e.g. a TLS-inspecting proxy's): handed to builder stages only, so
+# that pip and npm reach their registries from there; final stages never see them.
+LOCAL_CA_DIR = Path("/usr/local/share/ca-certificates")
+# The weight of build containers against other processes (1024 is Docker's default).
+LOW_PRIORITY_CPU_SHARES = 256
+
+
+class BuildError(RuntimeError):
+    """An image did not build; the message names its log."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """An image as it would be built now: its inputs and the tag they hash to."""
+
+    spec: ImageSpec
+    files: dict[str, Path]
+    build_args: dict[str, str]
+    base_reference: str
+    base_id: str
+    content_hash: str
+
+    @property
+    def tag(self) -> str:
+        return content.tag_for(self.content_hash)
+
+    @property
+    def reference(self) -> str:
+        return f"{self.spec.repository}:{self.tag}"
+
+    @property
+    def alias(self) -> str | None:
+        if self.spec.alias_tag is None:
+            return None
+        return f"{self.spec.repository}:{versions.get(self.spec.alias_tag)}"
+
+
+Puller = Callable[[Plan], bool]
+"""Fetches a plan's image from elsewhere (a registry) under its reference; False if it cannot."""
+
+
+def pinned_build_args(spec: ImageSpec) -> dict[str, str]:
+    return {arg: versions.get(key) for arg, key in spec.build_args.items()}
+
+
+def plan(spec: ImageSpec, base_reference: str) -> Plan:
+    base_id = docker_images.image_id(base_reference)
+    if base_id is None:
+        raise BuildError(f"{spec.name}: its base image {base_reference} is not in Docker")
+    unknown = [name for name in spec.fetch if not fetch.known(name)]
+    if unknown:
+        raise SpecError(f"image {spec.name!r}: nothing knows how to fetch {unknown}")
+    files = content.context_files(spec)
+    args = pinned_build_args(spec)
+    return Plan(spec, files, args, base_reference, base_id, content.content_hash(files, args, base_id))
+
+
+def extra_ca_certs(folder: Path = LOCAL_CA_DIR) -> str:
+    """The PEM text of the host's locally added CAs (empty where there are none)."""
+    if not folder.is_dir():
+        return ""
+    return "".join(path.read_text() for path in sorted(folder.glob("*.crt")))
+
+
+def build_command(job: Plan, context: Path, *, low_priority: bool) -> list[str]:
+    args = {**job.build_args, "BASE_IMAGE": job.base_reference, "EXTRA_CA_CERTS": extra_ca_certs()}
+    command = ["docker", "build", "--tag", job.reference]
+    command += ["--label", f"io.github.jupyterhub-k8s.content-hash={job.content_hash}"]
+    for key, value in args.items():
+        command += ["--build-arg", f"{key}={value}"]
+    if low_priority:
+        command += ["--cpu-shares", str(LOW_PRIORITY_CPU_SHARES)]
+    return [*command, str(context)]
+
+
+def log_file(name: str) -> Path:
+    folder = logs_dir() / "images"
+    folder.mkdir(exist_ok=True)
+    return folder / f"{name}.log"
+
+
+def run_build(job: Plan, *, low_priority: bool) -> None:
+    log = log_file(job.spec.name)
+    with tempfile.TemporaryDirectory(prefix=f"image-{job.spec.name}-") as tmp:
+        context = Path(tmp)
+        content.write_context(job.files, context)
+        for name in job.spec.fetch:
+            fetch.copy_into(name, context)
+        say(f"    building {job.reference} (log: {log})")
+        with log.open("w") as output:
+            result = subprocess.run(
+                build_command(job, context, low_priority=low_priority),
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                check=False,
+            )
+    if result.returncode != 0:
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-25:])
+        raise BuildError(f"{job.spec.name} did not build; the end of {log}:\n{tail}")
+
+
+def ensure_image(job: Plan, *, low_priority: bool, pull: Puller | None = None) -> str:
+    """Make `job.reference` exist; return what was done: "up to date", "pulled" or "built"."""
+    if docker_images.image_id(job.reference) is not None:
+        return "up to date"
+    if pull is not None and pull(job):
+        return "pulled"
+    run_build(job, low_priority=low_priority)
+    return "built"
+
+
+def build(
+    specs: dict[str, ImageSpec],
+    names: list[str],
+    *,
+    low_priority: bool = False,
+    pull: Puller | None = None,
+) -> dict[str, lock.LockedImage]:
+    """Build the named images (and their bases) that are not built yet; lock each one."""
+    built: dict[str, lock.LockedImage] = {}
+    for spec in build_order(specs, names):
+        with step(f"image {spec.name}"):
+            started = time.monotonic()
+            base = docker.ensure_base_image() if spec.base == DEBIAN_BASE else built[spec.base]
+            base_reference = base if isinstance(base, str) else base.reference
+            job = plan(spec, base_reference)
+            outcome = ensure_image(job, low_priority=low_priority, pull=pull)
+            if job.alias:
+                docker_images.tag(job.reference, job.alias)
+            image_id = docker_images.image_id(job.reference) or ""
+            entry = lock.LockedImage(spec.repository, job.tag, job.content_hash, image_id)
+            built[spec.name] = lock.update(spec.name, entry)
+            size = docker_images.megabytes(docker_images.image_size(job.reference))
+            elapsed = time.monotonic() - started
+            say(f"    {job.reference}: {outcome} in {elapsed:.1f} s, {size}")
+    return built

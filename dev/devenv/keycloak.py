@@ -1,0 +1,331 @@
+"""A real Keycloak for development and tests: fetched from Maven Central, run on this host.
+
+The distribution `org.keycloak:keycloak-quarkus-dist` (zip, version from versions.toml) is fetched
+with Maven's own client, unpacked into the cache and started in dev mode with the realm in
+`dev/keycloak/` imported. A server that already answers on the port with our realm is reused, so
+tests and people share one instance.
+
+Usage: `python -m devenv.keycloak {fetch,start,stop,status} [--port N]` (PYTHONPATH=dev).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from devenv import prerequisites, versions
+from devenv.paths import REPO_ROOT, cache_dir, logs_dir
+from devenv.progress import say, step
+
+ARTIFACT = "org.keycloak:keycloak-quarkus-dist"
+REALM_FILE = REPO_ROOT / "dev" / "keycloak" / "campus-realm.json"
+REALM = "campus"
+HOST = "127.0.0.1"
+DEFAULT_PORT = 8180
+# Keycloak serves health on a separate management port; ours sits at a fixed offset.
+MANAGEMENT_PORT_OFFSET = 1000
+START_TIMEOUT_S = 300
+# The bootstrap admin of the master realm (the admin console); the campus realm has its own users.
+CONSOLE_ADMIN = ("keycloak-admin", "dev-keycloak-admin")
+# Quarkus resets thread locals through java.lang internals, which Java 24 and later open only on
+# request; without this, stopping Keycloak on Java 25 logs IllegalAccessError stack traces.
+JVM_OPTIONS = ("--add-opens=java.base/java.lang=ALL-UNNAMED",)
+
+
+class KeycloakError(RuntimeError):
+    """Keycloak could not be fetched, started or reached."""
+
+
+@dataclass(frozen=True)
+class Keycloak:
+    """A Keycloak server answering on a localhost port, with the campus realm imported."""
+
+    port: int
+    host: str = HOST
+    realm: str = REALM
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def issuer(self) -> str:
+        return f"{self.url}/realms/{self.realm}"
+
+    @property
+    def well_known_url(self) -> str:
+        return f"{self.issuer}/.well-known/openid-configuration"
+
+    @property
+    def authorize_url(self) -> str:
+        return f"{self.issuer}/protocol/openid-connect/auth"
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.issuer}/protocol/openid-connect/token"
+
+    @property
+    def userinfo_url(self) -> str:
+        return f"{self.issuer}/protocol/openid-connect/userinfo"
+
+    @property
+    def health_url(self) -> str:
+        return f"http://{self.host}:{self.port + MANAGEMENT_PORT_OFFSET}/health/ready"
+
+    def password_grant(
+        self, username: str, password: str, client_id: str, client_secret: str
+    ) -> dict[str, object]:
+        """Tokens for a user by the resource-owner password grant (dev clients allow it)."""
+        body = urllib.parse.urlencode(
+            {
+                "grant_type": "password",
+                "client_id": client_id,
+                "client_secret": client_secret,
+                "username": username,
+                "password": password,
+                "scope": "openid",
+            }
+        ).encode()
+        request = urllib.request.Request(self.token_url, data=body, method="POST")  # noqa: S310
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+                return json.load(response)
+        except urllib.error.HTTPError as error:
+            detail = error.read().decode(errors="replace")
+            raise KeycloakError(f"token request for {username!r} failed: {detail}") from None
+
+
+# --- Fetching -----------------------------------------------------------------------------------
+
+
+def version() -> str:
+    return versions.get("keycloak.version")
+
+
+def home() -> Path:
+    """Where the pinned distribution is unpacked (keyed by version, shared by clones)."""
+    return cache_dir() / f"keycloak-{version()}"
+
+
+def fetch() -> Path:
+    """Unpack the pinned distribution into the cache, fetching it with Maven when needed."""
+    target = home()
+    if (target / "bin" / "kc.sh").is_file():
+        return target
+    if shutil.which("mvn") is None:
+        raise KeycloakError(
+            "Maven (`mvn`) is needed to fetch Keycloak from Maven Central; "
+            "install it (Debian: apt-get install maven) and run again."
+        )
+    with step(f"fetch Keycloak {version()} with Maven"), tempfile.TemporaryDirectory() as tmp:
+        command = [
+            "mvn",
+            "--batch-mode",
+            "--quiet",
+            "dependency:copy",
+            f"-Dartifact={ARTIFACT}:{version()}:zip",
+            f"-DoutputDirectory={tmp}",
+        ]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        archives = list(Path(tmp).glob("*.zip"))
+        if result.returncode != 0 or not archives:
+            output = (result.stdout + result.stderr).strip()[-2000:]
+            raise KeycloakError(f"`{' '.join(command)}` failed:\n{output}")
+        unpack(archives[0], target)
+    return target
+
+
+def unpack(archive: Path, target: Path) -> None:
+    """Unpack the zip's single top folder as `target`, atomically, keeping scripts executable."""
+    staging = Path(tempfile.mkdtemp(prefix="keycloak-", dir=target.parent))
+    try:
+        with zipfile.ZipFile(archive) as zipped:
+            zipped.extractall(staging)
+        (top,) = staging.iterdir()
+        for script in (top / "bin").glob("*.sh"):
+            script.chmod(0o755)
+        top.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+# --- Running ------------------------------------------------------------------------------------
+
+
+def log_file() -> Path:
+    return logs_dir() / "keycloak.log"
+
+
+def pid_file(port: int) -> Path:
+    return home() / f"keycloak-{port}.pid"
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - our own localhost URL
+            return response.status == 200
+    except (OSError, ValueError):
+        return False
+
+
+def port_in_use(port: int, host: str = HOST) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(1)
+        return probe.connect_ex((host, port)) == 0
+
+
+def realm_digest() -> str:
+    return hashlib.sha256(REALM_FILE.read_bytes()).hexdigest()
+
+
+def prepare_realm_import(kc_home: Path) -> None:
+    """Put the realm file where `--import-realm` reads it; drop the dev database if it changed.
+
+    Keycloak skips importing a realm that already exists, so an edited realm file would otherwise
+    be ignored by the database a previous start left behind.
+    """
+    data = kc_home / "data"
+    import_dir = data / "import"
+    import_dir.mkdir(parents=True, exist_ok=True)
+    digest_file = data / "realm.sha256"
+    digest = realm_digest()
+    if not digest_file.exists() or digest_file.read_text() != digest:
+        shutil.rmtree(data / "h2", ignore_errors=True)
+    shutil.copyfile(REALM_FILE, import_dir / REALM_FILE.name)
+    digest_file.write_text(digest)
+
+
+def running(port: int = DEFAULT_PORT) -> Keycloak | None:
+    """The Keycloak answering on `port` with our realm, if there is one."""
+    server = Keycloak(port)
+    if http_ok(server.health_url) and http_ok(server.well_known_url):
+        return server
+    return None
+
+
+def start(port: int = DEFAULT_PORT, timeout: float = START_TIMEOUT_S) -> Keycloak:
+    """Start Keycloak in dev mode on `port` (or reuse one running there) and wait until ready."""
+    reused = running(port)
+    if reused is not None:
+        say(f"    Keycloak already running at {reused.url}; reusing it")
+        return reused
+    for busy in (port, port + MANAGEMENT_PORT_OFFSET):
+        if port_in_use(busy):
+            raise KeycloakError(
+                f"port {busy} is in use by something that is not our Keycloak; stop it or pick "
+                f"another port (`python -m devenv.keycloak start --port N`)."
+            )
+    try:
+        prerequisites.ensure(["java"])
+    except prerequisites.MissingPrerequisites as missing:
+        raise KeycloakError(f"Keycloak needs Java: {missing}") from None
+    kc_home = fetch()
+    prepare_realm_import(kc_home)
+    command = [
+        str(kc_home / "bin" / "kc.sh"),
+        "start-dev",
+        "--import-realm",
+        f"--http-host={HOST}",
+        f"--http-port={port}",
+        f"--http-management-port={port + MANAGEMENT_PORT_OFFSET}",
+        "--health-enabled=true",
+    ]
+    env = {
+        **os.environ,
+        "KC_BOOTSTRAP_ADMIN_USERNAME": CONSOLE_ADMIN[0],
+        "KC_BOOTSTRAP_ADMIN_PASSWORD": CONSOLE_ADMIN[1],
+        "JAVA_OPTS_APPEND": " ".join([os.environ.get("JAVA_OPTS_APPEND", ""), *JVM_OPTIONS]),
+    }
+    with step(f"start Keycloak on port {port} (log: {log_file()})"):
+        with log_file().open("ab") as log:
+            process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            )
+        pid_file(port).write_text(str(process.pid))
+        wait_ready(Keycloak(port), process, timeout)
+    return Keycloak(port)
+
+
+def wait_ready(server: Keycloak, process: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise KeycloakError(f"Keycloak exited with {process.returncode}:\n{log_tail()}")
+        if running(server.port):
+            return
+        time.sleep(1)
+    stop(server.port)
+    raise KeycloakError(f"Keycloak was not ready within {timeout:.0f} s:\n{log_tail()}")
+
+
+def log_tail(lines: int = 20) -> str:
+    text = log_file().read_text(errors="replace") if log_file().exists() else ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def stop(port: int = DEFAULT_PORT, timeout: float = 60) -> bool:
+    """Stop the Keycloak this module started on `port`; False when there was none."""
+    pids = pid_file(port)
+    if not pids.exists():
+        return False
+    pid = int(pids.read_text())
+    pids.unlink()
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+        time.sleep(0.5)
+        reap(pid)
+    return True
+
+
+def reap(pid: int) -> None:
+    """Collect our own child's exit status so that it does not linger as a zombie."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devenv.keycloak", description=__doc__)
+    parser.add_argument("action", choices=["fetch", "start", "stop", "status"])
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="HTTP port (localhost)")
+    args = parser.parse_args(argv)
+    try:
+        if args.action == "fetch":
+            print(fetch())
+        elif args.action == "start":
+            server = start(args.port)
+            print(f"Keycloak: {server.url}  realm: {server.issuer}  log: {log_file()}")
+            print(f"admin console: {server.url}/admin  ({CONSOLE_ADMIN[0]} / {CONSOLE_ADMIN[1]})")
+        elif args.action == "stop":
+            print("stopped" if stop(args.port) else f"no Keycloak started here on port {args.port}")
+        else:
+            server = running(args.port)
+            print(f"running at {server.url}" if server else f"not running on port {args.port}")
+            return 0 if server else 1
+    except KeycloakError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,105 @@
+"""kubectl helpers for the tests against the local kind cluster."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+TEST_IMAGE = "debian:bookworm-slim"
+GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+WAIT_S = 120
+
+
+@dataclass
+class Kube:
+    """kubectl against the local cluster's context."""
+
+    binary: str
+    context: str
+
+    def run(self, *args: str, stdin: str | None = None, check: bool = True) -> str:
+        result = subprocess.run(
+            [self.binary, "--context", self.context, *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=WAIT_S,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")
+        return result.stdout
+
+    def get(self, *args: str) -> Any:
+        return json.loads(self.run("get", *args, "-o", "json"))
+
+    def apply(self, manifest: dict[str, Any]) -> None:
+        self.run("apply", "-f", "-", stdin=json.dumps(manifest))
+
+    def wait_until(self, what: str, condition: Callable[[], Any], timeout: float = WAIT_S) -> Any:
+        """Poll condition until it returns something truthy; fail naming what we waited for."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = condition()
+            if value:
+                return value
+            time.sleep(1)
+        raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def pod_manifest(
+    name: str,
+    namespace: str,
+    *,
+    command: list[str] | None = None,
+    gpus: int = 0,
+    tolerate_gpu: bool = False,
+    node_selector: dict[str, str] | None = None,
+    labels: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """A pod running the test image (sleeping unless told otherwise)."""
+    container: dict[str, Any] = {
+        "name": "main",
+        "image": TEST_IMAGE,
+        "imagePullPolicy": "IfNotPresent",
+        "command": command or ["sleep", "infinity"],
+    }
+    if gpus:
+        container["resources"] = {"limits": {"nvidia.com/gpu": str(gpus)}}
+    spec: dict[str, Any] = {"containers": [container], "terminationGracePeriodSeconds": 0}
+    if tolerate_gpu:
+        spec["tolerations"] = [GPU_TOLERATION]
+    if node_selector:
+        spec["nodeSelector"] = node_selector
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels or {}},
+        "spec": spec,
+    }
+
+
+def running_pod(kube: Kube, namespace: str, name: str) -> dict[str, Any]:
+    """Wait until the pod runs; return it."""
+
+    def running() -> dict[str, Any] | None:
+        pod = kube.get("pod", "-n", namespace, name)
+        return pod if pod["status"].get("phase") == "Running" else None
+
+    return kube.wait_until(f"pod {namespace}/{name} to run", running)
+
+
+def unschedulable_message(kube: Kube, namespace: str, name: str) -> str:
+    """Wait until the scheduler reports the pod unschedulable; return its message."""
+
+    def message() -> str | None:
+        pod = kube.get("pod", "-n", namespace, name)
+        for condition in pod["status"].get("conditions", []):
+            if condition["type"] == "PodScheduled" and condition.get("reason") == "Unschedulable":
+                return condition.get("message", "")
+        return None
+
+    return kube.wait_until(f"pod {namespace}/{name} to be reported unschedulable", message)

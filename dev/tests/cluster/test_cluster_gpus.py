@@ -1,0 +1,109 @@
+"""The GPU node advertises fake GPUs through the device plugin, and the scheduler honours them."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from cluster_kube import (
+    Kube,
+    pod_manifest,
+    running_pod,
+    unschedulable_message,
+)
+
+pytestmark = pytest.mark.cluster
+
+GPUS_PER_NODE = "4"
+
+
+def allocated_ids(kube: Kube, namespace: str, pod: str) -> list[str]:
+    """The GPU ids the fake nvidia-smi shows inside the pod."""
+    output = kube.run(
+        "exec", "-n", namespace, pod, "--",
+        "nvidia-smi", "--query-gpu=uuid", "--format=csv,noheader",
+    )  # fmt: skip
+    return sorted(line.strip() for line in output.splitlines() if line.strip())
+
+
+def visible_devices(kube: Kube, namespace: str, pod: str) -> list[str]:
+    output = kube.run("exec", "-n", namespace, pod, "--", "printenv", "NVIDIA_VISIBLE_DEVICES")
+    return sorted(output.strip().split(","))
+
+
+def test_gpu_node_advertises_four_gpus_and_control_plane_none(
+    kube: Kube, gpu_node: str, control_plane_node: str
+) -> None:
+    gpu = kube.get("node", gpu_node)["status"]
+    assert gpu["capacity"].get("nvidia.com/gpu") == GPUS_PER_NODE
+    assert gpu["allocatable"].get("nvidia.com/gpu") == GPUS_PER_NODE
+    control_plane = kube.get("node", control_plane_node)["status"]
+    assert "nvidia.com/gpu" not in control_plane["capacity"]
+    assert "nvidia.com/gpu" not in control_plane["allocatable"]
+
+
+def test_gpu_pods_get_disjoint_devices_and_the_scheduler_counts_them(
+    kube: Kube, namespace: str, gpu_node: str
+) -> None:
+    for name in ("first", "second"):
+        kube.apply(pod_manifest(name, namespace, gpus=2, tolerate_gpu=True))
+    first = running_pod(kube, namespace, "first")
+    second = running_pod(kube, namespace, "second")
+    assert first["spec"]["nodeName"] == gpu_node
+    assert second["spec"]["nodeName"] == gpu_node
+
+    first_ids = allocated_ids(kube, namespace, "first")
+    second_ids = allocated_ids(kube, namespace, "second")
+    assert len(first_ids) == 2
+    assert len(second_ids) == 2
+    assert not set(first_ids) & set(second_ids), "two pods were given the same GPU"
+    assert first_ids == visible_devices(kube, namespace, "first")
+    assert second_ids == visible_devices(kube, namespace, "second")
+
+    kube.apply(pod_manifest("third", namespace, gpus=1, tolerate_gpu=True))
+    assert "Insufficient nvidia.com/gpu" in unschedulable_message(kube, namespace, "third")
+
+    kube.run("delete", "pod", "-n", namespace, "first", "--wait=true")
+    third = running_pod(kube, namespace, "third")
+    assert third["spec"]["nodeName"] == gpu_node
+    (third_id,) = allocated_ids(kube, namespace, "third")
+    assert third_id in first_ids
+
+
+def test_pods_without_the_gpu_toleration_never_land_on_the_gpu_node(
+    kube: Kube, namespace: str, gpu_node: str
+) -> None:
+    # Asking for the GPU node by name without the toleration: the taint keeps the pod out.
+    pinned = pod_manifest("pinned", namespace, node_selector={"kubernetes.io/hostname": gpu_node})
+    kube.apply(pinned)
+    message = unschedulable_message(kube, namespace, "pinned")
+    assert "untolerated taint" in message and "nvidia.com/gpu" in message
+
+    # Ordinary pods all go elsewhere.
+    for index in range(4):
+        kube.apply(pod_manifest(f"cpu-{index}", namespace))
+    for index in range(4):
+        assert running_pod(kube, namespace, f"cpu-{index}")["spec"]["nodeName"] != gpu_node
+
+
+def test_plugin_registers_again_after_a_kubelet_restart(
+    kube: Kube, namespace: str, gpu_node: str
+) -> None:
+    before = kube.get("node", gpu_node)["status"]["allocatable"].get("nvidia.com/gpu")
+    assert before == GPUS_PER_NODE
+    subprocess.run(
+        ["docker", "exec", gpu_node, "systemctl", "restart", "kubelet"], check=True, timeout=60
+    )
+
+    def ready_with_gpus() -> bool:
+        status = kube.get("node", gpu_node)["status"]
+        ready = any(c["type"] == "Ready" and c["status"] == "True" for c in status["conditions"])
+        return ready and status["allocatable"].get("nvidia.com/gpu") == GPUS_PER_NODE
+
+    kube.wait_until(
+        f"{gpu_node} Ready with {GPUS_PER_NODE} GPUs after the restart", ready_with_gpus
+    )
+    # Only a plugin registered with the new kubelet can allocate devices to a new pod.
+    kube.apply(pod_manifest("after-restart", namespace, gpus=1, tolerate_gpu=True))
+    running_pod(kube, namespace, "after-restart")
+    assert len(allocated_ids(kube, namespace, "after-restart")) == 1

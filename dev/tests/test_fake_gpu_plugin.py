@@ -1,0 +1,324 @@
+"""The fake GPU device plugin against an in-process fake kubelet on temporary unix sockets."""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from concurrent import futures
+from dataclasses import replace
+from pathlib import Path
+
+import grpc
+import pytest
+
+from fake_gpu import plugin
+from fake_gpu.config import PluginConfig
+from fake_gpu.deviceplugin import api_pb2, api_pb2_grpc
+from fake_gpu.devices import DeviceTable, device_id, fake_gpus
+from fake_gpu.probe import probe
+
+NODE = "gpu-worker"
+IDS = [device_id(NODE, index) for index in range(4)]
+
+
+class FakeKubelet(api_pb2_grpc.RegistrationServicer):
+    """Records every RegisterRequest; `restart` does on disk what a restarting kubelet does."""
+
+    def __init__(self, plugin_dir: Path) -> None:
+        self.plugin_dir = plugin_dir
+        self.registrations: queue.Queue[api_pb2.RegisterRequest] = queue.Queue()
+        self._server: grpc.Server | None = None
+
+    @property
+    def socket(self) -> Path:
+        return self.plugin_dir / "kubelet.sock"
+
+    def Register(self, request, context):
+        self.registrations.put(request)
+        return api_pb2.Empty()
+
+    def start(self) -> None:
+        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+        api_pb2_grpc.add_RegistrationServicer_to_server(self, self._server)
+        self._server.add_insecure_port(f"unix://{self.socket}")
+        self._server.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop(grace=None).wait()
+            self._server = None
+        self.socket.unlink(missing_ok=True)
+
+    def restart(self, *, remove_plugin_sockets: bool = True) -> None:
+        """The kubelet's device manager on start: empty the folder, then listen anew."""
+        self.stop()
+        if remove_plugin_sockets:
+            for entry in self.plugin_dir.iterdir():
+                entry.unlink()
+        self.start()
+
+    def next_registration(self, timeout: float = 10) -> api_pb2.RegisterRequest:
+        return self.registrations.get(timeout=timeout)
+
+
+@pytest.fixture
+def workdir() -> Iterator[Path]:
+    # Short on purpose: unix socket paths are limited to 107 bytes, pytest's tmp_path can be longer.
+    path = Path(tempfile.mkdtemp(prefix="fakegpu-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def config(workdir: Path) -> PluginConfig:
+    plugin_dir = workdir / "device-plugins"
+    plugin_dir.mkdir()
+    return PluginConfig(
+        node_name=NODE,
+        device_count=4,
+        plugin_dir=plugin_dir,
+        host_bin_dir=workdir / "bin",
+        unhealthy_file=workdir / "unhealthy",
+        poll_interval_s=0.05,
+    )
+
+
+@pytest.fixture
+def kubelet(config: PluginConfig) -> Iterator[FakeKubelet]:
+    fake = FakeKubelet(config.plugin_dir)
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def running_plugin(config: PluginConfig, kubelet: FakeKubelet) -> Iterator[threading.Event]:
+    stop = threading.Event()
+    thread = threading.Thread(target=plugin.run, args=(config, stop), daemon=True)
+    thread.start()
+    yield stop
+    stop.set()
+    thread.join(timeout=10)
+    assert not thread.is_alive(), "the plugin did not stop within 10 s of being asked to"
+
+
+@pytest.fixture
+def registration(kubelet: FakeKubelet, running_plugin: threading.Event) -> api_pb2.RegisterRequest:
+    return kubelet.next_registration()
+
+
+@pytest.fixture
+def device_plugin(
+    config: PluginConfig, registration: api_pb2.RegisterRequest
+) -> Iterator[api_pb2_grpc.DevicePluginStub]:
+    """A client on the plugin's socket, as the kubelet dials it after the registration."""
+    with grpc.insecure_channel(f"unix://{config.plugin_dir / registration.endpoint}") as channel:
+        yield api_pb2_grpc.DevicePluginStub(channel)
+
+
+def health(response: api_pb2.ListAndWatchResponse) -> dict[str, str]:
+    return {device.ID: device.health for device in response.devices}
+
+
+def test_registers_nvidia_gpu_with_the_kubelet(
+    config: PluginConfig, registration: api_pb2.RegisterRequest
+):
+    assert registration.version == "v1beta1"
+    assert registration.resource_name == "nvidia.com/gpu"
+    assert registration.endpoint == config.socket_name
+    assert (config.plugin_dir / registration.endpoint).is_socket()
+    assert registration.options.get_preferred_allocation_available
+    assert not registration.options.pre_start_required
+
+
+def test_options_match_the_registration(
+    device_plugin: api_pb2_grpc.DevicePluginStub, registration: api_pb2.RegisterRequest
+):
+    assert device_plugin.GetDevicePluginOptions(api_pb2.Empty()) == registration.options
+
+
+def test_list_and_watch_advertises_every_device_healthy(
+    device_plugin: api_pb2_grpc.DevicePluginStub,
+):
+    stream = device_plugin.ListAndWatch(api_pb2.Empty())
+    first = next(stream)
+    stream.cancel()
+    assert [device.ID for device in first.devices] == IDS
+    assert set(health(first).values()) == {"Healthy"}
+
+
+def test_list_and_watch_streams_health_changes(
+    config: PluginConfig, device_plugin: api_pb2_grpc.DevicePluginStub
+):
+    stream = device_plugin.ListAndWatch(api_pb2.Empty(), timeout=10)
+    next(stream)
+    config.unhealthy_file.write_text(f"{IDS[2]}\n")
+    assert health(next(stream)) == {
+        IDS[0]: "Healthy",
+        IDS[1]: "Healthy",
+        IDS[2]: "Unhealthy",
+        IDS[3]: "Healthy",
+    }
+    config.unhealthy_file.unlink()
+    assert set(health(next(stream)).values()) == {"Healthy"}
+    stream.cancel()
+
+
+def test_allocate_hands_each_container_its_devices_and_nvidia_smi(
+    config: PluginConfig, device_plugin: api_pb2_grpc.DevicePluginStub
+):
+    response = device_plugin.Allocate(
+        api_pb2.AllocateRequest(
+            container_requests=[
+                api_pb2.ContainerAllocateRequest(devices_ids=[IDS[3], IDS[1]]),
+                api_pb2.ContainerAllocateRequest(devices_ids=[IDS[0]]),
+            ]
+        )
+    )
+    first, second = response.container_responses
+    assert first.envs["NVIDIA_VISIBLE_DEVICES"] == f"{IDS[1]},{IDS[3]}"
+    assert first.envs["FAKE_GPU_BUS_IDS"] == "00000000:11:00.0,00000000:13:00.0"
+    assert first.envs["FAKE_GPU_NAME"] == config.model
+    assert first.envs["FAKE_GPU_MEMORY_MIB"] == str(config.memory_mib)
+    assert second.envs["NVIDIA_VISIBLE_DEVICES"] == IDS[0]
+    [mount] = first.mounts
+    assert mount.container_path == "/usr/bin/nvidia-smi"
+    assert mount.read_only
+    host_script = Path(mount.host_path)
+    assert host_script == config.host_nvidia_smi
+    assert os.access(host_script, os.X_OK)
+    assert host_script.read_bytes().startswith(b"#!/bin/sh\n")
+
+
+def test_allocate_logs_the_devices(
+    device_plugin: api_pb2_grpc.DevicePluginStub, caplog: pytest.LogCaptureFixture
+):
+    with caplog.at_level(logging.INFO, logger="fake_gpu"):
+        device_plugin.Allocate(
+            api_pb2.AllocateRequest(
+                container_requests=[api_pb2.ContainerAllocateRequest(devices_ids=[IDS[2]])]
+            )
+        )
+    assert f"Allocate: container 1 of 1 gets {IDS[2]} (index 2)" in caplog.messages
+
+
+def test_allocate_refuses_ids_it_never_advertised(device_plugin: api_pb2_grpc.DevicePluginStub):
+    with pytest.raises(grpc.RpcError) as refused:
+        device_plugin.Allocate(
+            api_pb2.AllocateRequest(
+                container_requests=[
+                    api_pb2.ContainerAllocateRequest(devices_ids=[IDS[0], "GPU-not-ours"])
+                ]
+            )
+        )
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "GPU-not-ours" in refused.value.details()
+
+
+def test_preferred_allocation_keeps_required_devices_then_lowest_indices(
+    device_plugin: api_pb2_grpc.DevicePluginStub,
+):
+    response = device_plugin.GetPreferredAllocation(
+        api_pb2.PreferredAllocationRequest(
+            container_requests=[
+                api_pb2.ContainerPreferredAllocationRequest(
+                    available_deviceIDs=[IDS[3], IDS[2], IDS[1]],
+                    must_include_deviceIDs=[IDS[3]],
+                    allocation_size=2,
+                ),
+                api_pb2.ContainerPreferredAllocationRequest(
+                    available_deviceIDs=[IDS[3], IDS[0], IDS[2]], allocation_size=1
+                ),
+            ]
+        )
+    )
+    assert [list(r.deviceIDs) for r in response.container_responses] == [
+        [IDS[3], IDS[1]],
+        [IDS[0]],
+    ]
+
+
+def test_pre_start_container_is_a_no_op(device_plugin: api_pb2_grpc.DevicePluginStub):
+    request = api_pb2.PreStartContainerRequest(devices_ids=[IDS[0]])
+    assert device_plugin.PreStartContainer(request) == api_pb2.PreStartContainerResponse()
+
+
+@pytest.mark.parametrize(
+    "remove_plugin_sockets", [True, False], ids=["folder-emptied", "only-kubelet-socket-new"]
+)
+def test_registers_again_after_the_kubelet_restarts(
+    config: PluginConfig,
+    kubelet: FakeKubelet,
+    registration: api_pb2.RegisterRequest,
+    remove_plugin_sockets: bool,
+):
+    kubelet.restart(remove_plugin_sockets=remove_plugin_sockets)
+    again = kubelet.next_registration()
+    assert again == registration
+    deadline = time.monotonic() + 10
+    while probe(config.socket_path) is not None:
+        assert time.monotonic() < deadline, probe(config.socket_path)
+        time.sleep(0.05)
+
+
+def test_serves_again_when_its_socket_is_removed(
+    config: PluginConfig, kubelet: FakeKubelet, registration: api_pb2.RegisterRequest
+):
+    config.socket_path.unlink()
+    assert kubelet.next_registration() == registration
+    assert config.socket_path.is_socket()
+
+
+def test_keeps_trying_until_the_kubelet_listens(config: PluginConfig):
+    stop = threading.Event()
+    thread = threading.Thread(target=plugin.run, args=(config, stop), daemon=True)
+    thread.start()
+    try:
+        time.sleep(0.3)
+        late_kubelet = FakeKubelet(config.plugin_dir)
+        late_kubelet.start()
+        try:
+            assert late_kubelet.next_registration().resource_name == "nvidia.com/gpu"
+        finally:
+            late_kubelet.stop()
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
+def test_probe_reports_a_missing_or_silent_plugin(
+    config: PluginConfig, running_plugin: threading.Event, registration: api_pb2.RegisterRequest
+):
+    assert probe(config.socket_path) is None
+    running_plugin.set()
+    deadline = time.monotonic() + 10
+    while config.socket_path.exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert "no plugin socket" in probe(config.socket_path)
+
+
+def test_a_missing_plugin_folder_is_a_clear_error(config: PluginConfig, workdir: Path):
+    absent = replace(config, plugin_dir=workdir / "absent")
+    with pytest.raises(plugin.PluginError, match=r"device-plugin folder .* does not exist"):
+        plugin.run(absent, threading.Event())
+
+
+def test_an_unwritable_nvidia_smi_folder_is_a_clear_error(config: PluginConfig, workdir: Path):
+    blocker = workdir / "a-file"
+    blocker.write_text("")
+    with pytest.raises(plugin.PluginError, match="cannot install the fake nvidia-smi"):
+        plugin.install_nvidia_smi(replace(config, host_bin_dir=blocker / "bin"))
+
+
+def test_a_socket_it_cannot_create_is_a_clear_error(config: PluginConfig):
+    config.socket_path.mkdir()
+    (config.socket_path / "keeps-it-from-being-removed").write_text("")
+    with pytest.raises(plugin.PluginError, match="cannot listen on"):
+        plugin.PluginServer(config, DeviceTable(fake_gpus(NODE, 1))).start()

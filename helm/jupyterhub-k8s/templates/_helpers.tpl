@@ -1,0 +1,97 @@
+{{/* Names, labels and shared fragments of the jupyterhub-k8s chart. */}}
+
+{{- define "jhk8s.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* "<release>-<chart>" (or just the release when it already contains the chart name), max 40
+     characters so that suffixes such as "-proxy-public" stay within Kubernetes' 63. */}}
+{{- define "jhk8s.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := include "jhk8s.name" . -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 40 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Selector labels of one component: call with (dict "root" $ "component" "hub"). */}}
+{{- define "jhk8s.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "jhk8s.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "jhk8s.labels" -}}
+{{ include "jhk8s.selectorLabels" . }}
+app.kubernetes.io/part-of: jupyterhub-k8s
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace "+" "_" }}
+{{- end -}}
+
+{{/* An image reference from {name, tag, digest}: the digest wins. */}}
+{{- define "jhk8s.image" -}}
+{{- if .digest -}}
+{{- printf "%s@%s" .name .digest -}}
+{{- else if .tag -}}
+{{- printf "%s:%s" .name .tag -}}
+{{- else -}}
+{{- .name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "jhk8s.hubName" -}}{{ include "jhk8s.fullname" . }}-hub{{- end -}}
+{{- define "jhk8s.hubConfigName" -}}{{ include "jhk8s.fullname" . }}-hub-config{{- end -}}
+{{- define "jhk8s.proxyName" -}}{{ include "jhk8s.fullname" . }}-proxy{{- end -}}
+{{- define "jhk8s.proxyApiName" -}}{{ include "jhk8s.fullname" . }}-proxy-api{{- end -}}
+{{- define "jhk8s.proxyPublicName" -}}{{ include "jhk8s.fullname" . }}-proxy-public{{- end -}}
+
+{{/* The Secret holding the hub's tokens: hub.existingSecret, else the one this chart creates. */}}
+{{- define "jhk8s.hubSecretName" -}}
+{{- .Values.hub.existingSecret | default (include "jhk8s.hubName" .) -}}
+{{- end -}}
+
+{{/* The claim of the shared course volume: an existing one, else the one this chart creates. */}}
+{{- define "jhk8s.sharedClaimName" -}}
+{{- .Values.singleuser.storage.shared.existingClaim | default (printf "%s-shared" (include "jhk8s.fullname" .)) -}}
+{{- end -}}
+
+{{/* The PersistentVolume the chart creates for the shared claim (cluster-scoped: namespaced name). */}}
+{{- define "jhk8s.sharedVolumeName" -}}
+{{- printf "%s-%s-shared" .Release.Namespace (include "jhk8s.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* A token of the chart's hub Secret, base64-encoded: the value already stored in the cluster
+     (so upgrades keep it), else a new random 32-byte hex token. Call with (dict "root" $ "key" K). */}}
+{{- define "jhk8s.storedToken" -}}
+{{- $existing := lookup "v1" "Secret" .root.Release.Namespace (include "jhk8s.hubName" .root) -}}
+{{- if and $existing $existing.data (hasKey $existing.data .key) -}}
+{{- index $existing.data .key -}}
+{{- else -}}
+{{- randAlphaNum 64 | sha256sum | b64enc -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Hub path prefix without trailing slash ("" for "/"). */}}
+{{- define "jhk8s.basePath" -}}{{ trimSuffix "/" .Values.hub.baseUrl }}{{- end -}}
+
+{{/* Pods of this release by component, for NetworkPolicy peers. */}}
+{{- define "jhk8s.peer" -}}
+- podSelector:
+    matchLabels:
+      app.kubernetes.io/instance: {{ .root.Release.Name }}
+      app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{/* DNS egress to any namespace (cluster DNS runs in kube-system). */}}
+{{- define "jhk8s.dnsEgress" -}}
+- ports:
+    - protocol: UDP
+      port: 53
+    - protocol: TCP
+      port: 53
+{{- end -}}

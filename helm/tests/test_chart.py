@@ -1,0 +1,217 @@
+"""helm lint and helm template of the chart with the dev and production values."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from chart_render import (
+    CHART,
+    DEV_VALUES,
+    PRODUCTION_VALUES,
+    RELEASE,
+    find,
+    render,
+    run_helm,
+    secret_text,
+)
+
+from hubconfig import values
+from hubconfig.config import lab_labels
+
+FULLNAME = f"{RELEASE}-jupyterhub-k8s"
+HUB = f"{FULLNAME}-hub"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("values_file", [None, DEV_VALUES, PRODUCTION_VALUES])
+def test_helm_lint(values_file: Path | None) -> None:
+    args = ["lint", "--strict", str(CHART)]
+    if values_file:
+        args += ["-f", str(values_file)]
+    result = run_helm(*args)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_chart_version_is_the_projects_version() -> None:
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    assert chart["version"] == project["version"]
+    assert "appVersion" not in chart, "appVersion would repeat a version; the hub image pins it"
+
+
+@pytest.mark.parametrize("values_file", [DEV_VALUES, PRODUCTION_VALUES])
+def test_every_resource_carries_the_standard_labels(values_file: Path) -> None:
+    for manifest in render(values_file):
+        labels = manifest["metadata"]["labels"]
+        assert labels["app.kubernetes.io/name"] == "jupyterhub-k8s"
+        assert labels["app.kubernetes.io/instance"] == RELEASE
+        assert labels["app.kubernetes.io/managed-by"] == "Helm"
+        assert "app.kubernetes.io/component" in labels
+
+
+def test_hub_deployment_restarts_on_config_change_and_never_runs_twice() -> None:
+    manifests = render(DEV_VALUES)
+    hub = find(manifests, "Deployment", HUB)
+    assert hub["spec"]["replicas"] == 1
+    assert hub["spec"]["strategy"] == {"type": "Recreate"}
+    annotations = hub["spec"]["template"]["metadata"]["annotations"]
+    changed = render(DEV_VALUES, sets=("cull.timeout=60",))
+    changed_annotations = find(changed, "Deployment", HUB)["spec"]["template"]["metadata"][
+        "annotations"
+    ]
+    assert annotations["checksum/config"] != changed_annotations["checksum/config"]
+    container = hub["spec"]["template"]["spec"]["containers"][0]
+    assert container["livenessProbe"]["httpGet"]["path"] == "/hub/health"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/hub/health"
+
+
+def test_hub_reads_values_that_match_the_schema() -> None:
+    for values_file in (DEV_VALUES, PRODUCTION_VALUES):
+        config = find(render(values_file), "Secret", f"{HUB}-config")
+        mounted = yaml.safe_load(secret_text(config, "values.yaml"))
+        assert values.describe_errors(mounted) == []
+        assert "configure_from_environment" in secret_text(config, "jupyterhub_config.py")
+
+
+def test_hub_environment_names_the_charts_services() -> None:
+    hub = find(render(DEV_VALUES), "Deployment", HUB)
+    env = {item["name"]: item for item in hub["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["JUPYTERHUB_K8S_HUB_SERVICE"]["value"] == HUB
+    assert env["JUPYTERHUB_K8S_PROXY_API_SERVICE"]["value"] == f"{FULLNAME}-proxy-api"
+    assert env["JUPYTERHUB_K8S_SHARED_CLAIM"]["value"] == f"{FULLNAME}-shared"
+    assert env["CONFIGPROXY_AUTH_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == HUB
+
+
+def test_generated_tokens_are_hex_and_distinct() -> None:
+    secret = find(render(DEV_VALUES), "Secret", HUB)
+    tokens = [
+        secret_text(secret, key) for key in ("proxy.token", "hub.cookie-secret", "hub.crypt-key")
+    ]
+    assert len(set(tokens)) == 3
+    for token in tokens:
+        assert len(token) == 64
+        int(token, 16)
+
+
+def test_proxy_secret_token_from_values_is_used() -> None:
+    token = "ab" * 32
+    secret = find(render(DEV_VALUES, sets=(f"proxy.secretToken={token}",)), "Secret", HUB)
+    assert secret_text(secret, "proxy.token") == token
+
+
+def test_existing_secret_replaces_the_generated_one() -> None:
+    manifests = render(PRODUCTION_VALUES)
+    assert not [m for m in manifests if m["kind"] == "Secret" and m["metadata"]["name"] == HUB]
+    hub = find(manifests, "Deployment", HUB)
+    env = {item["name"]: item for item in hub["spec"]["template"]["spec"]["containers"][0]["env"]}
+    for name in ("CONFIGPROXY_AUTH_TOKEN", "JPY_COOKIE_SECRET", "JUPYTERHUB_CRYPT_KEY"):
+        assert env[name]["valueFrom"]["secretKeyRef"]["name"] == "jupyterhub-tokens"
+    assert env["JUPYTERHUB_K8S_DB_PASSWORD"]["valueFrom"]["secretKeyRef"]["optional"] is True
+    proxy = find(manifests, "Deployment", f"{FULLNAME}-proxy")
+    proxy_env = proxy["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert proxy_env[0]["valueFrom"]["secretKeyRef"]["name"] == "jupyterhub-tokens"
+
+
+def test_role_grants_only_what_kubespawner_needs() -> None:
+    role = find(render(DEV_VALUES), "Role", HUB)
+    granted = {
+        (resource, verb)
+        for rule in role["rules"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+    assert granted == {
+        *(
+            (resource, verb)
+            for resource in ("pods", "persistentvolumeclaims")
+            for verb in ("get", "watch", "list", "create", "delete")
+        ),
+        ("events", "get"),
+        ("events", "watch"),
+        ("events", "list"),
+    }
+
+
+def test_dev_exposes_a_node_port_and_keeps_sqlite_on_a_volume() -> None:
+    manifests = render(DEV_VALUES)
+    public = find(manifests, "Service", f"{FULLNAME}-proxy-public")
+    assert public["spec"]["type"] == "NodePort"
+    assert public["spec"]["ports"][0]["nodePort"] == 30080
+    find(manifests, "PersistentVolumeClaim", f"{HUB}-db")
+    shared = find(manifests, "PersistentVolume", f"teaching-{FULLNAME}-shared")
+    assert shared["spec"]["hostPath"]["path"] == "/var/local/jupyterhub-course-data"
+    assert not [m for m in manifests if m["kind"] == "Ingress"]
+
+
+def test_production_uses_ingress_tls_digests_and_nfs() -> None:
+    manifests = render(PRODUCTION_VALUES)
+    ingress = find(manifests, "Ingress", FULLNAME)
+    assert ingress["spec"]["tls"][0]["hosts"] == ["jupyter.example.edu"]
+    assert ingress["spec"]["rules"][0]["host"] == "jupyter.example.edu"
+    assert find(manifests, "Service", f"{FULLNAME}-proxy-public")["spec"]["type"] == "ClusterIP"
+    for name in (HUB, f"{FULLNAME}-proxy"):
+        image = find(manifests, "Deployment", name)["spec"]["template"]["spec"]["containers"][0][
+            "image"
+        ]
+        assert "@sha256:" in image
+    shared = find(manifests, "PersistentVolume", f"teaching-{FULLNAME}-shared")
+    assert shared["spec"]["nfs"] == {"server": "nfs.example.edu", "path": "/export/jupyter-courses"}
+    assert not [m for m in manifests if m["metadata"]["name"] == f"{HUB}-db"]
+
+
+def test_lab_network_policy_selects_the_pods_kubespawner_labels() -> None:
+    policy = find(render(DEV_VALUES), "NetworkPolicy", f"{FULLNAME}-singleuser")
+    selector = policy["spec"]["podSelector"]["matchLabels"]
+    assert selector.items() <= lab_labels(RELEASE).items()
+
+
+def test_labs_reach_only_the_hub_dns_and_the_outside() -> None:
+    policy = find(render(PRODUCTION_VALUES), "NetworkPolicy", f"{FULLNAME}-singleuser")
+    ingress_from = policy["spec"]["ingress"][0]["from"]
+    assert {
+        peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for peer in ingress_from
+    } == {
+        "proxy",
+        "hub",
+    }
+    egress = policy["spec"]["egress"]
+    to_pods = [peer for rule in egress for peer in rule.get("to", []) if "podSelector" in peer]
+    assert [
+        peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for peer in to_pods
+    ] == ["hub"]
+    (internet,) = [
+        peer["ipBlock"] for rule in egress for peer in rule.get("to", []) if "ipBlock" in peer
+    ]
+    assert internet["cidr"] == "0.0.0.0/0"
+    assert {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.169.254/32"} <= set(
+        internet["except"]
+    )
+
+
+def test_hub_reaches_the_kubernetes_api() -> None:
+    policy = find(render(PRODUCTION_VALUES), "NetworkPolicy", HUB)
+    api_rules = [
+        rule
+        for rule in policy["spec"]["egress"]
+        if {"port": 6443, "protocol": "TCP"} in rule.get("ports", [])
+    ]
+    assert api_rules
+    assert {"ipBlock": {"cidr": "192.0.2.10/32"}} in api_rules[0]["to"]
+
+
+def test_network_policies_can_be_turned_off() -> None:
+    manifests = render(DEV_VALUES, sets=("networkPolicy.enabled=false",))
+    assert not [m for m in manifests if m["kind"] == "NetworkPolicy"]
+
+
+def test_dev_ports_are_the_clusters() -> None:
+    ports = yaml.safe_load((REPO_ROOT / "dev/cluster/ports.yaml").read_text())
+    dev = yaml.safe_load(DEV_VALUES.read_text())
+    hub_port, keycloak_port = ports["hub"]["nodePort"], ports["keycloak"]["nodePort"]
+    assert dev["proxy"]["service"]["nodePort"] == hub_port
+    keycloak = dev["hub"]["config"]["KeycloakLogin"]
+    assert keycloak["oauth_callback_url"] == f"http://localhost:{hub_port}/hub/oauth_callback"
+    assert keycloak["authorize_base_url"] == f"http://localhost:{keycloak_port}"

@@ -1,0 +1,32 @@
+"""The rendered manifests are valid for the pinned Kubernetes: a server-side dry run on kind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from chart_render import DEV_VALUES, PRODUCTION_VALUES, run_helm, template_args
+
+from devenv import cluster
+
+# The dry run creates nothing, so an existing namespace serves.
+DRY_RUN_NAMESPACE = "default"
+
+
+@pytest.mark.cluster
+@pytest.mark.parametrize("values_file", [DEV_VALUES, PRODUCTION_VALUES])
+def test_manifests_pass_a_server_side_dry_run(tmp_path: Path, values_file: Path) -> None:
+    rendered = run_helm(*template_args((values_file,), (), namespace=DRY_RUN_NAMESPACE))
+    assert rendered.returncode == 0, rendered.stderr
+    manifests = tmp_path / "manifests.yaml"
+    manifests.write_text(rendered.stdout)
+    output = cluster.kubectl(
+        "apply",
+        "--dry-run=server",
+        "--namespace",
+        DRY_RUN_NAMESPACE,
+        "-f",
+        str(manifests),
+        what=f"server-side dry run of the chart with {values_file.name}",
+    )
+    assert "deployment.apps/jh-jupyterhub-k8s-hub created (server dry run)" in output

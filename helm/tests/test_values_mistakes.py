@@ -1,0 +1,67 @@
+"""Realistic mistakes in values files are rejected by helm with a message that says what to fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from chart_render import DEV_VALUES, render_error
+
+
+def values_file(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "mistake.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_kubernetes_memory_units_in_a_profile(tmp_path: Path) -> None:
+    # Kubernetes writes 4Gi; KubeSpawner's byte values take 4G.
+    mistake = yaml.safe_load(DEV_VALUES.read_text())["singleuser"]["profileList"]
+    mistake[0]["memory"]["limit"] = "4Gi"
+    path = values_file(tmp_path, yaml.safe_dump({"singleuser": {"profileList": mistake}}))
+    message = render_error(DEV_VALUES, path)
+    assert "/singleuser/profileList/0/memory/limit" in message
+    assert "'4Gi' does not match" in message
+
+
+def test_misspelt_key(tmp_path: Path) -> None:
+    path = values_file(tmp_path, "cull:\n  timout: 600\n")
+    message = render_error(DEV_VALUES, path)
+    assert "/cull" in message
+    assert "timout" in message
+    assert "not allowed" in message
+
+
+def test_wrong_type(tmp_path: Path) -> None:
+    path = values_file(tmp_path, "singleuser:\n  gpuQuota:\n    perUser: one\n")
+    message = render_error(DEV_VALUES, path)
+    assert "/singleuser/gpuQuota/perUser" in message
+    assert "want integer" in message
+
+
+def test_profile_names_an_unknown_image(tmp_path: Path) -> None:
+    mistake = yaml.safe_load(DEV_VALUES.read_text())["singleuser"]["profileList"]
+    mistake[1]["image"] = "lab-nlpp"
+    path = values_file(tmp_path, yaml.safe_dump({"singleuser": {"profileList": mistake}}))
+    message = render_error(DEV_VALUES, path)
+    assert (
+        'profile "nlp" names image "lab-nlpp", which is not a key of singleuser.images' in message
+    )
+    assert "(keys: lab-nlp)" in message
+
+
+def test_course_mapped_to_a_missing_profile(tmp_path: Path) -> None:
+    path = values_file(tmp_path, "singleuser:\n  courseProfiles:\n    ml-1: deep-learning\n")
+    message = render_error(DEV_VALUES, path)
+    assert 'course "ml-1" maps to "deep-learning", which is not a profile slug' in message
+
+
+def test_ingress_without_hosts(tmp_path: Path) -> None:
+    path = values_file(tmp_path, "ingress:\n  enabled: true\n")
+    assert "ingress.hosts is empty" in render_error(DEV_VALUES, path)
+
+
+def test_shared_volume_without_a_source(tmp_path: Path) -> None:
+    path = values_file(tmp_path, 'singleuser:\n  storage:\n    shared:\n      hostPath: ""\n')
+    message = render_error(DEV_VALUES, path)
+    assert "set existingClaim, nfs.server and nfs.path, or hostPath" in message

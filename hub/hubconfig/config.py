@@ -1,0 +1,148 @@
+"""Map the chart's values onto JupyterHub, proxy and spawner configuration."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from sqlalchemy.engine import make_url
+from traitlets.config import Config
+
+from hubconfig import culler, storage, values
+from hubconfig.images import reference
+from hubconfig.spawner import ProfileSpawner
+
+HUB_PORT = 8081
+PROXY_API_PORT = 8001
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """Facts about the running release that the chart passes to the hub as environment variables."""
+
+    values_path: Path
+    release: str
+    namespace: str
+    hub_host: str
+    proxy_api_host: str
+    shared_claim: str | None = None
+    db_password: str | None = None
+
+    ENVIRONMENT: ClassVar[dict[str, str]] = {
+        "values_path": values.VALUES_PATH_ENV,
+        "release": "JUPYTERHUB_K8S_RELEASE",
+        "namespace": "POD_NAMESPACE",
+        "hub_host": "JUPYTERHUB_K8S_HUB_SERVICE",
+        "proxy_api_host": "JUPYTERHUB_K8S_PROXY_API_SERVICE",
+    }
+    OPTIONAL_ENVIRONMENT: ClassVar[dict[str, str]] = {
+        "shared_claim": "JUPYTERHUB_K8S_SHARED_CLAIM",
+        "db_password": "JUPYTERHUB_K8S_DB_PASSWORD",
+    }
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> Deployment:
+        missing = [name for name in cls.ENVIRONMENT.values() if not environ.get(name)]
+        if missing:
+            raise values.ValuesError(
+                f"the hub's environment lacks {', '.join(missing)}; the chart's hub Deployment "
+                "sets them, so run the hub through the chart (or set them for a local test)"
+            )
+        found = {field: environ[name] for field, name in cls.ENVIRONMENT.items()}
+        optional = {
+            field: environ.get(name) or None for field, name in cls.OPTIONAL_ENVIRONMENT.items()
+        }
+        return cls(**{**found, **optional, "values_path": Path(found["values_path"])})
+
+
+def configure(c: Config, chart_values: dict[str, Any], deployment: Deployment) -> None:
+    """Fill `c` from validated chart values; `hub.config` is applied last and wins."""
+    _configure_hub(c, chart_values["hub"], deployment)
+    _configure_spawner(c, chart_values["singleuser"], deployment)
+    if chart_values["cull"]["enabled"]:
+        c.JupyterHub.services = [
+            *c.JupyterHub.get("services", []),
+            culler.culler_service(chart_values["cull"]),
+        ]
+        c.JupyterHub.load_roles = [
+            *c.JupyterHub.get("load_roles", []),
+            culler.culler_role(chart_values["cull"]),
+        ]
+    for class_name, traits in chart_values["hub"]["config"].items():
+        for trait_name, value in traits.items():
+            c[class_name][trait_name] = value
+
+
+def configure_from_environment(c: Config, environ: Mapping[str, str] = os.environ) -> None:
+    """What the chart's jupyterhub_config.py calls: read the mounted values and configure `c`.
+
+    Bad values stop the hub with the list of problems instead of a traceback.
+    """
+    try:
+        deployment = Deployment.from_environ(environ)
+        configure(c, values.load(deployment.values_path), deployment)
+    except values.ValuesError as error:
+        raise SystemExit(f"jupyterhub-k8s: {error}") from None
+
+
+def database_url(db: dict[str, Any], password: str | None) -> str:
+    """SQLAlchemy URL of the hub database; the sqlite file lives in the hub's working directory."""
+    if db["type"] == "sqlite-memory":
+        return "sqlite://"
+    if db["type"] == "sqlite-pvc":
+        return "sqlite:///jupyterhub.sqlite"
+    if not db["url"]:
+        raise values.ValuesError("hub.db.type is external but hub.db.url is empty; set the URL")
+    url = make_url(db["url"])
+    if password:
+        url = url.set(password=password)
+    return url.render_as_string(hide_password=False)
+
+
+def lab_labels(release: str) -> dict[str, str]:
+    """Labels of lab pods and volumes; the chart's NetworkPolicies select lab pods by them."""
+    return {
+        "app.kubernetes.io/name": "jupyterhub-k8s",
+        "app.kubernetes.io/instance": release,
+        "app.kubernetes.io/component": "singleuser-server",
+        "app.kubernetes.io/managed-by": "kubespawner",
+    }
+
+
+def _configure_hub(c: Config, hub: dict[str, Any], deployment: Deployment) -> None:
+    c.JupyterHub.spawner_class = ProfileSpawner
+    c.JupyterHub.base_url = hub["baseUrl"]
+    c.JupyterHub.hub_bind_url = f"http://:{HUB_PORT}"
+    c.JupyterHub.hub_connect_url = f"http://{deployment.hub_host}:{HUB_PORT}"
+    # Labs keep running while the hub restarts (Recreate); the proxy keeps their routes.
+    c.JupyterHub.cleanup_servers = False
+    c.JupyterHub.allow_named_servers = hub["allowNamedServers"]
+    c.JupyterHub.named_server_limit_per_user = hub["namedServerLimitPerUser"]
+    c.JupyterHub.db_url = database_url(hub["db"], deployment.db_password)
+    c.Application.log_level = hub["logLevel"]
+    c.ConfigurableHTTPProxy.should_start = False
+    c.ConfigurableHTTPProxy.api_url = f"http://{deployment.proxy_api_host}:{PROXY_API_PORT}"
+
+
+def _configure_spawner(c: Config, singleuser: dict[str, Any], deployment: Deployment) -> None:
+    spawner = c.ProfileSpawner
+    spawner.singleuser_values = singleuser
+    spawner.namespace = deployment.namespace
+    spawner.image = reference(singleuser["image"])
+    spawner.image_pull_policy = singleuser["image"].get("pullPolicy", "IfNotPresent")
+    spawner.image_pull_secrets = singleuser["imagePullSecrets"]
+    spawner.default_url = singleuser["defaultUrl"]
+    spawner.uid = singleuser["uid"]
+    spawner.fs_gid = singleuser["fsGid"]
+    spawner.start_timeout = singleuser["startTimeout"]
+    spawner.http_timeout = singleuser["httpTimeout"]
+    spawner.slow_spawn_message = singleuser["slowSpawnMessage"]
+    spawner.common_labels = lab_labels(deployment.release)
+    lab_storage = storage.lab_storage(singleuser["storage"], deployment.shared_claim)
+    for name, value in lab_storage.traits.items():
+        spawner[name] = value
+    spawner.volumes = lab_storage.volumes
+    spawner.volume_mounts = lab_storage.volume_mounts

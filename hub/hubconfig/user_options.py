@@ -1,0 +1,116 @@
+"""Check `user_options` from the form or the REST API against the profiles a user may use.
+
+Anything not understood is refused rather than ignored, so a tampered request never gets more
+than the form offers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from hubconfig.profiles import Profile, ProfileCatalogue
+from hubconfig.refusals import bad_request, forbidden
+
+KNOWN_OPTIONS = ("profile", "gpus")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A checked request: the profile to run and the GPUs it gets."""
+
+    profile: Profile
+    gpus: int
+
+
+def no_profile_message(groups: Iterable[str]) -> str:
+    names = ", ".join(sorted(groups)) or "none"
+    return (
+        "No lab profile is available to your account (your groups: "
+        f"{names}). Open the lab from your course in Moodle, or ask the course's teachers or the "
+        "hub's administrators to grant you access."
+    )
+
+
+def select(
+    user_options: Any,
+    catalogue: ProfileCatalogue,
+    groups: Iterable[str],
+    course_id: str | None = None,
+) -> Selection:
+    """The selection `user_options` asks for, or SpawnRefused saying why it is not allowed."""
+    group_set = set(groups)
+    options = _checked_mapping(user_options)
+    allowed = catalogue.allowed(group_set)
+    if not allowed:
+        raise forbidden(no_profile_message(group_set))
+    profile = _profile(options.get("profile"), catalogue, allowed, group_set, course_id)
+    return Selection(profile, _gpus(options.get("gpus"), profile))
+
+
+def _checked_mapping(user_options: Any) -> dict[str, Any]:
+    if user_options is None:
+        return {}
+    if not isinstance(user_options, dict):
+        raise bad_request('Server options must be a JSON object such as {"profile": "cpu"}.')
+    unknown = sorted(str(key) for key in user_options if key not in KNOWN_OPTIONS)
+    if unknown:
+        raise bad_request(
+            f"Unknown server option(s): {', '.join(unknown)}. "
+            f"Only {' and '.join(KNOWN_OPTIONS)} may be given."
+        )
+    return user_options
+
+
+def _profile(
+    slug: Any,
+    catalogue: ProfileCatalogue,
+    allowed: list[Profile],
+    groups: set[str],
+    course_id: str | None,
+) -> Profile:
+    choices = ", ".join(profile.slug for profile in allowed)
+    if slug is None or slug == "":
+        return catalogue.preselected(allowed, course_id) or allowed[0]
+    if not isinstance(slug, str):
+        raise bad_request(f"The profile must be given by its name (one of: {choices}).")
+    profile = catalogue.by_slug(slug)
+    if profile is None:
+        raise bad_request(f"There is no profile named {slug!r}. Choose one of: {choices}.")
+    if not profile.allows(groups):
+        needed = ", ".join(sorted(profile.allowed_groups))
+        raise forbidden(
+            f"The profile {profile.display_name!r} is only for members of: {needed}. "
+            f"Profiles available to you: {choices}."
+        )
+    return profile
+
+
+def _gpus(requested: Any, profile: Profile) -> int:
+    if requested is None or requested == "":
+        return profile.gpus
+    count = _as_count(requested)
+    if count is None:
+        raise bad_request(f"The GPU count must be a whole number, not {requested!r}.")
+    if profile.gpus == 0 and count > 0:
+        raise forbidden(f"The profile {profile.display_name!r} has no GPUs; choose a GPU profile.")
+    if count > profile.gpus:
+        raise forbidden(
+            f"The profile {profile.display_name!r} offers at most {profile.gpus} GPU(s); "
+            f"{count} were requested."
+        )
+    if count < 1 and profile.gpus:
+        raise bad_request(f"Ask for between 1 and {profile.gpus} GPU(s), not {count}.")
+    return count
+
+
+def _as_count(value: Any) -> int | None:
+    """Form data arrives as strings and JSON as numbers; bools and fractions are not counts."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None

@@ -1,0 +1,177 @@
+"""Test helpers: chart values as Helm merges them, and the hub objects the spawner reads.
+
+Fixtures live here, not in a conftest.py, and test modules import them: several test folders
+share one pytest run, and modules importing from "conftest" would get another folder's.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes_asyncio.config import kube_config
+
+CHART = Path(__file__).resolve().parents[2] / "helm" / "jupyterhub-k8s"
+VALUES_FILES = Path(__file__).resolve().parents[2] / "helm"
+
+# Profiles covering every rule: open to all, group-restricted, GPU, course-only.
+PROFILES = [
+    {
+        "slug": "cpu",
+        "displayName": "Python lab",
+        "default": True,
+        "cpu": {"guarantee": 0.5, "limit": 2},
+        "memory": {"guarantee": "1G", "limit": "4G"},
+    },
+    {
+        "slug": "nlp",
+        "displayName": "NLP lab",
+        "image": "lab-nlp",
+        "cpu": {"limit": 4},
+        "memory": {"limit": "8G"},
+        "allowedGroups": ["course-nlp-101", "instructor"],
+    },
+    {
+        "slug": "gpu",
+        "displayName": "GPU lab",
+        "cpu": {"guarantee": 1, "limit": 8},
+        "memory": {"guarantee": "8G", "limit": "16G"},
+        "gpus": 2,
+        "allowedGroups": ["gpu", "instructor"],
+        "startTimeout": 900,
+        "httpTimeout": 240,
+    },
+]
+
+
+def merge(base: Any, override: Any) -> Any:
+    """Helm's values merge: maps merge key by key, anything else (lists too) is replaced."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        merged = dict(base)
+        for key, value in override.items():
+            merged[key] = merge(base[key], value) if key in base else copy.deepcopy(value)
+        return merged
+    return copy.deepcopy(override)
+
+
+def chart_defaults() -> dict[str, Any]:
+    return yaml.safe_load((CHART / "values.yaml").read_text())
+
+
+def values_with(*overrides: dict[str, Any]) -> dict[str, Any]:
+    """Chart defaults merged with overrides, with nulls dropped as Helm drops them."""
+    merged: Any = chart_defaults()
+    for override in overrides:
+        merged = merge(merged, override)
+    return _drop_nulls(merged)
+
+
+def _drop_nulls(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {key: _drop_nulls(value) for key, value in node.items() if value is not None}
+    if isinstance(node, list):
+        return [_drop_nulls(item) for item in node]
+    return node
+
+
+@dataclass(eq=False)
+class FakeGroup:
+    name: str
+    users: list[Any] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class FakeServer:
+    """Another server in the hub: what the GPU quota reads of it."""
+
+    name: str
+    gpus_held: int
+    active: bool = True
+
+
+@dataclass(eq=False)
+class FakeOrmSpawner:
+    """The database row behind a spawner: its server name, and no running server yet."""
+
+    name: str
+    server: Any = None
+    user_options: dict[str, Any] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class FakeUser:
+    """The parts of JupyterHub's User the spawner and quota read."""
+
+    name: str
+    groups: list[FakeGroup] = field(default_factory=list)
+    auth_state: dict[str, Any] | None = None
+    spawners: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    id: int = 1
+    url: str = "/user/x/"
+
+    async def get_auth_state(self) -> dict[str, Any] | None:
+        return self.auth_state
+
+
+class FakeUsers(dict):
+    """JupyterHub's UserDict maps orm users to User wrappers; here both are FakeUser."""
+
+    def __getitem__(self, user: FakeUser) -> FakeUser:
+        return user
+
+
+def hub_user(
+    name: str, groups: list[str], course: str | None = None, registry: FakeUsers | None = None
+) -> FakeUser:
+    auth_state = {"login_source": "lti13", "course": {"context_id": course}} if course else None
+    user = FakeUser(name=name, auth_state=auth_state)
+    user.settings = {"users": registry if registry is not None else FakeUsers()}
+    user.groups = [FakeGroup(group) for group in groups]
+    for group in user.groups:
+        group.users.append(user)
+    return user
+
+
+@pytest.fixture(name="chart_values")
+def chart_values_fixture() -> dict[str, Any]:
+    """Chart defaults with the test profiles, a lab image map, a course mapping and GPU quotas."""
+    return values_with(
+        {
+            "singleuser": {
+                "images": {"lab-nlp": {"name": "example/lab-nlp", "tag": "7"}},
+                "profileList": PROFILES,
+                "courseProfiles": {"nlp-101": "nlp"},
+                "gpuQuota": {"perUser": 2, "perGroup": {"gpu": 3}},
+            }
+        }
+    )
+
+
+@pytest.fixture(name="offline_kubeconfig", scope="session")
+def offline_kubeconfig_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """KubeSpawner loads a kubeconfig when constructed; give it one that points nowhere."""
+    path = tmp_path_factory.mktemp("kube") / "config"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "unit", "cluster": {"server": "https://127.0.0.1:9"}}],
+                "users": [{"name": "unit", "user": {"token": "unit-test"}}],
+                "contexts": [{"name": "unit", "context": {"cluster": "unit", "user": "unit"}}],
+                "current-context": "unit",
+            }
+        )
+    )
+    patch = pytest.MonkeyPatch()
+    # Read at call time; the KUBECONFIG variable was read when the module was imported.
+    patch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(path))
+    yield
+    patch.undo()

@@ -1,0 +1,188 @@
+"""Chart values -> JupyterHub, proxy, spawner, storage and culler configuration."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from hub_fakes import (
+    chart_values_fixture,  # noqa: F401 - pytest fixtures, used by name
+    values_with,
+)
+from traitlets.config import Config, PyFileConfigLoader
+
+from hubconfig import configure, configure_from_environment
+from hubconfig.config import Deployment, database_url
+from hubconfig.spawner import ProfileSpawner
+
+DEPLOYMENT = Deployment(
+    values_path=Path("/unused"),
+    release="jh",
+    namespace="teaching",
+    hub_host="jh-hub",
+    proxy_api_host="jh-proxy-api",
+)
+
+
+def configured(chart_values: dict, deployment: Deployment = DEPLOYMENT) -> Config:
+    c = Config()
+    configure(c, chart_values, deployment)
+    return c
+
+
+def test_hub_talks_to_the_charts_services(chart_values: dict) -> None:
+    c = configured(chart_values)
+    assert c.JupyterHub.spawner_class is ProfileSpawner
+    assert c.JupyterHub.hub_bind_url == "http://:8081"
+    assert c.JupyterHub.hub_connect_url == "http://jh-hub:8081"
+    assert c.ConfigurableHTTPProxy.should_start is False
+    assert c.ConfigurableHTTPProxy.api_url == "http://jh-proxy-api:8001"
+    assert c.JupyterHub.cleanup_servers is False
+    assert c.JupyterHub.db_url == "sqlite:///jupyterhub.sqlite"
+    assert (c.JupyterHub.allow_named_servers, c.JupyterHub.named_server_limit_per_user) == (
+        True,
+        3,
+    )
+
+
+def test_spawner_gets_the_singleuser_values(chart_values: dict) -> None:
+    spawner = configured(chart_values).ProfileSpawner
+    assert spawner.singleuser_values is chart_values["singleuser"]
+    assert spawner.namespace == "teaching"
+    assert spawner.image == "jupyterhub-k8s/lab:latest"
+    assert (spawner.start_timeout, spawner.http_timeout) == (300, 120)
+    assert spawner.common_labels["app.kubernetes.io/instance"] == "jh"
+    assert spawner.common_labels["app.kubernetes.io/component"] == "singleuser-server"
+
+
+def test_home_is_one_claim_per_user_that_outlives_the_user(chart_values: dict) -> None:
+    spawner = configured(chart_values).ProfileSpawner
+    assert spawner.storage_pvc_ensure is True
+    assert spawner.pvc_name_template == "claim-{username}"
+    assert spawner.storage_capacity == "10G"
+    assert spawner.storage_class is None
+    assert spawner.delete_pvc is False
+    assert spawner.volumes == [
+        {"name": "home", "persistentVolumeClaim": {"claimName": "{pvc_name}"}}
+    ]
+    assert spawner.volume_mounts == [{"name": "home", "mountPath": "/home/jovyan"}]
+
+
+def test_shared_course_volume_is_mounted(chart_values: dict) -> None:
+    chart_values["singleuser"]["storage"]["shared"]["enabled"] = True
+    deployment = Deployment(**{**DEPLOYMENT.__dict__, "shared_claim": "jh-shared"})
+    spawner = configured(chart_values, deployment).ProfileSpawner
+    assert {"name": "shared", "persistentVolumeClaim": {"claimName": "jh-shared"}} in (
+        spawner.volumes
+    )
+    assert {"name": "shared", "mountPath": "/srv/shared"} in spawner.volume_mounts
+
+
+def test_shared_volume_without_claim_name_is_an_error(chart_values: dict) -> None:
+    chart_values["singleuser"]["storage"]["shared"]["enabled"] = True
+    with pytest.raises(ValueError, match="JUPYTERHUB_K8S_SHARED_CLAIM"):
+        configured(chart_values)
+
+
+def test_no_storage(chart_values: dict) -> None:
+    chart_values["singleuser"]["storage"]["type"] = "none"
+    spawner = configured(chart_values).ProfileSpawner
+    assert spawner.storage_pvc_ensure is False
+    assert spawner.volumes == []
+
+
+def test_idle_culler_runs_as_a_service_with_least_privilege(chart_values: dict) -> None:
+    chart_values["cull"].update(timeout=1800, every=120, maxAge=86400)
+    c = configured(chart_values)
+    (service,) = c.JupyterHub.services
+    assert service["name"] == "idle-culler"
+    assert service["command"][:3] == [sys.executable, "-m", "jupyterhub_idle_culler"]
+    assert "--timeout=1800" in service["command"]
+    assert "--cull-every=120" in service["command"]
+    assert "--max-age=86400" in service["command"]
+    assert "--cull-users=False" in service["command"]
+    (role,) = c.JupyterHub.load_roles
+    assert role["services"] == ["idle-culler"]
+    assert "admin:users" not in role["scopes"]
+    assert "delete:servers" in role["scopes"]
+
+
+def test_culler_deleting_users_may_administer_users(chart_values: dict) -> None:
+    chart_values["cull"]["users"] = True
+    (role,) = configured(chart_values).JupyterHub.load_roles
+    assert "admin:users" in role["scopes"]
+
+
+def test_culler_disabled(chart_values: dict) -> None:
+    chart_values["cull"]["enabled"] = False
+    c = configured(chart_values)
+    assert "services" not in c.JupyterHub
+    assert "load_roles" not in c.JupyterHub
+
+
+def test_hub_config_passthrough_is_applied_last(chart_values: dict) -> None:
+    chart_values["hub"]["config"] = {
+        "JupyterHub": {"allow_named_servers": False},
+        "KeycloakLogin": {"realm": "campus"},
+    }
+    c = configured(chart_values)
+    assert c.JupyterHub.allow_named_servers is False
+    assert c.KeycloakLogin.realm == "campus"
+
+
+def test_external_database_gets_its_password_from_the_secret() -> None:
+    db = {"type": "external", "url": "postgresql+psycopg://hub@db.example.edu/hub"}
+    assert database_url(db, "s3cr:t") == "postgresql+psycopg://hub:s3cr%3At@db.example.edu/hub"
+    assert database_url({"type": "sqlite-memory"}, None) == "sqlite://"
+
+
+def test_environment_names_what_is_missing() -> None:
+    with pytest.raises(ValueError, match="lacks JUPYTERHUB_K8S_RELEASE, POD_NAMESPACE"):
+        Deployment.from_environ({"JUPYTERHUB_K8S_VALUES": "/v.yaml"})
+
+
+def environment(path: Path) -> dict[str, str]:
+    return {
+        "JUPYTERHUB_K8S_VALUES": str(path),
+        "JUPYTERHUB_K8S_RELEASE": "jh",
+        "POD_NAMESPACE": "teaching",
+        "JUPYTERHUB_K8S_HUB_SERVICE": "jh-hub",
+        "JUPYTERHUB_K8S_PROXY_API_SERVICE": "jh-proxy-api",
+    }
+
+
+def test_configure_from_environment_reads_the_mounted_values(tmp_path: Path) -> None:
+    path = tmp_path / "values.yaml"
+    path.write_text(yaml.safe_dump(values_with()))
+    c = Config()
+    configure_from_environment(c, environment(path))
+    assert c.ProfileSpawner.namespace == "teaching"
+    assert c.JupyterHub.authenticator_class == "multilogin.MultiLoginAuthenticator"
+
+
+def test_bad_mounted_values_stop_the_hub_with_a_readable_message(tmp_path: Path) -> None:
+    path = tmp_path / "values.yaml"
+    path.write_text(yaml.safe_dump(values_with({"singleuser": {"gpuQuota": {"perUser": -1}}})))
+    with pytest.raises(SystemExit) as stopped:
+        configure_from_environment(Config(), environment(path))
+    message = str(stopped.value)
+    assert message.startswith("jupyterhub-k8s: ")
+    assert "singleuser.gpuQuota.perUser: -1 is less than the minimum of 0" in message
+
+
+def test_charts_jupyterhub_config_calls_into_the_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config_file = (
+        Path(__file__).resolve().parents[2] / "helm/jupyterhub-k8s/files/jupyterhub_config.py"
+    )
+    path = tmp_path / "values.yaml"
+    path.write_text(yaml.safe_dump(values_with()))
+    for name, value in environment(path).items():
+        monkeypatch.setenv(name, value)
+    loader = PyFileConfigLoader(config_file.name, str(config_file.parent))
+    c = loader.load_config()
+    assert c.JupyterHub.spawner_class is ProfileSpawner
+    assert c.ProfileSpawner.namespace == "teaching"

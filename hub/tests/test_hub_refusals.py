@@ -1,0 +1,179 @@
+"""A real JupyterHub, configured by the chart's jupyterhub_config.py, refuses what it must.
+
+The hub runs as a host process with the chart's config file and values; requests that must be
+refused never reach KubeSpawner's start, so no Kubernetes API is needed (the kubeconfig points
+nowhere, and any attempt to create a pod would fail the spawn differently).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+from hub_fakes import PROFILES, values_with
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CONFIG_FILE = REPO_ROOT / "helm" / "jupyterhub-k8s" / "files" / "jupyterhub_config.py"
+SERVICE_TOKEN = "refusal-test-service-token"
+START_TIMEOUT_S = 60
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def hub_values(port: int) -> dict:
+    profiles = [dict(profile) for profile in PROFILES]
+    profiles[0]["allowedGroups"] = ["students", "gpu"]
+    return values_with(
+        {
+            "hub": {
+                "db": {"type": "sqlite-memory"},
+                "config": {
+                    "JupyterHub": {
+                        "authenticator_class": "dummy",
+                        "proxy_class": "memory_proxy.MemoryProxy",
+                        "hub_bind_url": f"http://127.0.0.1:{port}",
+                        "hub_connect_url": f"http://127.0.0.1:{port}",
+                        "load_groups": {
+                            "students": {"users": ["stu"]},
+                            "gpu": {"users": ["grace"]},
+                            "visitors": {"users": ["outsider"]},
+                        },
+                        "services": [{"name": "tester", "api_token": SERVICE_TOKEN}],
+                        "load_roles": [
+                            {
+                                "name": "tester",
+                                "scopes": ["admin:users", "admin:servers"],
+                                "services": ["tester"],
+                            }
+                        ],
+                    },
+                    "Authenticator": {"allow_all": True},
+                },
+            },
+            "singleuser": {
+                "images": {"lab-nlp": {"name": "example/lab-nlp", "tag": "7"}},
+                "profileList": profiles,
+            },
+            "cull": {"enabled": False},
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    workdir = tmp_path_factory.mktemp("hub")
+    port = free_port()
+    values_path = workdir / "values.yaml"
+    values_path.write_text(yaml.safe_dump(hub_values(port)))
+    kubeconfig = workdir / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: none\n"
+        "clusters: [{name: none, cluster: {server: 'https://127.0.0.1:9'}}]\n"
+        "users: [{name: none, user: {token: none}}]\n"
+        "contexts: [{name: none, context: {cluster: none, user: none}}]\n"
+    )
+    env = {
+        **os.environ,
+        "JUPYTERHUB_K8S_VALUES": str(values_path),
+        "JUPYTERHUB_K8S_RELEASE": "jh",
+        "POD_NAMESPACE": "teaching",
+        "JUPYTERHUB_K8S_HUB_SERVICE": "127.0.0.1",
+        "JUPYTERHUB_K8S_PROXY_API_SERVICE": "127.0.0.1",
+        "KUBECONFIG": str(kubeconfig),
+        # memory_proxy lives next to this file.
+        "PYTHONPATH": str(Path(__file__).parent),
+    }
+    log = (workdir / "hub.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jupyterhub", f"--config={CONFIG_FILE}"],
+        cwd=workdir,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_hub(url, process, workdir / "hub.log")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def wait_for_hub(url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the hub exited with {process.returncode}:\n{log.read_text()[-4000:]}")
+        try:
+            if requests.get(f"{url}/hub/health", timeout=2).ok:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"the hub did not answer within {START_TIMEOUT_S}s:\n{log.read_text()[-4000:]}")
+
+
+def api(hub: str, method: str, path: str, **kwargs: object) -> requests.Response:
+    headers = {"Authorization": f"token {SERVICE_TOKEN}"}
+    return requests.request(method, f"{hub}/hub/api{path}", headers=headers, timeout=30, **kwargs)
+
+
+def spawn(hub: str, user: str, options: dict) -> requests.Response:
+    return api(hub, "POST", f"/users/{user}/server", json=options)
+
+
+def assert_no_server(hub: str, user: str) -> None:
+    model = api(hub, "GET", f"/users/{user}").json()
+    assert model["servers"] == {}, model["servers"]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("user", "options", "status", "message"),
+    [
+        ("stu", {"profile": "gpu"}, 403, "'GPU lab' is only for members of: gpu, instructor"),
+        ("grace", {"profile": "gpu", "gpus": 3}, 403, "offers at most 2 GPU(s); 3 were requested"),
+        ("grace", {"profile": "cpu", "gpus": 1}, 403, "'Python lab' has no GPUs"),
+        ("grace", {"profile": "cpu", "image": "x/y"}, 400, "Unknown server option(s): image"),
+        ("grace", {"profile": "tpu"}, 400, "There is no profile named 'tpu'"),
+        ("outsider", {}, 403, "No lab profile is available to your account"),
+    ],
+)
+def test_refused_spawn_explains_and_starts_nothing(
+    hub: str, user: str, options: dict, status: int, message: str
+) -> None:
+    response = spawn(hub, user, options)
+    assert response.status_code == status, response.text
+    assert message in response.json()["message"]
+    assert_no_server(hub, user)
+
+
+@pytest.mark.integration
+def test_user_without_profiles_gets_a_page_not_an_empty_form(hub: str) -> None:
+    browser = requests.Session()
+    login = browser.get(f"{hub}/hub/login", timeout=30)
+    xsrf = browser.cookies.get("_xsrf")
+    assert login.ok and xsrf
+    browser.post(
+        f"{hub}/hub/login",
+        data={"username": "outsider", "password": "x", "_xsrf": xsrf},
+        timeout=30,
+    )
+    page = browser.get(f"{hub}/hub/spawn", timeout=30)
+    assert page.status_code == 403
+    assert "No lab profile is available to your account (your groups: visitors)" in page.text
+    assert 'name="profile"' not in page.text

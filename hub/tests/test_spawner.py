@@ -1,0 +1,148 @@
+"""ProfileSpawner: the per-user form, the checks before a pod exists, and what the pod gets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hub_fakes import (  # noqa: F401 - pytest fixtures, used by name
+    FakeOrmSpawner,
+    FakeServer,
+    FakeUser,
+    chart_values_fixture,
+    hub_user,
+    offline_kubeconfig_fixture,
+)
+from traitlets.config import Config
+
+from hubconfig.refusals import SpawnRefused
+from hubconfig.spawner import ProfileSpawner
+
+# Fixtures imported above; KubeSpawner loads a kubeconfig when constructed.
+pytestmark = pytest.mark.usefixtures("offline_kubeconfig")
+
+
+def make_spawner(chart_values: dict, user: FakeUser, name: str = "") -> ProfileSpawner:
+    config = Config()
+    config.ProfileSpawner.singleuser_values = chart_values["singleuser"]
+    config.ProfileSpawner.volumes = [{"name": "home", "emptyDir": {}}]
+    config.ProfileSpawner.volume_mounts = [{"name": "home", "mountPath": "/home/jovyan"}]
+    config.ProfileSpawner.node_selector = {"pool": "labs"}
+    config.ProfileSpawner.slow_spawn_message = "Starting {profile} within {start_timeout}s"
+    spawner = ProfileSpawner(config=config, user=user, orm_spawner=FakeOrmSpawner(name), _mock=True)
+    user.spawners[name] = spawner
+    return spawner
+
+
+async def test_form_lists_only_allowed_profiles(chart_values: dict) -> None:
+    spawner = make_spawner(chart_values, hub_user("stu", ["course-nlp-101"]))
+    form = await spawner.get_options_form()
+    assert 'value="cpu"' in form
+    assert 'value="nlp"' in form
+    assert 'value="gpu"' not in form
+
+
+async def test_user_without_profiles_gets_a_clear_page(chart_values: dict) -> None:
+    for profile in chart_values["singleuser"]["profileList"]:
+        profile["allowedGroups"] = ["staff"]
+    spawner = make_spawner(chart_values, hub_user("stu", []))
+    with pytest.raises(SpawnRefused) as refused:
+        await spawner.get_options_form()
+    assert refused.value.status_code == 403
+    assert refused.value.jupyterhub_message.startswith("No lab profile is available")
+
+
+async def test_course_launch_skips_the_form(chart_values: dict) -> None:
+    spawner = make_spawner(chart_values, hub_user("stu", ["course-nlp-101"], course="nlp-101"))
+    assert await spawner.get_options_form() == ""
+    await spawner.check_and_apply({})
+    assert spawner.image == "example/lab-nlp:7"
+
+
+async def test_course_launch_shows_the_form_when_asked_to(chart_values: dict) -> None:
+    chart_values["singleuser"]["skipFormForCourses"] = False
+    spawner = make_spawner(chart_values, hub_user("stu", ["course-nlp-101"], course="nlp-101"))
+    assert 'value="nlp"' in await spawner.get_options_form()
+
+
+async def test_gpu_profile_sets_resources_scheduling_and_shm(chart_values: dict) -> None:
+    spawner = make_spawner(chart_values, hub_user("grace", ["gpu"]))
+    await spawner.check_and_apply({"profile": "gpu", "gpus": "2"})
+    assert spawner.image == "jupyterhub-k8s/lab:latest"
+    assert (spawner.cpu_guarantee, spawner.cpu_limit) == (1, 8)
+    assert (spawner.mem_guarantee, spawner.mem_limit) == (8 * 1024**3, 16 * 1024**3)
+    assert spawner.extra_resource_limits == {"nvidia.com/gpu": "2"}
+    assert spawner.node_selector == {"pool": "labs", "nvidia.com/gpu.present": "true"}
+    assert spawner.tolerations == [
+        {"key": "nvidia.com/gpu", "operator": "Equal", "value": "present", "effect": "NoSchedule"}
+    ]
+    assert {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "1Gi"}} in spawner.volumes
+    assert {"name": "dshm", "mountPath": "/dev/shm"} in spawner.volume_mounts  # noqa: S108
+    assert (spawner.start_timeout, spawner.http_timeout) == (900, 240)
+    assert spawner.gpus_held == 2
+
+
+async def test_respawn_with_a_cpu_profile_drops_the_gpu_settings(chart_values: dict) -> None:
+    spawner = make_spawner(chart_values, hub_user("grace", ["gpu"]))
+    await spawner.check_and_apply({"profile": "gpu"})
+    await spawner.load_user_options()
+    await spawner.check_and_apply({"profile": "cpu"})
+    assert spawner.extra_resource_limits == {}
+    assert spawner.node_selector == {"pool": "labs"}
+    assert spawner.tolerations == []
+    assert spawner.volumes == [{"name": "home", "emptyDir": {}}]
+    assert spawner.gpus_held == 0
+    assert (spawner.start_timeout, spawner.http_timeout) == (300, 120)
+
+
+@pytest.mark.parametrize(
+    ("options", "status"),
+    [
+        ({"profile": "gpu"}, 403),
+        ({"profile": "cpu", "gpus": 1}, 403),
+        ({"profile": "cpu", "image": "evil/miner"}, 400),
+        ({"profile": "nope"}, 400),
+    ],
+)
+async def test_refused_request_changes_nothing_and_cannot_start(
+    chart_values: dict, options: dict[str, Any], status: int
+) -> None:
+    spawner = make_spawner(chart_values, hub_user("stu", ["students"]))
+    before = {name: getattr(spawner, name) for name in ("image", "cpu_limit", "volumes")}
+    with pytest.raises(SpawnRefused) as refused:
+        await spawner._run_apply_user_options(options)
+    assert refused.value.status_code == status
+    assert {name: getattr(spawner, name) for name in before} == before
+    # KubeSpawner's start begins with load_user_options: without a checked request, no pod.
+    with pytest.raises(SpawnRefused, match="options were not checked"):
+        await spawner.load_user_options()
+
+
+async def test_gpu_quota_counts_the_users_other_servers(chart_values: dict) -> None:
+    user = hub_user("grace", ["instructor"])
+    user.spawners["train"] = FakeServer("train", 2)
+    spawner = make_spawner(chart_values, user, name="eval")
+    with pytest.raises(SpawnRefused, match="You already hold 2 GPU\\(s\\) in: server 'train'"):
+        await spawner.check_and_apply({"profile": "gpu", "gpus": 1})
+    assert spawner.gpus_held == 0
+    await spawner.check_and_apply({"profile": "cpu"})
+
+
+async def test_gpus_held_survive_a_hub_restart(chart_values: dict) -> None:
+    spawner = make_spawner(chart_values, hub_user("grace", ["gpu"]))
+    await spawner.check_and_apply({"profile": "gpu", "gpus": 1})
+    state = spawner.get_state()
+    restored = make_spawner(chart_values, hub_user("grace", ["gpu"]))
+    restored.load_state(state)
+    assert restored.gpus_held == 1
+    restored.clear_state()
+    assert restored.gpus_held == 0
+
+
+async def test_progress_starts_with_the_slow_spawn_message(chart_values: dict) -> None:
+    spawner = make_spawner(chart_values, hub_user("grace", ["gpu"]))
+    await spawner.check_and_apply({"profile": "gpu"})
+    progress = spawner.progress()
+    first = await anext(progress)
+    await progress.aclose()
+    assert first == {"progress": 1, "message": "Starting GPU lab within 900s"}

@@ -1,0 +1,68 @@
+"""Running images in containers for the smoke tests."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+
+def docker_run(image: str, *command: str, entrypoint: str | None = None) -> str:
+    """Run a command in a fresh container and return its output; fail with it on non-zero."""
+    args = ["docker", "run", "--rm"]
+    if entrypoint is not None:
+        args += ["--entrypoint", entrypoint]
+    result = subprocess.run(
+        [*args, image, *command], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 0, f"{command} exited {result.returncode}:\n{result.stderr}"
+    return result.stdout
+
+
+class Container:
+    """A detached container with its ports published on localhost."""
+
+    def __init__(self, container_id: str) -> None:
+        self.id = container_id
+
+    def port(self, container_port: int) -> int:
+        output = subprocess.run(
+            ["docker", "port", self.id, str(container_port)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        return int(output.split()[0].rsplit(":", 1)[1])
+
+    def logs(self) -> str:
+        result = subprocess.run(["docker", "logs", self.id], capture_output=True, text=True)
+        return result.stdout + result.stderr
+
+    def wait_for_http(self, container_port: int, path: str, timeout: float = 60) -> bytes:
+        """The body of the first 200 answer to GET path; fails with the logs after timeout."""
+        url = f"http://127.0.0.1:{self.port(container_port)}{path}"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    return response.read()
+            except (TimeoutError, urllib.error.URLError, ConnectionError):
+                time.sleep(1)
+        pytest.fail(f"{url} did not answer within {timeout:.0f} s; logs:\n{self.logs()[-3000:]}")
+
+    def health(self) -> str:
+        return subprocess.run(
+            ["docker", "inspect", "--format", "{{.State.Health.Status}}", self.id],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+
+
+def python_json(image: str, code: str) -> dict:
+    """Run Python code in the image that prints one JSON object; return it."""
+    return json.loads(docker_run(image, "python3", "-c", code).strip().splitlines()[-1])

@@ -1,0 +1,50 @@
+"""Dev-service images start and answer."""
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from containers import docker_run
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+REALM_FILE = REPO_ROOT / "dev" / "keycloak" / "campus-realm.json"
+
+
+@pytest.mark.image("configurable-http-proxy")
+def test_proxy_runs_on_node_20_or_newer_and_answers(image: str, start) -> None:
+    version = docker_run(image, "--version", entrypoint="node").strip()
+    assert int(version.lstrip("v").split(".")[0]) >= 20, version
+    proxy = start(image, "--default-target=http://127.0.0.1:9", ports=(8000, 8001))
+    proxy.wait_for_http(8000, "/_chp_healthz")
+
+
+@pytest.mark.image("mock-moodle")
+def test_mock_moodle_answers(image: str, start) -> None:
+    moodle = start(image, ports=(8100,))
+    moodle.wait_for_http(8100, "/healthz")
+    assert "issuer" in json.loads(moodle.wait_for_http(8100, "/platform.json"))
+
+
+@pytest.mark.image("keycloak")
+def test_keycloak_imports_a_mounted_realm(image: str, start) -> None:
+    keycloak = start(
+        image,
+        ports=(8080, 9000),
+        volumes=(f"{REALM_FILE}:/opt/keycloak/data/import/realm.json:ro",),
+    )
+    keycloak.wait_for_http(9000, "/health/ready", timeout=300)
+    realm = json.loads(REALM_FILE.read_text())["realm"]
+    issuer = json.loads(
+        keycloak.wait_for_http(8080, f"/realms/{realm}/.well-known/openid-configuration")
+    )["issuer"]
+    assert issuer.endswith(f"/realms/{realm}")
+    deadline = time.monotonic() + 60
+    while keycloak.health() != "healthy" and time.monotonic() < deadline:
+        time.sleep(2)
+    assert keycloak.health() == "healthy"
+
+
+@pytest.mark.image("fake-gpu-plugin")
+def test_device_plugin_starts(image: str) -> None:
+    assert "usage" in docker_run(image, "--help").lower()
