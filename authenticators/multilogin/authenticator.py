@@ -153,6 +153,27 @@ class MultiLoginAuthenticator(Authenticator):
         )
         self.lti11_login = LTI11Login(parent=self) if self.enable_lti11 else None
         self.lti13_login = LTI13Login(parent=self) if self.enable_lti13 else None
+        self._check_sources()
+
+    def _check_sources(self) -> None:
+        """Stop the hub on a source switched on but not configured; warn on one trusting no one."""
+        keycloak = self.keycloak_login
+        if keycloak is not None:
+            missing = [
+                name
+                for name in ("authorize_url", "token_url", "userdata_url", "client_id")
+                if not getattr(keycloak, name)
+            ]
+            if missing:
+                raise ValueError(
+                    f"The Keycloak login is on but KeycloakLogin lacks {', '.join(missing)}: set "
+                    "c.KeycloakLogin.keycloak_url and .realm (or the URLs) and .client_id, or "
+                    "c.MultiLoginAuthenticator.enable_keycloak = False"
+                )
+        if self.lti11_login is not None and not self.lti11_login.consumers:
+            self.log.warning("LTI 1.1 is on but LTI11Login.consumers is empty: all refused")
+        if self.lti13_login is not None and not self.lti13_login.platforms:
+            self.log.warning("LTI 1.3 is on but LTI13Login.platforms is empty: all refused")
 
     def __getattr__(self, name: str) -> Any:
         if name in _KEYCLOAK_HANDLER_ATTRIBUTES:

@@ -232,6 +232,16 @@ class LTI13Login(LTI13Authenticator):
             raise LoginRefused(
                 400, f"The launch is not valid. {_RELAUNCH}", "LTI 1.3: id_token without nonce"
             )
+        # Recorded before the cookie check, so a nonce seen before is reported as reused even when
+        # the replay comes from another browser. The token is validly signed by a trusted
+        # platform, so recording its nonce costs nothing.
+        lifetime = validator.max_age + validator.time_leeway
+        if not nonces.claim(handler.db, f"lti13:{platform.issuer}", nonce, lifetime):
+            raise LoginRefused(
+                401,
+                f"This launch was already used. {_RELAUNCH}",
+                f"LTI 1.3: reused nonce from {platform.issuer!r}",
+            )
         try:
             handler.check_nonce(id_token)
         except HTTPError as error:
@@ -240,13 +250,6 @@ class LTI13Login(LTI13Authenticator):
                 "The launch did not return to the browser that started it. " + _RELAUNCH,
                 f"LTI 1.3: {error.log_message}",
             ) from None
-        lifetime = validator.max_age + validator.time_leeway
-        if not nonces.claim(handler.db, f"lti13:{platform.issuer}", nonce, lifetime):
-            raise LoginRefused(
-                401,
-                f"This launch was already used. {_RELAUNCH}",
-                f"LTI 1.3: reused nonce from {platform.issuer!r}",
-            )
         return self._launch_from(id_token, state)
 
     def _launch_from(self, id_token: dict[str, Any], state: dict[str, Any]) -> ValidatedLaunch:

@@ -386,7 +386,7 @@ class HubProcess:
                 "load_roles": [
                     {
                         "name": "tests",
-                        "scopes": ["admin:users", "admin:groups", "read:users"],
+                        "scopes": ["admin:users", "admin:auth_state", "admin:groups"],
                         "services": ["tests"],
                     }
                 ],
@@ -439,21 +439,28 @@ class HubProcess:
                 self._process.kill()
                 self._process.wait()
 
-    def api(self, path: str) -> Any:
-        """GET a hub REST API path as the admin test service; None for 404."""
+    def api(self, path: str, method: str = "GET") -> Any:
+        """Call the hub's REST API as the admin test service; None for 404 or no content."""
         request = urllib.request.Request(  # noqa: S310 - localhost
-            self.url(f"api/{path}"), headers={"Authorization": f"token {self.api_token}"}
+            self.url(f"api/{path}"),
+            method=method,
+            headers={"Authorization": f"token {self.api_token}"},
         )
         try:
             with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-                return json.load(response)
+                body = response.read()
         except urllib.error.HTTPError as error:
             if error.code == 404:
                 return None
             raise
+        return json.loads(body) if body else None
 
     def user_names(self) -> set[str]:
         return {user["name"] for user in self.api("users")}
+
+    def delete_all_users(self) -> None:
+        for name in self.user_names():
+            self.api(f"users/{name}", method="DELETE")
 
 
 def free_port() -> int:

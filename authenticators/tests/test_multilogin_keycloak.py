@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode, urlparse
 
+from inprocess_hub import LTI11_KEY, LTI11_SECRET, HubUnderTest, response_cookies
 from multilogin_harness import moodle_lti11_params, sign_lti11
-
-from conftest import LTI11_KEY, LTI11_SECRET, HubUnderTest, response_cookies
 
 
 async def keycloak_login(
@@ -160,3 +159,19 @@ async def test_pre_spawn_start_exposes_source_and_entitlements(hub: HubUnderTest
     assert spawner.environment["JUPYTERHUB_LOGIN_SOURCE"] == "lti11"
     assert spawner.environment["JUPYTERHUB_ENTITLEMENTS"] == "course-42,instructor"
     assert spawner.environment["JUPYTERHUB_COURSE_ID"] == "42"
+
+
+async def test_spawn_hooks_reach_the_source_of_the_login(hub: HubUnderTest, monkeypatch):
+    assert (await keycloak_login(hub, "student", ["students"])).code == 302
+    user = hub.user("student")
+    calls = []
+    keycloak = hub.authenticator.keycloak_login
+    monkeypatch.setattr(keycloak, "pre_spawn_start", lambda u, s: calls.append(("pre", u.name)))
+    monkeypatch.setattr(keycloak, "post_spawn_stop", lambda u, s: calls.append(("post", u.name)))
+
+    await hub.authenticator.pre_spawn_start(user, user.spawner)
+    await hub.authenticator.post_spawn_stop(user, user.spawner)
+
+    assert calls == [("pre", "student"), ("post", "student")]
+    assert user.spawner.environment["JUPYTERHUB_LOGIN_SOURCE"] == "keycloak"
+    assert user.spawner.environment["JUPYTERHUB_COURSE_ID"] == ""

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import time
 
+from inprocess_hub import LTI11_KEY, LTI11_SECRET, HubUnderTest
 from ltiauthenticator.lti11.validator import LTI11LaunchValidator
 from multilogin_harness import moodle_lti11_params, random_nonce, sign_lti11
-
-from conftest import LTI11_KEY, LTI11_SECRET, HubUnderTest
 
 
 async def launch(hub: HubUnderTest, body: str, accept: str = "text/html") -> object:

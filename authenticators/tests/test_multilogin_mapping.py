@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from multilogin_harness import ROLE_INSTRUCTOR
 
-from multilogin.authenticator import DEFAULT_ENTITLEMENT_RULES
+from multilogin.authenticator import DEFAULT_ENTITLEMENT_RULES, MultiLoginAuthenticator
 from multilogin.entitlements import (
     KEYCLOAK,
     LTI11,
@@ -130,3 +130,16 @@ def test_keycloak_share_is_replaced_and_lti_share_accumulates():
 
 def test_admin_in_an_lti_share_never_counts():
     assert groups_from_grants({"lti": ["admin", "course-1"]}, "admin") == ["course-1"]
+
+
+def test_keycloak_switched_on_without_configuration_stops_the_hub():
+    with pytest.raises(ValueError, match=r"KeycloakLogin lacks authorize_url.*client_id"):
+        MultiLoginAuthenticator()
+
+
+def test_sources_can_be_switched_off():
+    authenticator = MultiLoginAuthenticator(enable_keycloak=False, enable_lti11=False)
+
+    routes = [route for route, _ in authenticator.get_handlers(None)]
+    assert routes == ["/lti/launch", "/lti13/oauth_login", "/lti13/oauth_callback", "/lti13/config"]
+    assert "multilogin-keycloak" not in authenticator.get_custom_html("/hub/")

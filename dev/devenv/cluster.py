@@ -20,7 +20,7 @@ from devenv.progress import say, step
 
 GPU_RESOURCE = "nvidia.com/gpu"
 GPU_PLUGIN_IMAGE = "jupyterhub-k8s/fake-gpu-plugin:dev"
-GPU_PLUGIN_CONTEXT = REPO_ROOT / "images" / "fake-gpu-plugin"
+GPU_PLUGIN_SPEC = "fake-gpu-plugin"  # its entry in images/images.toml
 GPU_PLUGIN_MANIFEST = REPO_ROOT / "dev" / "cluster" / "fake-gpu-plugin.yaml"
 GPU_WAIT_S = 180
 NODES_READY_WAIT_S = 300
@@ -91,33 +91,18 @@ def wait_for_nodes_ready() -> None:
 
 
 def build_gpu_plugin_image() -> None:
-    dockerfile = GPU_PLUGIN_CONTEXT / "Dockerfile"
-    if not dockerfile.is_file():
-        raise ClusterError(f"{dockerfile} is missing: the fake GPU plugin image cannot be built")
-    log = logs_dir() / "docker-build-fake-gpu-plugin.log"
-    with log.open("w") as handle:
-        # The Dockerfile copies from the repository (dev/fake_gpu), so the context is its root.
-        base = f"BASE_IMAGE={docker.base_image()}"
-        result = subprocess.run(
-            [
-                "docker",
-                "build",
-                "--network",
-                "host",
-                "-f",
-                dockerfile,
-                "--build-arg",
-                base,
-                "-t",
-                GPU_PLUGIN_IMAGE,
-                REPO_ROOT,
-            ],
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-        )
-    if result.returncode != 0:
-        tail = "\n".join(log.read_text().splitlines()[-20:])
-        raise ClusterError(f"building {GPU_PLUGIN_IMAGE} failed (log {log}):\n{tail}")
+    """Build the plugin image with the project's image builder and tag it as the manifest names it.
+
+    devenv.images tags by a hash of the image's inputs (and skips the build when that tag
+    exists); fake-gpu-plugin.yaml names the `:dev` tag.
+    """
+    from devenv.images import build, docker_images, spec
+
+    try:
+        locked = build.build(spec.load(), [GPU_PLUGIN_SPEC])[GPU_PLUGIN_SPEC]
+    except (build.BuildError, spec.SpecError) as error:
+        raise ClusterError(f"building the fake GPU plugin image failed: {error}") from error
+    docker_images.tag(locked.reference, GPU_PLUGIN_IMAGE)
 
 
 def images_to_load() -> list[str]:

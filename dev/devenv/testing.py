@@ -1,14 +1,16 @@
 """pytest fixtures for the dev services: the real Keycloak and the mock Moodle.
 
-Load it from a conftest.py with `pytest_plugins = ["devenv.testing"]`. Unlike the rest of
-`devenv` it needs the test dependencies (pytest, and the project for the mock Moodle); the noxfile
-never imports it.
+pyproject.toml loads it for every test tree (`addopts = "-p devenv.testing"`), so tests just name
+the fixtures; do not add `pytest_plugins` for it in a conftest. Unlike the rest of `devenv` it
+needs the test dependencies (pytest, and the project for the mock Moodle); the noxfile never
+imports it.
 
 - `keycloak` (session): the campus realm on a Keycloak started once and reused; a Keycloak that
   already runs on the port is reused and left running. `JHK8S_KEYCLOAK_PORT` picks the port
   (default 8180); `JHK8S_KEEP_KEYCLOAK=1` leaves a Keycloak the fixture started running afterwards.
-- `mock_moodle_factory` (session): `start(hub_url)` runs a mock Moodle whose tool URLs point at the
-  hub at `hub_url` (with its url prefix, e.g. `http://127.0.0.1:8000/` or `.../prefix/`).
+- `mock_moodle_factory` (session): `start(hub_url, host=None, **sections)` runs a mock Moodle whose
+  tool URLs point at the hub at `hub_url` (with its url prefix, e.g. `http://127.0.0.1:8000/` or
+  `.../prefix/`).
 """
 
 from __future__ import annotations
@@ -148,21 +150,29 @@ def mock_moodle_config(hub_url: str, **sections: Any) -> dict[str, Any]:
 def mock_moodle_factory(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Callable[..., RunningMockMoodle]]:
-    """`start(hub_url, **sections)` -> RunningMockMoodle; all are stopped after the session."""
-    from mock_moodle.server import MockMoodleProcess
+    """`start(hub_url, host=None, **sections)` -> RunningMockMoodle; all stop after the session.
+
+    `host` names the mock in its URLs (e.g. "localhost" while the hub is at 127.0.0.1, so that
+    launches are cross-site as from a real Moodle); it always listens on 127.0.0.1.
+    """
+    from mock_moodle.server import MockMoodleProcess, free_port
 
     started: list[MockMoodleProcess] = []
 
-    def start(hub_url: str, **sections: Any) -> RunningMockMoodle:
+    def start(hub_url: str, host: str | None = None, **sections: Any) -> RunningMockMoodle:
         data = mock_moodle_config(hub_url, **sections)
+        port = free_port()
+        if host is not None:
+            # Another host name for the same loopback address makes launches cross-site.
+            data.setdefault("platform", {})["url"] = f"http://{host}:{port}"
         config_file = Path(tmp_path_factory.mktemp("mock-moodle")) / "config.yaml"
         config_file.write_text(yaml.safe_dump(data))
-        process = MockMoodleProcess(config_file, log_file=logs_dir() / "mock-moodle.log")
+        process = MockMoodleProcess(config_file, port, log_file=logs_dir() / "mock-moodle.log")
         started.append(process.start())
         with urllib.request.urlopen(f"{process.url}/platform.json", timeout=10) as response:  # noqa: S310
             platform = json.load(response)
         return RunningMockMoodle(
-            process.url,
+            platform["url"],
             platform,
             [user["username"] for user in data["users"]],
             [course["context_id"] for course in data["courses"]],

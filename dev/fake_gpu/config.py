@@ -26,6 +26,8 @@ class PluginConfig:
     # A host folder the plugin copies its fake nvidia-smi to; containers mount it from there.
     host_bin_dir: Path = Path("/var/lib/fake-gpu")
     container_nvidia_smi: str = "/usr/bin/nvidia-smi"
+    # The kubelet's PodResources API, to log which pod got an allocation (None: do not ask).
+    pod_resources_socket: Path | None = Path("/var/lib/kubelet/pod-resources/kubelet.sock")
     # Optional: a file listing device ids (one per line) to report as Unhealthy.
     unhealthy_file: Path | None = None
     poll_interval_s: float = 1.0
@@ -115,6 +117,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"(env FAKE_GPU_HOST_BIN_DIR; default {defaults.host_bin_dir})",
     )
     parser.add_argument(
+        "--pod-resources-socket",
+        type=Path,
+        default=env("FAKE_GPU_POD_RESOURCES_SOCKET", str(defaults.pod_resources_socket)),
+        help="the kubelet's PodResources socket, to log which pod got each allocation "
+        f"(env FAKE_GPU_POD_RESOURCES_SOCKET; default {defaults.pod_resources_socket})",
+    )
+    parser.add_argument(
         "--unhealthy-file",
         type=Path,
         default=env("FAKE_GPU_UNHEALTHY_FILE") or None,
@@ -130,5 +139,6 @@ def from_arguments(arguments: argparse.Namespace) -> PluginConfig:
         memory_mib=arguments.memory_mib,
         plugin_dir=arguments.plugin_dir,
         host_bin_dir=arguments.host_bin_dir,
+        pod_resources_socket=arguments.pod_resources_socket,
         unhealthy_file=arguments.unhealthy_file,
     )

@@ -100,17 +100,15 @@ class PluginServer:
 
     def start(self) -> None:
         path = self._config.socket_path
-        if not path.parent.is_dir():
-            raise PluginError(
-                f"the kubelet's device-plugin folder {path.parent} does not exist; mount it "
-                "(hostPath /var/lib/kubelet/device-plugins) or set --plugin-dir"
-            )
         try:
+            # As the kubelet does; without it mounted the plugin waits for a kubelet, saying so.
+            path.parent.mkdir(parents=True, exist_ok=True)
             path.unlink(missing_ok=True)  # a socket left by an earlier run of the plugin
             self._server.add_insecure_port(f"unix://{path}")
         except (OSError, RuntimeError) as error:
             raise PluginError(
-                f"cannot listen on {path} ({error}); the plugin needs write access to that folder"
+                f"cannot listen on {path} ({error}); mount the kubelet's device-plugin folder "
+                "(hostPath /var/lib/kubelet/device-plugins) there or set --plugin-dir"
             ) from error
         self._server.start()
         log.info("serving %s on %s", RESOURCE_NAME, path)

@@ -11,12 +11,9 @@ from importlib import resources
 from pathlib import Path
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
-PROTO = "fake_gpu/deviceplugin/api.proto"
-GENERATED = (
-    "fake_gpu/deviceplugin/api_pb2.py",
-    "fake_gpu/deviceplugin/api_pb2.pyi",
-    "fake_gpu/deviceplugin/api_pb2_grpc.py",
-)
+# The kubelet's APIs the plugin speaks: device plugins, and pod resources (to name pods in logs).
+PROTOS = ("fake_gpu/deviceplugin/api.proto", "fake_gpu/podresources/api.proto")
+STUB_SUFFIXES = ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py")
 
 
 class ProtocError(RuntimeError):
@@ -29,20 +26,24 @@ def generate(output_root: Path) -> list[Path]:
     from grpc_tools import protoc
 
     well_known_protos = resources.files("grpc_tools") / "_proto"
-    status = protoc.main(
-        [
-            "protoc",
-            f"-I{PACKAGE_ROOT}",
-            f"-I{well_known_protos}",
-            f"--python_out={output_root}",
-            f"--pyi_out={output_root}",
-            f"--grpc_python_out={output_root}",
-            PROTO,
-        ]
-    )
-    if status != 0:
-        raise ProtocError(f"protoc failed on {PACKAGE_ROOT / PROTO} (exit status {status})")
-    return [output_root / name for name in GENERATED]
+    written = []
+    for proto in PROTOS:
+        status = protoc.main(
+            [
+                "protoc",
+                f"-I{PACKAGE_ROOT}",
+                f"-I{well_known_protos}",
+                f"--python_out={output_root}",
+                f"--pyi_out={output_root}",
+                f"--grpc_python_out={output_root}",
+                proto,
+            ]
+        )
+        if status != 0:
+            raise ProtocError(f"protoc failed on {PACKAGE_ROOT / proto} (exit status {status})")
+        stem = proto.removesuffix(".proto")
+        written += [output_root / f"{stem}{suffix}" for suffix in STUB_SUFFIXES]
+    return written
 
 
 def main() -> int:

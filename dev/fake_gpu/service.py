@@ -11,6 +11,7 @@ import grpc
 from fake_gpu.config import RESOURCE_NAME, PluginConfig
 from fake_gpu.deviceplugin import api_pb2, api_pb2_grpc
 from fake_gpu.devices import DeviceTable, FakeGpu, UnknownDevices
+from fake_gpu.pod_owners import AllocationOwners
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ class DevicePluginService(api_pb2_grpc.DevicePluginServicer):
     def __init__(self, config: PluginConfig, table: DeviceTable) -> None:
         self._config = config
         self._table = table
+        self._owners = AllocationOwners(config.pod_resources_socket)
         self._stopping = threading.Event()
 
     def stop(self) -> None:
@@ -109,13 +111,13 @@ class DevicePluginService(api_pb2_grpc.DevicePluginServicer):
                     grpc.StatusCode.INVALID_ARGUMENT,
                     f"invalid allocation request for {RESOURCE_NAME!r}: {error}",
                 )
-            # The v1beta1 Allocate request does not name the pod; the kubelet logs which pod it is.
             log.info(
                 "Allocate: container %d of %d gets %s",
                 number,
                 len(request.container_requests),
                 ", ".join(f"{gpu.id} (index {gpu.index})" for gpu in gpus),
             )
+            self._owners.log_later([gpu.id for gpu in gpus])
             responses.append(
                 api_pb2.ContainerAllocateResponse(
                     envs=container_environment(self._config, gpus),

@@ -57,7 +57,11 @@ def test_its_environment_is_what_the_plugin_reads(
         for volume in daemonset["spec"]["template"]["spec"]["volumes"]
     }
     mounts = {mount["mountPath"]: mount["name"] for mount in container["volumeMounts"]}
-    for folder in (settings.plugin_dir, settings.host_bin_dir):
+    for folder in (
+        settings.plugin_dir,
+        settings.host_bin_dir,
+        settings.pod_resources_socket.parent,
+    ):
         assert node_paths[mounts[str(folder)]] == str(folder)
 
 

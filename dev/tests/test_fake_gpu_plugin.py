@@ -85,6 +85,7 @@ def config(workdir: Path) -> PluginConfig:
         plugin_dir=plugin_dir,
         host_bin_dir=workdir / "bin",
         unhealthy_file=workdir / "unhealthy",
+        pod_resources_socket=workdir / "pod-resources.sock",
         poll_interval_s=0.05,
     )
 
@@ -196,8 +197,10 @@ def test_allocate_hands_each_container_its_devices_and_nvidia_smi(
     assert host_script.read_bytes().startswith(b"#!/bin/sh\n")
 
 
-def test_allocate_logs_the_devices(
-    device_plugin: api_pb2_grpc.DevicePluginStub, caplog: pytest.LogCaptureFixture
+def test_allocate_logs_the_devices_then_their_pod(
+    config: PluginConfig,
+    device_plugin: api_pb2_grpc.DevicePluginStub,
+    caplog: pytest.LogCaptureFixture,
 ):
     with caplog.at_level(logging.INFO, logger="fake_gpu"):
         device_plugin.Allocate(
@@ -205,7 +208,13 @@ def test_allocate_logs_the_devices(
                 container_requests=[api_pb2.ContainerAllocateRequest(devices_ids=[IDS[2]])]
             )
         )
-    assert f"Allocate: container 1 of 1 gets {IDS[2]} (index 2)" in caplog.messages
+        assert f"Allocate: container 1 of 1 gets {IDS[2]} (index 2)" in caplog.messages
+        # Asked in the background; this fake kubelet has no PodResources socket.
+        owner = f"{IDS[2]}: pod unknown (no pod-resources socket at {config.pod_resources_socket})"
+        deadline = time.monotonic() + 10
+        while owner not in caplog.messages:
+            assert time.monotonic() < deadline, caplog.messages
+            time.sleep(0.05)
 
 
 def test_allocate_refuses_ids_it_never_advertised(device_plugin: api_pb2_grpc.DevicePluginStub):
@@ -304,10 +313,27 @@ def test_probe_reports_a_missing_or_silent_plugin(
     assert "no plugin socket" in probe(config.socket_path)
 
 
-def test_a_missing_plugin_folder_is_a_clear_error(config: PluginConfig, workdir: Path):
-    absent = replace(config, plugin_dir=workdir / "absent")
-    with pytest.raises(plugin.PluginError, match=r"device-plugin folder .* does not exist"):
-        plugin.run(absent, threading.Event())
+def test_a_plugin_folder_it_cannot_create_is_a_clear_error(config: PluginConfig, workdir: Path):
+    blocker = workdir / "a-file"
+    blocker.write_text("")
+    with pytest.raises(plugin.PluginError, match=r"cannot listen on .* device-plugin folder"):
+        plugin.run(replace(config, plugin_dir=blocker / "device-plugins"), threading.Event())
+
+
+def test_serves_without_a_kubelet_until_one_appears(config: PluginConfig, workdir: Path):
+    """Like the image's smoke test: nothing mounted, the plugin still answers its probe."""
+    alone = replace(config, plugin_dir=workdir / "absent" / "device-plugins")
+    stop = threading.Event()
+    thread = threading.Thread(target=plugin.run, args=(alone, stop), daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while probe(alone.socket_path) is not None:
+            assert time.monotonic() < deadline, probe(alone.socket_path)
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
 
 
 def test_an_unwritable_nvidia_smi_folder_is_a_clear_error(config: PluginConfig, workdir: Path):

@@ -58,6 +58,15 @@ def test_tool_urls_follow_the_hub_url_and_prefix(moodle: RunningMockMoodle) -> N
     assert lti13["authorize_url"] == f"{moodle.url}/mod/lti/auth.php"
 
 
+def test_another_host_name_makes_the_mock_cross_site(mock_moodle_factory: Any) -> None:
+    other = mock_moodle_factory(HUB, host="localhost")
+    assert other.url.startswith("http://localhost:")
+    assert other.platform["lti13"]["issuer"] == other.url
+    assert other.platform["lti13"]["jwks_url"] == f"{other.url}/mod/lti/certs.php"
+    status, _ = get(other.platform["lti13"]["jwks_url"])
+    assert status == 200
+
+
 def test_the_index_links_each_course_for_each_user(moodle: RunningMockMoodle) -> None:
     status, page = get(moodle.url + "/")
     assert status == 200

@@ -13,11 +13,14 @@ from chart_render import (
     PRODUCTION_VALUES,
     RELEASE,
     find,
+    image_values,
     render,
     run_helm,
     secret_text,
 )
 
+from devenv import cluster_config
+from devenv.images.lock import LockedImage
 from hubconfig import values
 from hubconfig.config import lab_labels
 
@@ -208,10 +211,46 @@ def test_network_policies_can_be_turned_off() -> None:
 
 
 def test_dev_ports_are_the_clusters() -> None:
-    ports = yaml.safe_load((REPO_ROOT / "dev/cluster/ports.yaml").read_text())
+    ports = cluster_config.host_ports()
     dev = yaml.safe_load(DEV_VALUES.read_text())
-    hub_port, keycloak_port = ports["hub"]["nodePort"], ports["keycloak"]["nodePort"]
-    assert dev["proxy"]["service"]["nodePort"] == hub_port
+    assert dev["proxy"]["service"]["nodePort"] == ports["hub"]
     keycloak = dev["hub"]["config"]["KeycloakLogin"]
-    assert keycloak["oauth_callback_url"] == f"http://localhost:{hub_port}/hub/oauth_callback"
-    assert keycloak["authorize_base_url"] == f"http://localhost:{keycloak_port}"
+    assert keycloak["oauth_callback_url"] == f"http://localhost:{ports['hub']}/hub/oauth_callback"
+    assert keycloak["authorize_base_url"] == f"http://localhost:{ports['keycloak']}"
+
+
+def test_image_lock_entries_become_chart_values() -> None:
+    locked = {
+        name: LockedImage(f"jupyterhub-k8s/{name}", f"tag-{name}", "hash", "id")
+        for name in ("hub", "lab-base", "lab-nlp", "lab-deeplearning", "fake-gpu-plugin")
+    }
+    locked["configurable-http-proxy"] = LockedImage(
+        "quay.io/jupyterhub/configurable-http-proxy", "tag-chp", "hash", "id"
+    )
+    generated = image_values(locked, lab_keys={"lab-nlp"})
+    assert set(generated["singleuser"]["images"]) == {"lab-nlp"}
+    assert "fake-gpu-plugin" not in str(generated)
+    manifests = render(DEV_VALUES, sets=_as_sets(generated))
+    containers = {
+        name: find(manifests, "Deployment", name)["spec"]["template"]["spec"]["containers"][0]
+        for name in (HUB, f"{FULLNAME}-proxy")
+    }
+    assert containers[HUB]["image"] == "jupyterhub-k8s/hub:tag-hub"
+    assert containers[f"{FULLNAME}-proxy"]["image"] == (
+        "quay.io/jupyterhub/configurable-http-proxy:tag-chp"
+    )
+    mounted = yaml.safe_load(secret_text(find(manifests, "Secret", f"{HUB}-config"), "values.yaml"))
+    assert mounted["singleuser"]["image"]["tag"] == "tag-lab-base"
+    assert mounted["singleuser"]["images"]["lab-nlp"]["tag"] == "tag-lab-nlp"
+
+
+def _as_sets(node: dict, prefix: str = "") -> tuple[str, ...]:
+    """`--set` assignments for a nested mapping, as the dev environment may pass them."""
+    sets: list[str] = []
+    for key, value in node.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            sets.extend(_as_sets(value, f"{path}."))
+        else:
+            sets.append(f"{path}={value}")
+    return tuple(sets)

@@ -62,18 +62,33 @@ def configure(c: Config, chart_values: dict[str, Any], deployment: Deployment) -
     """Fill `c` from validated chart values; `hub.config` is applied last and wins."""
     _configure_hub(c, chart_values["hub"], deployment)
     _configure_spawner(c, chart_values["singleuser"], deployment)
-    if chart_values["cull"]["enabled"]:
-        c.JupyterHub.services = [
-            *c.JupyterHub.get("services", []),
-            culler.culler_service(chart_values["cull"]),
-        ]
-        c.JupyterHub.load_roles = [
-            *c.JupyterHub.get("load_roles", []),
-            culler.culler_role(chart_values["cull"]),
-        ]
+    services, roles = hub_services(chart_values)
+    if services:
+        c.JupyterHub.services = services
+    if roles:
+        c.JupyterHub.load_roles = roles
     for class_name, traits in chart_values["hub"]["config"].items():
         for trait_name, value in traits.items():
             c[class_name][trait_name] = value
+
+
+def hub_services(chart_values: dict[str, Any]) -> tuple[list[dict], list[dict]]:
+    """Services and roles: the culler's, then those in `hub.services` and `hub.loadRoles`."""
+    hub = chart_values["hub"]
+    services: list[dict[str, Any]] = []
+    roles: list[dict[str, Any]] = []
+    if chart_values["cull"]["enabled"]:
+        base_path = hub["baseUrl"].rstrip("/")
+        local_api = f"http://localhost:{HUB_PORT}{base_path}/hub/api"
+        services.append(culler.culler_service(chart_values["cull"], local_api))
+        roles.append(culler.culler_role(chart_values["cull"]))
+    for name, service in hub["services"].items():
+        entry = {key: value for key, value in service.items() if key != "apiToken"}
+        if "apiToken" in service:
+            entry["api_token"] = service["apiToken"]
+        services.append({**entry, "name": name})
+    roles.extend({**role, "name": name} for name, role in hub["loadRoles"].items())
+    return services, roles
 
 
 def configure_from_environment(c: Config, environ: Mapping[str, str] = os.environ) -> None:

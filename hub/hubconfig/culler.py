@@ -8,12 +8,17 @@ from typing import Any
 SERVICE_NAME = "idle-culler"
 
 
-def culler_service(cull: dict[str, Any]) -> dict[str, Any]:
-    """The `JupyterHub.services` entry that runs the culler with `cull.*` settings."""
+def culler_service(cull: dict[str, Any], hub_api_url: str) -> dict[str, Any]:
+    """The `JupyterHub.services` entry that runs the culler with `cull.*` settings.
+
+    `hub_api_url` is the hub's API on its own pod: the culler runs beside the hub, so it need not
+    resolve the hub's Service or pass a NetworkPolicy to reach it.
+    """
     command = [
         sys.executable,
         "-m",
         "jupyterhub_idle_culler",
+        f"--url={hub_api_url}",
         f"--timeout={cull['timeout']}",
         f"--cull-every={cull['every']}",
         f"--concurrency={cull['concurrency']}",

@@ -79,6 +79,10 @@ class ProfileSpawner(KubeSpawner):
         course = auth_state.get("course") or {}
         return course.get("context_id")
 
+    @default("profile_list")
+    def _profile_list_default(self) -> Any:
+        return ProfileSpawner.user_profile_list
+
     @default("options_form")
     def _profile_form_default(self) -> Any:
         return ProfileSpawner.profile_form
@@ -86,6 +90,12 @@ class ProfileSpawner(KubeSpawner):
     @default("apply_user_options")
     def _apply_user_options_default(self) -> Any:
         return ProfileSpawner.check_and_apply
+
+    async def user_profile_list(self) -> list[dict[str, Any]]:
+        """KubeSpawner's profile_list for this user: the allowed profiles, preselection marked."""
+        catalogue = self.catalogue
+        allowed = catalogue.allowed(self.group_names())
+        return form_entries(allowed, catalogue.preselected(allowed, await self.course_id()))
 
     async def profile_form(self) -> str:
         """The spawn form with the user's profiles; empty (spawn now) for a mapped LTI course."""
@@ -99,8 +109,7 @@ class ProfileSpawner(KubeSpawner):
             course_id, allowed
         ):
             return ""
-        preselected = catalogue.preselected(allowed, course_id)
-        return self._render_options_form(form_entries(allowed, preselected))
+        return self._render_options_form(await self.user_profile_list())
 
     async def check_and_apply(self, options: Any) -> None:
         """JupyterHub's apply_user_options hook: refuse what is not allowed, else apply it."""

@@ -51,7 +51,7 @@ def test_spawner_gets_the_singleuser_values(chart_values: dict) -> None:
     spawner = configured(chart_values).ProfileSpawner
     assert spawner.singleuser_values is chart_values["singleuser"]
     assert spawner.namespace == "teaching"
-    assert spawner.image == "jupyterhub-k8s/lab:latest"
+    assert spawner.image == "jupyterhub-k8s/lab-base:latest"
     assert (spawner.start_timeout, spawner.http_timeout) == (300, 120)
     assert spawner.common_labels["app.kubernetes.io/instance"] == "jh"
     assert spawner.common_labels["app.kubernetes.io/component"] == "singleuser-server"
@@ -98,7 +98,12 @@ def test_idle_culler_runs_as_a_service_with_least_privilege(chart_values: dict) 
     c = configured(chart_values)
     (service,) = c.JupyterHub.services
     assert service["name"] == "idle-culler"
-    assert service["command"][:3] == [sys.executable, "-m", "jupyterhub_idle_culler"]
+    assert service["command"][:4] == [
+        sys.executable,
+        "-m",
+        "jupyterhub_idle_culler",
+        "--url=http://localhost:8081/hub/api",
+    ]
     assert "--timeout=1800" in service["command"]
     assert "--cull-every=120" in service["command"]
     assert "--max-age=86400" in service["command"]
@@ -107,6 +112,12 @@ def test_idle_culler_runs_as_a_service_with_least_privilege(chart_values: dict) 
     assert role["services"] == ["idle-culler"]
     assert "admin:users" not in role["scopes"]
     assert "delete:servers" in role["scopes"]
+
+
+def test_culler_reaches_the_hub_under_its_base_url(chart_values: dict) -> None:
+    chart_values["hub"]["baseUrl"] = "/jupyter/"
+    (service,) = configured(chart_values).JupyterHub.services
+    assert "--url=http://localhost:8081/jupyter/hub/api" in service["command"]
 
 
 def test_culler_deleting_users_may_administer_users(chart_values: dict) -> None:
@@ -186,3 +197,14 @@ def test_charts_jupyterhub_config_calls_into_the_package(
     c = loader.load_config()
     assert c.JupyterHub.spawner_class is ProfileSpawner
     assert c.ProfileSpawner.namespace == "teaching"
+
+
+def test_extra_services_and_roles_join_the_cullers(chart_values: dict) -> None:
+    chart_values["hub"]["services"] = {"grader": {"apiToken": "ab" * 16, "admin": False}}
+    role = {"scopes": ["read:users"], "services": ["grader"]}
+    chart_values["hub"]["loadRoles"] = {"grader": role}
+    c = configured(chart_values)
+    assert [service["name"] for service in c.JupyterHub.services] == ["idle-culler", "grader"]
+    assert c.JupyterHub.services[1] == {"name": "grader", "api_token": "ab" * 16, "admin": False}
+    assert [role["name"] for role in c.JupyterHub.load_roles] == ["idle-culler", "grader"]
+    assert c.JupyterHub.load_roles[1]["scopes"] == ["read:users"]

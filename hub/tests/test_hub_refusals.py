@@ -22,7 +22,7 @@ from hub_fakes import PROFILES, values_with
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONFIG_FILE = REPO_ROOT / "helm" / "jupyterhub-k8s" / "files" / "jupyterhub_config.py"
-SERVICE_TOKEN = "refusal-test-service-token"
+SERVICE_TOKEN = "0123456789abcdef" * 4
 START_TIMEOUT_S = 60
 
 
@@ -39,6 +39,10 @@ def hub_values(port: int) -> dict:
         {
             "hub": {
                 "db": {"type": "sqlite-memory"},
+                "services": {"tester": {"apiToken": SERVICE_TOKEN}},
+                "loadRoles": {
+                    "tester": {"scopes": ["admin:users", "admin:servers"], "services": ["tester"]}
+                },
                 "config": {
                     "JupyterHub": {
                         "authenticator_class": "dummy",
@@ -50,14 +54,6 @@ def hub_values(port: int) -> dict:
                             "gpu": {"users": ["grace"]},
                             "visitors": {"users": ["outsider"]},
                         },
-                        "services": [{"name": "tester", "api_token": SERVICE_TOKEN}],
-                        "load_roles": [
-                            {
-                                "name": "tester",
-                                "scopes": ["admin:users", "admin:servers"],
-                                "services": ["tester"],
-                            }
-                        ],
                     },
                     "Authenticator": {"allow_all": True},
                 },
@@ -66,6 +62,7 @@ def hub_values(port: int) -> dict:
                 "images": {"lab-nlp": {"name": "example/lab-nlp", "tag": "7"}},
                 "profileList": profiles,
             },
+            # The culler would call the hub on its pod-local port 8081, not this test port.
             "cull": {"enabled": False},
         }
     )

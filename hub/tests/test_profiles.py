@@ -36,7 +36,7 @@ def test_allowed_profiles_follow_groups(
 
 def test_profile_data_is_filled_from_singleuser_defaults(catalogue: ProfileCatalogue) -> None:
     cpu, nlp, gpu = catalogue.profiles
-    assert cpu.image == "jupyterhub-k8s/lab:latest"
+    assert cpu.image == "jupyterhub-k8s/lab-base:latest"
     assert nlp.image == "example/lab-nlp:7"
     assert (cpu.start_timeout, cpu.http_timeout) == (300, 120)
     assert (gpu.start_timeout, gpu.http_timeout, gpu.gpus) == (900, 240, 2)

@@ -42,6 +42,14 @@ async def test_form_lists_only_allowed_profiles(chart_values: dict) -> None:
     assert 'value="gpu"' not in form
 
 
+async def test_profile_list_is_computed_per_user(chart_values: dict) -> None:
+    student = make_spawner(chart_values, hub_user("stu", ["course-nlp-101"], course="nlp-101"))
+    teacher = make_spawner(chart_values, hub_user("ines", ["instructor"]))
+    student_list = await student.profile_list(student)
+    assert [(p["slug"], p["default"]) for p in student_list] == [("cpu", False), ("nlp", True)]
+    assert [p["slug"] for p in await teacher.profile_list(teacher)] == ["cpu", "nlp", "gpu"]
+
+
 async def test_user_without_profiles_gets_a_clear_page(chart_values: dict) -> None:
     for profile in chart_values["singleuser"]["profileList"]:
         profile["allowedGroups"] = ["staff"]
@@ -68,7 +76,7 @@ async def test_course_launch_shows_the_form_when_asked_to(chart_values: dict) ->
 async def test_gpu_profile_sets_resources_scheduling_and_shm(chart_values: dict) -> None:
     spawner = make_spawner(chart_values, hub_user("grace", ["gpu"]))
     await spawner.check_and_apply({"profile": "gpu", "gpus": "2"})
-    assert spawner.image == "jupyterhub-k8s/lab:latest"
+    assert spawner.image == "jupyterhub-k8s/lab-base:latest"
     assert (spawner.cpu_guarantee, spawner.cpu_limit) == (1, 8)
     assert (spawner.mem_guarantee, spawner.mem_limit) == (8 * 1024**3, 16 * 1024**3)
     assert spawner.extra_resource_limits == {"nvidia.com/gpu": "2"}

@@ -54,6 +54,20 @@ class Container:
                 time.sleep(1)
         pytest.fail(f"{url} did not answer within {timeout:.0f} s; logs:\n{self.logs()[-3000:]}")
 
+    def wait_for_exec(self, *command: str, timeout: float = 60) -> str:
+        """The output of the first successful `docker exec` of command; fails after timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            result = subprocess.run(
+                ["docker", "exec", self.id, *command], capture_output=True, text=True, check=False
+            )
+            if result.returncode == 0:
+                return result.stdout
+            if time.monotonic() > deadline:
+                logs = self.logs()[-3000:]
+                pytest.fail(f"{command} kept failing: {result.stderr}\nlogs:\n{logs}")
+            time.sleep(1)
+
     def health(self) -> str:
         return subprocess.run(
             ["docker", "inspect", "--format", "{{.State.Health.Status}}", self.id],

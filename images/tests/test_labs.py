@@ -13,7 +13,8 @@ def test_lab_follows_docker_stacks_conventions(name: str, image: str) -> None:
     assert docker_run(image, "id", "-u").strip() == "1000"
     assert docker_run(image, "id", "-g").strip() == "100"
     assert docker_run(image, "sh", "-c", "echo $HOME; pwd").split() == ["/home/jovyan"] * 2
-    assert "usage" in docker_run(image, "jupyterhub-singleuser", "--help").lower()
+    assert "SingleUser" in docker_run(image, "jupyterhub-singleuser", "--help-all")
+    assert docker_run(image, "jupyterhub-singleuser", "--version").startswith("6.")
     assert docker_run(image, "git", "--version").startswith("git version")
     found = python_json(
         image, f"{BASE_IMPORTS}; import json; print(json.dumps(jupyterlab.__version__))"

@@ -1,4 +1,4 @@
-"""`python -m devenv.images {build,status,verify,pin,push}` (PYTHONPATH=dev); see images/README.md."""
+"""`python -m devenv.images {build,status,verify,pin,push}` (PYTHONPATH=dev): images/README.md."""
 
 from __future__ import annotations
 
@@ -27,6 +27,11 @@ def parser() -> argparse.ArgumentParser:
             command.add_argument(
                 "--registry", help="pull images already pushed there by hash instead of building"
             )
+            command.add_argument(
+                "--from-scratch",
+                action="store_true",
+                help="rebuild without Docker's layer cache, even if built (cold build times)",
+            )
     commands.add_parser("verify", help="check that the lock file matches `docker images`")
     pin = commands.add_parser("pin", help="resolve images/NAME/requirements.in into exact pins")
     pin.add_argument("names", nargs="+", metavar="NAME")
@@ -39,7 +44,9 @@ def parser() -> argparse.ArgumentParser:
 def run_build(args: argparse.Namespace, specs: dict[str, spec.ImageSpec]) -> int:
     names = spec.select(specs, args.names, everything=args.all)
     pull = registry.puller(args.registry) if args.registry else None
-    build.build(specs, names, low_priority=args.low_priority, pull=pull)
+    build.build(
+        specs, names, low_priority=args.low_priority, from_scratch=args.from_scratch, pull=pull
+    )
     return 0
 
 

@@ -69,7 +69,8 @@ def plan(spec: ImageSpec, base_reference: str) -> Plan:
         raise SpecError(f"image {spec.name!r}: nothing knows how to fetch {unknown}")
     files = content.context_files(spec)
     args = pinned_build_args(spec)
-    return Plan(spec, files, args, base_reference, base_id, content.content_hash(files, args, base_id))
+    full_hash = content.content_hash(files, args, base_id)
+    return Plan(spec, files, args, base_reference, base_id, full_hash)
 
 
 def extra_ca_certs(folder: Path = LOCAL_CA_DIR) -> str:
@@ -79,7 +80,9 @@ def extra_ca_certs(folder: Path = LOCAL_CA_DIR) -> str:
     return "".join(path.read_text() for path in sorted(folder.glob("*.crt")))
 
 
-def build_command(job: Plan, context: Path, *, low_priority: bool) -> list[str]:
+def build_command(
+    job: Plan, context: Path, *, low_priority: bool, from_scratch: bool = False
+) -> list[str]:
     args = {**job.build_args, "BASE_IMAGE": job.base_reference, "EXTRA_CA_CERTS": extra_ca_certs()}
     command = ["docker", "build", "--tag", job.reference]
     command += ["--label", f"io.github.jupyterhub-k8s.content-hash={job.content_hash}"]
@@ -87,6 +90,8 @@ def build_command(job: Plan, context: Path, *, low_priority: bool) -> list[str]:
         command += ["--build-arg", f"{key}={value}"]
     if low_priority:
         command += ["--cpu-shares", str(LOW_PRIORITY_CPU_SHARES)]
+    if from_scratch:
+        command += ["--no-cache"]
     return [*command, str(context)]
 
 
@@ -96,7 +101,7 @@ def log_file(name: str) -> Path:
     return folder / f"{name}.log"
 
 
-def run_build(job: Plan, *, low_priority: bool) -> None:
+def run_build(job: Plan, *, low_priority: bool, from_scratch: bool) -> None:
     log = log_file(job.spec.name)
     with tempfile.TemporaryDirectory(prefix=f"image-{job.spec.name}-") as tmp:
         context = Path(tmp)
@@ -106,7 +111,7 @@ def run_build(job: Plan, *, low_priority: bool) -> None:
         say(f"    building {job.reference} (log: {log})")
         with log.open("w") as output:
             result = subprocess.run(
-                build_command(job, context, low_priority=low_priority),
+                build_command(job, context, low_priority=low_priority, from_scratch=from_scratch),
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 check=False,
@@ -116,13 +121,15 @@ def run_build(job: Plan, *, low_priority: bool) -> None:
         raise BuildError(f"{job.spec.name} did not build; the end of {log}:\n{tail}")
 
 
-def ensure_image(job: Plan, *, low_priority: bool, pull: Puller | None = None) -> str:
+def ensure_image(
+    job: Plan, *, low_priority: bool, from_scratch: bool, pull: Puller | None = None
+) -> str:
     """Make `job.reference` exist; return what was done: "up to date", "pulled" or "built"."""
-    if docker_images.image_id(job.reference) is not None:
+    if not from_scratch and docker_images.image_id(job.reference) is not None:
         return "up to date"
-    if pull is not None and pull(job):
+    if not from_scratch and pull is not None and pull(job):
         return "pulled"
-    run_build(job, low_priority=low_priority)
+    run_build(job, low_priority=low_priority, from_scratch=from_scratch)
     return "built"
 
 
@@ -131,17 +138,25 @@ def build(
     names: list[str],
     *,
     low_priority: bool = False,
+    from_scratch: bool = False,
     pull: Puller | None = None,
 ) -> dict[str, lock.LockedImage]:
-    """Build the named images (and their bases) that are not built yet; lock each one."""
+    """Build the named images (and their bases) that are not built yet; lock each one.
+
+    `from_scratch` rebuilds every one of them without Docker's layer cache (cold build times).
+    """
     built: dict[str, lock.LockedImage] = {}
     for spec in build_order(specs, names):
         with step(f"image {spec.name}"):
             started = time.monotonic()
-            base = docker.ensure_base_image() if spec.base == DEBIAN_BASE else built[spec.base]
-            base_reference = base if isinstance(base, str) else base.reference
+            if spec.base == DEBIAN_BASE:
+                base_reference = docker.ensure_base_image()
+            else:
+                base_reference = built[spec.base].reference
             job = plan(spec, base_reference)
-            outcome = ensure_image(job, low_priority=low_priority, pull=pull)
+            outcome = ensure_image(
+                job, low_priority=low_priority, from_scratch=from_scratch, pull=pull
+            )
             if job.alias:
                 docker_images.tag(job.reference, job.alias)
             image_id = docker_images.image_id(job.reference) or ""

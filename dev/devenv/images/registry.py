@@ -61,9 +61,9 @@ def push(registry: str, names: list[str]) -> dict[str, lock.LockedImage]:
 
 
 def repo_digest(reference: str, remote_repository: str) -> str:
+    each_digest = "{{range .RepoDigests}}{{println .}}{{end}}"
     result = subprocess.run(
-        ["docker", "image", "inspect", "--format", "{{range .RepoDigests}}{{println .}}{{end}}"]
-        + [reference],
+        ["docker", "image", "inspect", "--format", each_digest, reference],
         capture_output=True,
         text=True,
         check=True,

@@ -21,7 +21,7 @@ def test_staging_modules_are_read_from_the_kubernetes_go_mod(tmp_path: Path) -> 
 
 def test_staging_modules_are_published_as_v0_minor_patch() -> None:
     assert gobuild.staging_version("v1.34.4") == "v0.34.4"
-    with pytest.raises(gobuild.GoBuildError, match="v1.X.Y"):
+    with pytest.raises(gobuild.GoBuildError, match=r"v1\.X\.Y"):
         gobuild.staging_version("1.34")
 
 

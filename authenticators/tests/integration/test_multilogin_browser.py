@@ -1,0 +1,242 @@
+"""MultiLoginAuthenticator end to end: a real `jupyterhub` process under a URL prefix, the real
+Keycloak, the mock Moodle, and Chromium driven by Playwright. Users are checked through the hub's
+REST API."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import jwt
+import pytest
+from multilogin_harness import HubProcess, free_port
+
+from devenv import prerequisites
+from devenv.testing import KeycloakRealm, RunningMockMoodle
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PREFIX = "/prefix/"
+ALLOWED_GROUPS = {"students", "gpu", "instructors", "admins"}
+
+
+@pytest.fixture(scope="module")
+def hub_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def moodle(mock_moodle_factory: Any, hub_port: int) -> RunningMockMoodle:
+    return mock_moodle_factory(f"http://127.0.0.1:{hub_port}{PREFIX}")
+
+
+@pytest.fixture(scope="module")
+def hub(
+    tmp_path_factory: pytest.TempPathFactory,
+    hub_port: int,
+    keycloak: KeycloakRealm,
+    moodle: RunningMockMoodle,
+) -> Iterator[HubProcess]:
+    lti11, lti13 = moodle.platform["lti11"], moodle.platform["lti13"]
+    client_id = keycloak.short_token_client_id  # 10 s access tokens: refresh is observable
+    process = HubProcess(
+        tmp_path_factory.mktemp("hub"),
+        hub_port,
+        base_url=PREFIX,
+        settings={
+            "JupyterHub": {"default_url": f"{PREFIX}hub/home"},
+            "MultiLoginAuthenticator": {"auth_refresh_age": 5},
+            "KeycloakLogin": {
+                "authorize_url": keycloak.server.authorize_url,
+                "token_url": keycloak.server.token_url,
+                "userdata_url": keycloak.server.userinfo_url,
+                "client_id": client_id,
+                "client_secret": keycloak.client_secrets[client_id],
+                "allowed_groups": ALLOWED_GROUPS,
+            },
+            "LTI11Login": {"consumers": {lti11["consumer_key"]: lti11["shared_secret"]}},
+            "LTI13Login": {
+                "platforms": [
+                    {
+                        "issuer": lti13["issuer"],
+                        "client_ids": [lti13["client_id"]],
+                        "deployment_ids": [lti13["deployment_id"]],
+                        "authorize_url": lti13["authorize_url"],
+                        "jwks_url": lti13["jwks_url"],
+                    }
+                ]
+            },
+        },
+    )
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    chromium = prerequisites.chromium_path()
+    if chromium is None:
+        pytest.fail("Chromium is needed: apt-get install chromium, or set CHROMIUM_PATH")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Any, hub: HubProcess) -> Iterator[Any]:
+    """A fresh browser profile per test, and a hub without users."""
+    hub.delete_all_users()
+    context = browser.new_context()
+    context.set_default_timeout(30_000)
+    yield context.new_page()
+    context.close()
+
+
+def keycloak_sign_in(page: Any, hub: HubProcess, keycloak: KeycloakRealm, username: str) -> None:
+    page.goto(hub.url("login?next=" + f"{PREFIX}hub/token"))
+    page.click("#multilogin-keycloak")
+    page.fill("#username", username)
+    page.fill("#password", keycloak.users[username].password)
+    page.click("#kc-login")
+
+
+def groups_of(hub: HubProcess, name: str) -> list[str]:
+    return sorted(hub.api(f"users/{name}")["groups"])
+
+
+def test_keycloak_sign_in_keeps_next_and_maps_groups(
+    page: Any, hub: HubProcess, keycloak: KeycloakRealm
+):
+    keycloak_sign_in(page, hub, keycloak, "gpu-student")
+
+    page.wait_for_url(hub.url("token"))
+    assert hub.user_names() == {"gpu-student"}
+    assert groups_of(hub, "gpu-student") == ["gpu"]
+    auth_state = hub.api("users/gpu-student")["auth_state"]
+    assert auth_state["login_source"] == "keycloak"
+
+
+def test_keycloak_admin_group_makes_an_admin(page: Any, hub: HubProcess, keycloak: KeycloakRealm):
+    keycloak_sign_in(page, hub, keycloak, "admin")
+
+    page.wait_for_url(hub.url("token"))
+    assert hub.api("users/admin")["admin"] is True
+
+
+def test_keycloak_user_outside_allowed_groups_is_refused(
+    page: Any, hub: HubProcess, keycloak: KeycloakRealm
+):
+    with page.expect_response(lambda r: "/oauth_callback" in r.url) as answer:
+        keycloak_sign_in(page, hub, keycloak, "outsider")
+
+    assert answer.value.status == 403
+    assert "not allowed to use this hub" in page.content()
+    assert hub.user_names() == set()
+
+
+def test_lti11_launch_from_moodle(page: Any, hub: HubProcess, moodle: RunningMockMoodle):
+    page.goto(moodle.launch_url("1.1", "instructor", "101"))
+
+    page.wait_for_url(hub.url("home"))
+    assert groups_of(hub, "instructor") == ["course-101", "instructor"]
+    assert hub.api("users/instructor")["auth_state"]["login_source"] == "lti11"
+
+
+def test_lti13_launch_from_moodle(page: Any, hub: HubProcess, moodle: RunningMockMoodle):
+    page.goto(moodle.launch_url("1.3", "gpu-student", "202"))
+
+    page.wait_for_url(hub.url("home"))
+    assert groups_of(hub, "gpu-student") == ["course-202"]
+    auth_state = hub.api("users/gpu-student")["auth_state"]
+    assert auth_state["login_source"] == "lti13"
+    assert auth_state["course"]["context_id"] == "202"
+
+
+def test_lti_administrator_is_not_a_hub_admin(
+    page: Any, hub: HubProcess, moodle: RunningMockMoodle
+):
+    page.goto(moodle.launch_url("1.3", "admin", "101"))
+
+    page.wait_for_url(hub.url("home"))
+    assert hub.api("users/admin")["admin"] is False
+
+
+def test_same_person_via_keycloak_then_moodle_is_one_user(
+    page: Any, hub: HubProcess, keycloak: KeycloakRealm, moodle: RunningMockMoodle
+):
+    keycloak_sign_in(page, hub, keycloak, "gpu-student")
+    page.wait_for_url(hub.url("token"))
+    first = hub.api("users/gpu-student")
+
+    page.goto(moodle.launch_url("1.1", "gpu-student", "202"))
+    page.wait_for_url(hub.url("home"))
+
+    assert hub.user_names() == {"gpu-student"}
+    second = hub.api("users/gpu-student")
+    assert second["created"] == first["created"]
+    assert sorted(second["groups"]) == ["course-202", "gpu"]
+
+
+def test_keycloak_tokens_are_refreshed_when_they_expire(
+    page: Any, hub: HubProcess, keycloak: KeycloakRealm
+):
+    keycloak_sign_in(page, hub, keycloak, "student")
+    page.wait_for_url(hub.url("token"))
+    before = hub.api("users/student")["auth_state"]
+    expires = jwt.decode(before["access_token"], options={"verify_signature": False})["exp"]
+    # The token's own expiry is what this test waits for; nothing on a page signals it.
+    time.sleep(max(0.0, expires - time.time()) + 1)
+
+    page.goto(hub.url("home"))
+
+    page.wait_for_url(hub.url("home"))
+    after = hub.api("users/student")["auth_state"]
+    assert after["access_token"] != before["access_token"]
+    assert after["login_source"] == "keycloak"
+
+
+INVALID_LAUNCHES = [
+    ("1.1", "bad_signature", 401),
+    ("1.1", "missing_signature", 400),
+    ("1.1", "unknown_consumer_key", 401),
+    ("1.1", "stale_timestamp", 401),
+    ("1.1", "replayed_nonce", 401),
+    ("1.3", "bad_signature", 401),
+    ("1.3", "wrong_audience", 401),
+    ("1.3", "unknown_issuer", 401),
+    ("1.3", "unknown_deployment", 401),
+    ("1.3", "missing_nonce", 400),
+    ("1.3", "reused_nonce", 401),
+    ("1.3", "state_mismatch", 400),
+    ("1.3", "expired_token", 401),
+]
+
+
+@pytest.mark.parametrize(("version", "mode", "status"), INVALID_LAUNCHES)
+def test_invalid_launch_is_refused_and_creates_no_user(
+    page: Any, hub: HubProcess, moodle: RunningMockMoodle, version: str, mode: str, status: int
+):
+    if mode in ("replayed_nonce", "reused_nonce"):
+        page.goto(moodle.launch_url(version, "student", "101"))
+        page.wait_for_url(hub.url("home"))
+        hub.delete_all_users()
+
+    with page.expect_response(lambda r: r.url.startswith(hub.url("")) and r.status >= 400) as got:
+        page.goto(moodle.launch_url(version, "student", "101", invalid=mode))
+
+    assert got.value.status == status
+    assert str(status) in page.content()  # JupyterHub's error page, with our message
+    assert hub.user_names() == set()

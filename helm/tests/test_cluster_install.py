@@ -1,0 +1,239 @@
+"""Install the chart into the kind cluster and spawn through the REST API as a service.
+
+Needs `python -m devenv.cluster up` and the images built (`python -m devenv.images build hub
+configurable-http-proxy lab-base`). The release lives in its own namespace and is removed after.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import yaml
+from chart_render import CHART, DEV_VALUES, image_values, run_helm
+
+from devenv import cluster, cluster_config, tools
+from devenv.images import lock
+
+pytestmark = pytest.mark.cluster
+
+NAMESPACE = "hubconfig-e2e"
+RELEASE = "e2e"
+HUB_SERVICE = f"{RELEASE}-jupyterhub-k8s-hub"
+TOKEN = "e2e0" * 16
+NEEDED_IMAGES = ("hub", "configurable-http-proxy", "lab-base")
+SPAWN_WAIT_S = 300
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def release_values() -> dict[str, Any]:
+    locked = lock.read()
+    missing = [name for name in NEEDED_IMAGES if name not in locked]
+    if missing:
+        pytest.fail(f"images not built: run `python -m devenv.images build {' '.join(missing)}`")
+    kind = tools.ensure("kind")
+    for name in NEEDED_IMAGES:
+        cluster.run(
+            [
+                kind,
+                "load",
+                "docker-image",
+                "--name",
+                cluster_config.cluster_name(),
+                locked[name].reference,
+            ],
+            what=f"kind load {locked[name].reference}",
+            timeout=600,
+        )
+    dev = yaml.safe_load(DEV_VALUES.read_text())
+    images = image_values(locked, set(dev["singleuser"]["images"]))
+    return {
+        **images,
+        "hub": {
+            **images["hub"],
+            "services": {"e2e": {"apiToken": TOKEN}},
+            "loadRoles": {
+                "e2e": {
+                    "scopes": ["admin:users", "admin:servers", "admin:groups"],
+                    "services": ["e2e"],
+                }
+            },
+        },
+        "proxy": {**images["proxy"], "service": {"type": "ClusterIP"}},
+        "singleuser": {
+            **images["singleuser"],
+            # hostPath course data is covered by template tests; keep this release self-contained.
+            "storage": {"shared": {"enabled": False}},
+        },
+    }
+
+
+def install(overrides: Path) -> None:
+    installed = run_helm(
+        "upgrade",
+        "--install",
+        RELEASE,
+        str(CHART),
+        "--kube-context",
+        cluster_config.kube_context(),
+        "--namespace",
+        NAMESPACE,
+        "--create-namespace",
+        "-f",
+        str(DEV_VALUES),
+        "-f",
+        str(overrides),
+        "--wait",
+        "--timeout",
+        "5m",
+    )
+    assert installed.returncode == 0, installed.stderr
+
+
+@pytest.fixture(scope="module")
+def overrides(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("e2e") / "values-e2e.yaml"
+    path.write_text(yaml.safe_dump(release_values()))
+    return path
+
+
+@pytest.fixture(scope="module")
+def hub_api(overrides: Path) -> Iterator[str]:
+    context = cluster_config.kube_context()
+    install(overrides)
+    port = free_port()
+    forward = subprocess.Popen(
+        [
+            str(tools.ensure("kubectl")),
+            "--context",
+            context,
+            "-n",
+            NAMESPACE,
+            "port-forward",
+            f"svc/{HUB_SERVICE}",
+            f"{port}:8081",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/hub/api"
+    try:
+        wait_until(lambda: _answers(url), 60, "the hub API through port-forward")
+        yield url
+    finally:
+        forward.terminate()
+        forward.wait(timeout=30)
+        run_helm("uninstall", RELEASE, "--kube-context", context, "--namespace", NAMESPACE)
+        cluster.kubectl("delete", "namespace", NAMESPACE, "--wait=false", what="cleanup")
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).ok
+    except requests.ConnectionError:
+        return False
+
+
+def wait_until(condition: Any, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(1)
+    pytest.fail(f"timed out after {timeout_s}s waiting for {what}")
+
+
+def api(url: str, method: str, path: str, **kwargs: Any) -> requests.Response:
+    headers = {"Authorization": f"token {TOKEN}"}
+    return requests.request(method, f"{url}{path}", headers=headers, timeout=60, **kwargs)
+
+
+def user_in_group(url: str, user: str, group: str) -> None:
+    api(url, "POST", f"/users/{user}")
+    api(url, "POST", f"/groups/{group}")
+    added = api(url, "POST", f"/groups/{group}/users", json={"users": [user]})
+    assert added.ok, added.text
+
+
+def pods_of(user: str) -> list[dict[str, Any]]:
+    output = cluster.kubectl(
+        "get",
+        "pods",
+        "-n",
+        NAMESPACE,
+        "-l",
+        f"hub.jupyter.org/username={user}",
+        "-o",
+        "json",
+        what=f"listing {user}'s pods",
+    )
+    return json.loads(output)["items"]
+
+
+def test_gpu_spawn_gets_the_profiles_pod(hub_api: str) -> None:
+    user_in_group(hub_api, "grace", "gpu")
+    started = api(hub_api, "POST", "/users/grace/server", json={"profile": "gpu", "gpus": 1})
+    assert started.status_code in (201, 202), started.text
+    wait_until(
+        lambda: api(hub_api, "GET", "/users/grace").json()["servers"].get("", {}).get("ready"),
+        SPAWN_WAIT_S,
+        "grace's GPU lab to be ready",
+    )
+    (pod,) = pods_of("grace")
+    spec = pod["spec"]
+    (lab,) = [c for c in spec["containers"] if c["name"] == "notebook"]
+    assert lab["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    assert lab["resources"]["limits"]["cpu"] == "2"
+    assert lab["image"].startswith("jupyterhub-k8s/lab-base:")
+    assert spec["nodeSelector"]["nvidia.com/gpu.present"] == "true"
+    assert {
+        "key": "nvidia.com/gpu",
+        "operator": "Equal",
+        "value": "present",
+        "effect": "NoSchedule",
+    } in spec["tolerations"]
+    volumes = {volume["name"]: volume for volume in spec["volumes"]}
+    assert volumes["home"]["persistentVolumeClaim"]["claimName"] == "claim-grace"
+    assert volumes["dshm"]["emptyDir"]["medium"] == "Memory"
+    api(hub_api, "DELETE", "/users/grace/server")
+
+
+def test_refused_gpu_request_creates_no_pod(hub_api: str) -> None:
+    user_in_group(hub_api, "stu", "students")
+    refused = api(hub_api, "POST", "/users/stu/server", json={"profile": "gpu"})
+    assert refused.status_code == 403
+    assert "only for members of" in refused.json()["message"]
+    assert pods_of("stu") == []
+
+
+def test_gpu_beyond_the_profile_creates_no_pod(hub_api: str) -> None:
+    user_in_group(hub_api, "gina", "gpu")
+    refused = api(hub_api, "POST", "/users/gina/server", json={"profile": "gpu", "gpus": 5})
+    assert refused.status_code == 403
+    assert "offers at most 2 GPU(s)" in refused.json()["message"]
+    assert pods_of("gina") == []
+
+
+def test_upgrade_keeps_the_generated_tokens(hub_api: str, overrides: Path) -> None:
+    def tokens() -> dict[str, str]:
+        output = cluster.kubectl(
+            "get", "secret", HUB_SERVICE, "-n", NAMESPACE, "-o", "json", what="reading tokens"
+        )
+        return json.loads(output)["data"]
+
+    before = tokens()
+    install(overrides)
+    assert tokens() == before
+    assert api(hub_api, "GET", "/users").ok
