@@ -116,7 +116,8 @@ def _summary(latencies: list[float], launches: int, wall: float) -> dict:
     }
 
 
-async def closed_loop(launch: Launch, launches: int, concurrency: int, users: Users) -> dict:
+async def _drive(launch: Launch, launches: int, concurrency: int, users: Users) -> list[float]:
+    """Run `launches` launches from `concurrency` clients; their latencies."""
     client = AsyncHTTPClient()
     latencies: list[float] = []
     remaining = iter(range(launches))
@@ -125,12 +126,15 @@ async def closed_loop(launch: Launch, launches: int, concurrency: int, users: Us
         for _ in remaining:
             latencies.append(await launch(client, users()))
 
-    started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return {
-        "mode": f"{concurrency} clients",
-        **_summary(latencies, launches, time.perf_counter() - started),
-    }
+    return latencies
+
+
+async def closed_loop(launch: Launch, launches: int, concurrency: int, users: Users) -> dict:
+    started = time.perf_counter()
+    latencies = await _drive(launch, launches, concurrency, users)
+    wall = time.perf_counter() - started
+    return {"mode": f"{concurrency} clients", **_summary(latencies, launches, wall)}
 
 
 async def lecture(launch: Launch, launches: int, per_minute: int, users: Users) -> dict:
@@ -169,11 +173,8 @@ async def run(launches: int, levels: list[int], per_minute: int, returning: bool
             numbers = count()
             users: Users = (lambda: next(numbers) % launches) if returning else numbers.__next__
             # Not measured: imports, the JWKS fetch, the nonce table, and (--returning) the users.
-            client = AsyncHTTPClient()
             for launch in kinds.values():
-                await asyncio.gather(
-                    *(launch(client, users()) for _ in range(launches if returning else 1))
-                )
+                await _drive(launch, launches if returning else 1, 10, users)
             results = []
             for kind, launch in kinds.items():
                 runs = [closed_loop(launch, launches, c, users) for c in levels]

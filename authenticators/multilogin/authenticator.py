@@ -170,6 +170,11 @@ class MultiLoginAuthenticator(Authenticator):
                     "c.KeycloakLogin.keycloak_url and .realm (or the URLs) and .client_id, or "
                     "c.MultiLoginAuthenticator.enable_keycloak = False"
                 )
+            if not (keycloak.allow_all or keycloak.allowed_groups or keycloak.allowed_users):
+                self.log.warning(
+                    "KeycloakLogin has no allowed_groups, allowed_users or allow_all: "
+                    "every Keycloak login will be refused"
+                )
         if self.lti11_login is not None and not self.lti11_login.consumers:
             self.log.warning("LTI 1.1 is on but LTI11Login.consumers is empty: all refused")
         if self.lti13_login is not None and not self.lti13_login.platforms:

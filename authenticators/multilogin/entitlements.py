@@ -17,7 +17,6 @@ from . import schemas
 KEYCLOAK = "keycloak"
 LTI11 = "lti11"
 LTI13 = "lti13"
-LOGIN_SOURCES = (KEYCLOAK, LTI11, LTI13)
 
 # auth_state key holding each source's share of the user's groups.
 GRANTS_KEY = "grants"

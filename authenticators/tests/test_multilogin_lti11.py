@@ -156,3 +156,10 @@ async def test_get_on_the_launch_endpoint_explains_itself(hub: HubUnderTest):
 
     assert response.code == 405
     assert b"Moodle course" in response.body
+
+
+async def test_tool_configuration_xml_has_the_prefixed_launch_url(hub: HubUnderTest):
+    response = await hub.request("lti11/config")
+
+    assert response.code == 200
+    assert hub.url("lti/launch").encode() in response.body

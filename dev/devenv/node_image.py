@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from string import Template
 
 from devenv import docker, gobuild, prerequisites, versions
 from devenv.paths import REPO_ROOT, cache_dir, logs_dir
@@ -278,8 +278,14 @@ def save_images(names: list[str], archive: Path) -> None:
 
 
 def manifest(name: str, **images: str) -> str:
-    """A manifest of dev/cluster with its image placeholders filled in."""
-    return Template((CLUSTER_DIR / name).read_text()).substitute(images)
+    """A manifest of dev/cluster with its `@PLACEHOLDER@`s replaced by image names."""
+    text = (CLUSTER_DIR / name).read_text()
+    for placeholder, image in images.items():
+        text = text.replace(f"@{placeholder}@", image)
+    left = sorted(set(re.findall(r"@[A-Z_]+@", text)))
+    if left:
+        raise NodeImageError(f"dev/cluster/{name}: no value for {', '.join(left)}")
+    return text
 
 
 def stage_node_context(

@@ -25,7 +25,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--images",
         default=None,
-        help="comma-separated image names to test, or `all` (default: the default images)",
+        help="comma-separated image names, `all`, or `default` (the default: the default images)",
     )
 
 
@@ -36,7 +36,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def picked(config: pytest.Config) -> list[str]:
     option = config.getoption("--images")
     specs = spec.load()
-    if option and option != "all":
+    if option and option not in ("all", "default"):
         return option.split(",")
     return spec.select(specs, [], everything=option == "all")
 

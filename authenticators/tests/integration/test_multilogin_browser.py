@@ -39,6 +39,18 @@ def moodle(mock_moodle_factory: Any, hub_port: int) -> RunningMockMoodle:
     return mock_moodle_factory(f"http://127.0.0.1:{hub_port}{PREFIX}")
 
 
+def keycloak_settings(keycloak: KeycloakRealm, token_url: str | None = None) -> dict[str, Any]:
+    client_id = keycloak.short_token_client_id  # 10 s access tokens: refresh is observable
+    return {
+        "authorize_url": keycloak.server.authorize_url,
+        "token_url": token_url or keycloak.server.token_url,
+        "userdata_url": keycloak.server.userinfo_url,
+        "client_id": client_id,
+        "client_secret": keycloak.client_secrets[client_id],
+        "allowed_groups": ALLOWED_GROUPS,
+    }
+
+
 @pytest.fixture(scope="module")
 def hub(
     tmp_path_factory: pytest.TempPathFactory,
@@ -47,7 +59,6 @@ def hub(
     moodle: RunningMockMoodle,
 ) -> Iterator[HubProcess]:
     lti11, lti13 = moodle.platform["lti11"], moodle.platform["lti13"]
-    client_id = keycloak.short_token_client_id  # 10 s access tokens: refresh is observable
     process = HubProcess(
         tmp_path_factory.mktemp("hub"),
         hub_port,
@@ -55,14 +66,7 @@ def hub(
         settings={
             "JupyterHub": {"default_url": f"{PREFIX}hub/home"},
             "MultiLoginAuthenticator": {"auth_refresh_age": 5},
-            "KeycloakLogin": {
-                "authorize_url": keycloak.server.authorize_url,
-                "token_url": keycloak.server.token_url,
-                "userdata_url": keycloak.server.userinfo_url,
-                "client_id": client_id,
-                "client_secret": keycloak.client_secrets[client_id],
-                "allowed_groups": ALLOWED_GROUPS,
-            },
+            "KeycloakLogin": keycloak_settings(keycloak),
             "LTI11Login": {"consumers": {lti11["consumer_key"]: lti11["shared_secret"]}},
             "LTI13Login": {
                 "platforms": [
@@ -75,6 +79,26 @@ def hub(
                     }
                 ]
             },
+        },
+    )
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def hub_without_keycloak_backend(
+    tmp_path_factory: pytest.TempPathFactory, keycloak: KeycloakRealm
+) -> Iterator[HubProcess]:
+    """Browsers reach Keycloak, but the hub cannot (its token endpoint is a closed port)."""
+    dead_token_url = f"http://127.0.0.1:{free_port()}/token"
+    process = HubProcess(
+        tmp_path_factory.mktemp("hub-no-keycloak"),
+        free_port(),
+        base_url=PREFIX,
+        settings={
+            "MultiLoginAuthenticator": {"enable_lti11": False, "enable_lti13": False},
+            "KeycloakLogin": keycloak_settings(keycloak, token_url=dead_token_url),
         },
     )
     process.start()
@@ -144,6 +168,35 @@ def test_keycloak_user_outside_allowed_groups_is_refused(
 
     assert answer.value.status == 403
     assert "not allowed to use this hub" in page.content()
+    assert hub.user_names() == set()
+
+
+def test_keycloak_state_mismatch_is_refused(page: Any, hub: HubProcess, keycloak: KeycloakRealm):
+    page.goto(hub.url("oauth_login"))
+    page.wait_for_selector("#username")
+    first_attempt = page.url
+    page.goto(hub.url("oauth_login"))  # a second start replaces the hub's state cookie
+    page.wait_for_selector("#username")
+    page.goto(first_attempt)
+
+    with page.expect_response(lambda r: "/oauth_callback" in r.url) as answer:
+        page.fill("#username", "student")
+        page.fill("#password", keycloak.users["student"].password)
+        page.click("#kc-login")
+
+    assert answer.value.status == 400
+    assert hub.user_names() == set()
+
+
+def test_keycloak_unreachable_from_the_hub_is_a_clear_503(
+    page: Any, hub_without_keycloak_backend: HubProcess, keycloak: KeycloakRealm
+):
+    hub = hub_without_keycloak_backend
+    with page.expect_response(lambda r: "/oauth_callback" in r.url) as answer:
+        keycloak_sign_in(page, hub, keycloak, "student")
+
+    assert answer.value.status == 503
+    assert "cannot be reached" in page.content()
     assert hub.user_names() == set()
 
 

@@ -16,6 +16,7 @@ def parser() -> argparse.ArgumentParser:
     for name, text in (
         ("build", "build the images whose inputs changed (default: every default image)"),
         ("status", "show each image's tag and whether Docker has it; builds nothing"),
+        ("verify", "check that the lock file's entries match `docker images`"),
     ):
         command = commands.add_parser(name, help=text)
         command.add_argument("names", nargs="*", metavar="NAME")
@@ -32,7 +33,6 @@ def parser() -> argparse.ArgumentParser:
                 action="store_true",
                 help="rebuild without Docker's layer cache, even if built (cold build times)",
             )
-    commands.add_parser("verify", help="check that the lock file matches `docker images`")
     pin = commands.add_parser("pin", help="resolve images/NAME/requirements.in into exact pins")
     pin.add_argument("names", nargs="+", metavar="NAME")
     push = commands.add_parser("push", help="push locked images and record their digests")
@@ -70,15 +70,21 @@ def run_status(args: argparse.Namespace, specs: dict[str, spec.ImageSpec]) -> in
     return 0
 
 
-def run_verify() -> int:
+def run_verify(args: argparse.Namespace, specs: dict[str, spec.ImageSpec]) -> int:
+    names = spec.select(specs, args.names, everything=args.all)
     entries = lock.read()
+    missing = [name for name in names if name not in entries]
+    for name in missing:
+        print(f"{name}: not in {lock.LOCK_FILE.name}; build it", file=sys.stderr)
+    entries = {name: entry for name, entry in entries.items() if name in names}
     ids = {entry.reference: docker_images.image_id(entry.reference) for entry in entries.values()}
     problems = lock.mismatches(entries, ids)
     for problem in problems:
         print(problem, file=sys.stderr)
-    if not problems:
-        print(f"{len(entries)} locked images match Docker")
-    return 1 if problems else 0
+    if problems or missing:
+        return 1
+    print(f"{len(entries)} locked images match Docker")
+    return 0
 
 
 def main(argv: list[str]) -> int:
@@ -90,7 +96,7 @@ def main(argv: list[str]) -> int:
         if args.command == "status":
             return run_status(args, specs)
         if args.command == "verify":
-            return run_verify()
+            return run_verify(args, specs)
         if args.command == "pin":
             for image in spec.build_order(specs, args.names):
                 if image.name in args.names:
