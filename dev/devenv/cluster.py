@@ -170,7 +170,7 @@ def up() -> None:
     with step("tools: kind, kubectl, helm"):
         for name in tools.TOOLS:
             say(f"    {name}: {tools.ensure(name)}")
-    kind = tools.ensure("kind")
+    kind = tools.ensure("kind")  # cached: the step above found or built it
     with step("node image"):
         image = node_image.ensure()
     with step(f"cluster {cluster_config.cluster_name()}"):

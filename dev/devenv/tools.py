@@ -15,9 +15,10 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
-from devenv import gobuild, versions
+from devenv import gobuild, prerequisites, versions
 from devenv.paths import cache_dir
 from devenv.progress import say, step
 
@@ -89,6 +90,7 @@ def binary_version(tool: Tool, binary: str | Path) -> str | None:
         return None
 
 
+@cache
 def ensure(name: str) -> Path:
     """The path of a pinned tool: on PATH if its version matches, else cached, else built now."""
     tool = TOOLS[name]
@@ -99,8 +101,6 @@ def ensure(name: str) -> Path:
     if cached.is_file() and binary_version(tool, cached) == tool.version:
         say(f"    {name} {tool.version}: cached ({cached})")
         return cached
-    from devenv import prerequisites
-
     prerequisites.ensure(["go"])
     with step(f"build {name} {tool.version} with go"):
         tool.build(tool.version, cached.parent)
@@ -121,7 +121,7 @@ def main(argv: list[str]) -> int:
     try:
         for name in names:
             print(ensure(name))
-    except gobuild.GoBuildError as error:
+    except (gobuild.GoBuildError, prerequisites.MissingPrerequisites) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

@@ -40,3 +40,15 @@ def test_mismatches_name_missing_and_changed_images() -> None:
         "hub: org/hub:abc123def456 is sha256:5, the lock says sha256:1",
         "lab: org/lab:t is not in Docker",
     ]
+
+
+def test_stale_names_unlocked_hash_tags_of_our_repositories_only() -> None:
+    present = [
+        ENTRY.reference,
+        "org/hub:0123456789ab",
+        "org/hub:latest",
+        "quay.io/keycloak/keycloak:26.5.6",
+        "other/thing:0123456789ab",
+    ]
+    repositories = {"org/hub", "quay.io/keycloak/keycloak"}
+    assert lock.stale({"hub": ENTRY}, present, repositories) == ["org/hub:0123456789ab"]

@@ -167,7 +167,7 @@ def test_keycloak_user_outside_allowed_groups_is_refused(
         keycloak_sign_in(page, hub, keycloak, "outsider")
 
     assert answer.value.status == 403
-    assert "not allowed to use this hub" in page.content()
+    assert "not allowed to use this hub" in answer.value.text()
     assert hub.user_names() == set()
 
 
@@ -196,7 +196,7 @@ def test_keycloak_unreachable_from_the_hub_is_a_clear_503(
         keycloak_sign_in(page, hub, keycloak, "student")
 
     assert answer.value.status == 503
-    assert "cannot be reached" in page.content()
+    assert "cannot be reached" in answer.value.text()
     assert hub.user_names() == set()
 
 
@@ -291,5 +291,5 @@ def test_invalid_launch_is_refused_and_creates_no_user(
         page.goto(moodle.launch_url(version, "student", "101", invalid=mode))
 
     assert got.value.status == status
-    assert str(status) in page.content()  # JupyterHub's error page, with our message
+    assert "Moodle" in got.value.text() or "launch" in got.value.text()  # our message
     assert hub.user_names() == set()

@@ -33,6 +33,7 @@ def parser() -> argparse.ArgumentParser:
                 action="store_true",
                 help="rebuild without Docker's layer cache, even if built (cold build times)",
             )
+    commands.add_parser("prune", help="remove hash tags of our images that the lock does not name")
     pin = commands.add_parser("pin", help="resolve images/NAME/requirements.in into exact pins")
     pin.add_argument("names", nargs="+", metavar="NAME")
     push = commands.add_parser("push", help="push locked images and record their digests")
@@ -56,11 +57,14 @@ def run_status(args: argparse.Namespace, specs: dict[str, spec.ImageSpec]) -> in
     references: dict[str, str] = {}
     for image in spec.build_order(specs, names):
         if image.base == spec.DEBIAN_BASE:
-            base = docker.ensure_base_image()
+            base = docker.base_image()
         elif image.base in references:
             base = references[image.base]
         else:
             print(f"{image.name:26} ?             base {image.base} is not built")
+            continue
+        if docker_images.image_id(base) is None:
+            print(f"{image.name:26} ?             base {base} is not in Docker")
             continue
         job = build.plan(image, base)
         present = docker_images.image_id(job.reference) is not None
@@ -87,6 +91,15 @@ def run_verify(args: argparse.Namespace, specs: dict[str, spec.ImageSpec]) -> in
     return 0
 
 
+def run_prune(specs: dict[str, spec.ImageSpec]) -> int:
+    repositories = {image.repository for image in specs.values()}
+    present = [ref for repository in repositories for ref in docker_images.references(repository)]
+    for reference in lock.stale(lock.read(), present, repositories):
+        docker_images.remove(reference)
+        print(f"removed {reference}")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     try:
@@ -97,6 +110,8 @@ def main(argv: list[str]) -> int:
             return run_status(args, specs)
         if args.command == "verify":
             return run_verify(args, specs)
+        if args.command == "prune":
+            return run_prune(specs)
         if args.command == "pin":
             for image in spec.build_order(specs, args.names):
                 if image.name in args.names:

@@ -27,6 +27,21 @@ def image_size(reference: str) -> int:
     return int(result.stdout.strip())
 
 
+def references(repository: str) -> list[str]:
+    """Every `repository:tag` Docker holds for the repository."""
+    result = subprocess.run(
+        ["docker", "images", "--format", "{{.Repository}}:{{.Tag}}", repository],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.split()
+
+
+def remove(reference: str) -> None:
+    subprocess.run(["docker", "rmi", reference], capture_output=True, check=True)
+
+
 def tag(source: str, target: str) -> None:
     subprocess.run(["docker", "tag", source, target], capture_output=True, check=True)
 

@@ -12,6 +12,7 @@ import json
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from devenv.images.content import TAG_LENGTH
 from devenv.images.spec import IMAGES_DIR
 
 LOCK_FILE = IMAGES_DIR / "images.lock.json"
@@ -81,3 +82,18 @@ def mismatches(entries: dict[str, LockedImage], image_ids: dict[str, str | None]
         elif found != entry.image_id:
             problems.append(f"{name}: {entry.reference} is {found}, the lock says {entry.image_id}")
     return problems
+
+
+def stale(entries: dict[str, LockedImage], present: list[str], repositories: set[str]) -> list[str]:
+    """References in `present` of our repositories that are neither locked nor version aliases.
+
+    Hash tags are 12 hex digits; other tags (an upstream version alias) are left alone.
+    """
+    locked = {entry.reference for entry in entries.values()}
+    found = []
+    for reference in present:
+        repository, _, tag = reference.rpartition(":")
+        is_hash_tag = len(tag) == TAG_LENGTH and all(c in "0123456789abcdef" for c in tag)
+        if repository in repositories and is_hash_tag and reference not in locked:
+            found.append(reference)
+    return sorted(found)

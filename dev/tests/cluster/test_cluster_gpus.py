@@ -76,8 +76,9 @@ def test_pods_without_the_gpu_toleration_never_land_on_the_gpu_node(
     # Asking for the GPU node by name without the toleration: the taint keeps the pod out.
     pinned = pod_manifest("pinned", namespace, node_selector={"kubernetes.io/hostname": gpu_node})
     kube.apply(pinned)
-    message = unschedulable_message(kube, namespace, "pinned")
-    assert "untolerated taint" in message and "nvidia.com/gpu" in message
+    assert "untolerated taint" in unschedulable_message(kube, namespace, "pinned")
+    taints = kube.get("node", gpu_node)["spec"].get("taints", [])
+    assert {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"} in taints
 
     # Ordinary pods all go elsewhere.
     for index in range(4):
