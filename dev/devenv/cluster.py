@@ -24,6 +24,8 @@ GPU_PLUGIN_SPEC = "fake-gpu-plugin"  # its entry in images/images.toml
 GPU_PLUGIN_MANIFEST = REPO_ROOT / "dev" / "cluster" / "fake-gpu-plugin.yaml"
 GPU_WAIT_S = 180
 NODES_READY_WAIT_S = 300
+# CoreDNS and the local-path provisioner, which kind installs.
+SYSTEM_NAMESPACES = ("kube-system", "local-path-storage")
 
 
 class ClusterError(RuntimeError):
@@ -79,15 +81,23 @@ def create_cluster(kind: Path, image: str) -> None:
 
 
 def wait_for_nodes_ready() -> None:
-    kubectl(
-        "wait",
-        "--for=condition=Ready",
-        "nodes",
-        "--all",
-        f"--timeout={NODES_READY_WAIT_S}s",
-        what="waiting for the nodes to become Ready",
-        timeout=NODES_READY_WAIT_S + 30,
-    )
+    """Nodes Ready, then the cluster's own Deployments (DNS, storage) Available."""
+    waits = [
+        ("nodes", ["nodes", "--all"], "Ready"),
+        *(
+            (f"Deployments in {ns}", ["deployments", "--all", "-n", ns], "Available")
+            for ns in SYSTEM_NAMESPACES
+        ),
+    ]
+    for what, selection, condition in waits:
+        kubectl(
+            "wait",
+            f"--for=condition={condition}",
+            *selection,
+            f"--timeout={NODES_READY_WAIT_S}s",
+            what=f"waiting for the {what} to become {condition}",
+            timeout=NODES_READY_WAIT_S + 30,
+        )
 
 
 def build_gpu_plugin_image() -> None:
@@ -175,7 +185,7 @@ def up() -> None:
         image = node_image.ensure()
     with step(f"cluster {cluster_config.cluster_name()}"):
         create_cluster(kind, image)
-    with step("nodes Ready"):
+    with step("nodes Ready, DNS and storage Available"):
         wait_for_nodes_ready()
     with step(f"image {GPU_PLUGIN_IMAGE}"):
         build_gpu_plugin_image()

@@ -34,6 +34,19 @@ ETCD_MODULE = "go.etcd.io/etcd/server/v3"
 NODE_COMMANDS = ("kubelet", "kubeadm", "kubectl")
 CONTROL_PLANE_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
 IMAGE_COMMANDS = (*CONTROL_PLANE_COMMANDS, "kube-proxy")
+# kind applies these files of the node image at cluster creation; ours come from dev/cluster.
+MANIFESTS = {
+    "default-cni.yaml": "kube-router.yaml",
+    "default-storage.yaml": "local-path-storage.yaml",
+}
+NODE_PINS = (
+    "kubernetes.version",
+    "node.cri_tools",
+    "node.cni_plugins",
+    "node.kube_router",
+    "node.local_path_provisioner",
+)
+INPUTS_LABEL = "io.jupyterhub-k8s.inputs"
 CNI_PLUGINS = ("main/bridge", "main/loopback", "main/ptp", "ipam/host-local", "meta/portmap")
 
 
@@ -190,8 +203,11 @@ class ComponentImage:
     command: str
     """The binary's file name in the build context and in the image."""
 
+    def inputs(self) -> str:
+        return inputs_digest([CONTEXTS_DIR / self.context, self.binary], [self.name, self.command])
+
     def build(self) -> None:
-        if docker.image_present(self.name):
+        if image_inputs(self.name) == self.inputs():
             say(f"    image {self.name}: cached (in Docker)")
             return
         with step(f"build image {self.name}"):
@@ -199,13 +215,41 @@ class ComponentImage:
             shutil.rmtree(staging, ignore_errors=True)
             shutil.copytree(CONTEXTS_DIR / self.context, staging)
             shutil.copy2(self.binary, staging / self.command)
-            docker_build(
-                staging, self.name, {"BINARY": self.command, "BASE_IMAGE": docker.base_image()}
-            )
+            build_args = {"BINARY": self.command, "BASE_IMAGE": docker.base_image()}
+            docker_build(staging, self.name, build_args, self.inputs())
+            shutil.rmtree(staging)
 
 
-def docker_build(context: Path, tag: str, build_args: dict[str, str]) -> None:
+def inputs_digest(paths: list[Path], values: list[str]) -> str:
+    """A hash of files (each folder's files, recursively) and values: what an image is made of."""
+    digest = hashlib.sha256("\n".join(values).encode())
+    for path in paths:
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            digest.update(f"\n{file.relative_to(path.parent)}\n".encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def image_inputs(name: str) -> str | None:
+    """The inputs label of a local image: None when absent, "" when it has none (not ours)."""
+    template = f'{{{{ index .Config.Labels "{INPUTS_LABEL}" }}}}'
+    result = subprocess.run(
+        ["docker", "image", "inspect", "-f", template, name],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        return None
+    label = result.stdout.strip()
+    return "" if label == "<no value>" else label
+
+
+def docker_build(context: Path, tag: str, build_args: dict[str, str], inputs: str) -> None:
+    """`docker build`, labelling the image with the digest of its inputs."""
     args = [arg for key, value in build_args.items() for arg in ("--build-arg", f"{key}={value}")]
+    args += ["--label", f"{INPUTS_LABEL}={inputs}"]
     log = logs_dir() / f"docker-build-{tag.replace('/', '_').replace(':', '_')}.log"
     with log.open("wb") as handle:
         result = subprocess.run(
@@ -272,6 +316,9 @@ def save_images(names: list[str], archive: Path) -> None:
         partial = archive.with_suffix(".partial")
         subprocess.run(["docker", "save", "-o", str(partial), *names], check=True)
         partial.rename(archive)
+        for stale in archive.parent.glob("images-*.tar"):
+            if stale != archive:
+                stale.unlink()
 
 
 # --- The node image -----------------------------------------------------------------------------
@@ -302,11 +349,11 @@ def stage_node_context(
         os.link(plugin, staging / "cni" / plugin.name)
     os.link(archive, staging / "images" / archive.name)
     (staging / "manifests" / "default-cni.yaml").write_text(
-        manifest("kube-router.yaml", KUBE_ROUTER_IMAGE=kube_router_image())
+        manifest(MANIFESTS["default-cni.yaml"], KUBE_ROUTER_IMAGE=kube_router_image())
     )
     (staging / "manifests" / "default-storage.yaml").write_text(
         manifest(
-            "local-path-storage.yaml",
+            MANIFESTS["default-storage.yaml"],
             LOCAL_PATH_PROVISIONER_IMAGE=local_path_provisioner_image(),
             HELPER_IMAGE=docker.base_image(),
         )
@@ -332,29 +379,41 @@ def build_node_image() -> None:
     with step(f"build image {node_image_name()}"):
         staging = cache_dir() / "contexts" / f"node-{version}"
         stage_node_context(kubernetes, crictl, cni, archive, staging)
-        docker_build(
-            staging,
-            node_image_name(),
-            {
-                "BASE_IMAGE": docker.base_image(),
-                "KUBERNETES_VERSION": version,
-                "PAUSE_IMAGE": kubeadm["pause"],
-            },
-        )
+        build_args = {
+            "BASE_IMAGE": docker.base_image(),
+            "KUBERNETES_VERSION": version,
+            "PAUSE_IMAGE": kubeadm["pause"],
+        }
+        docker_build(staging, node_image_name(), build_args, node_inputs())
         shutil.rmtree(staging)
 
 
 def image_set_key(images: list[ComponentImage]) -> str:
-    """A file name that changes whenever the set of preloaded images (names and tags) changes."""
-    names = "\n".join(sorted(image.name for image in images))
+    """A file name that changes whenever a preloaded image (its name or inputs) changes."""
+    names = "\n".join(sorted(f"{image.name} {image.inputs()}" for image in images))
     return "images-" + hashlib.sha256(names.encode()).hexdigest()[:16]
 
 
+def node_inputs() -> str:
+    """The digest of what the node image is made of, without building any part."""
+    pins = [f"{key}={versions.get(key)}" for key in NODE_PINS]
+    manifests = [CLUSTER_DIR / name for name in MANIFESTS.values()]
+    return inputs_digest([CONTEXTS_DIR, *manifests], [docker.base_image(), *pins])
+
+
 def ensure() -> str:
-    """The node image's name, after making sure Docker has it (present, pulled or built)."""
+    """The node image's name, after making sure Docker has it (present, pulled or built).
+
+    An image we built is rebuilt when its inputs changed; one from elsewhere is used as it is.
+    """
     name = node_image_name()
-    if docker.image_present(name):
+    found = image_inputs(name)
+    if found == "" or found == node_inputs():
         say(f"    {name}: present in Docker")
+        return name
+    if found is not None:
+        say(f"    {name}: its inputs changed; rebuilding it")
+        build_node_image()
         return name
     try:
         pulled = subprocess.run(

@@ -52,3 +52,13 @@ def test_stale_names_unlocked_hash_tags_of_our_repositories_only() -> None:
     ]
     repositories = {"org/hub", "quay.io/keycloak/keycloak"}
     assert lock.stale({"hub": ENTRY}, present, repositories) == ["org/hub:0123456789ab"]
+
+
+def test_chart_image_prefers_the_pushed_name_and_digest() -> None:
+    assert ENTRY.chart_image() == {"name": "org/hub", "tag": "abc123def456", "digest": ""}
+    pushed = lock.LockedImage(**{**ENTRY.__dict__, "digest": "reg.example/org/hub@sha256:9"})
+    assert pushed.chart_image() == {
+        "name": "reg.example/org/hub",
+        "tag": "abc123def456",
+        "digest": "sha256:9",
+    }

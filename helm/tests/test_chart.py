@@ -254,3 +254,20 @@ def _as_sets(node: dict, prefix: str = "") -> tuple[str, ...]:
         else:
             sets.append(f"{path}={value}")
     return tuple(sets)
+
+
+def test_generated_tokens_do_not_restart_hub_or_proxy() -> None:
+    def checksums(*sets: str) -> list[str]:
+        manifests = render(DEV_VALUES, sets=sets)
+        return [
+            find(manifests, "Deployment", name)["spec"]["template"]["metadata"]["annotations"][
+                "checksum/tokens"
+            ]
+            for name in (HUB, f"{FULLNAME}-proxy")
+        ]
+
+    # Each render generates new random tokens (no cluster to look them up in).
+    first, again = checksums(), checksums()
+    assert first == again
+    assert first[0] == first[1]
+    assert checksums(f"proxy.secretToken={'cd' * 32}") != first

@@ -136,7 +136,10 @@ def hub_api(overrides: Path) -> Iterator[str]:
         forward.terminate()
         forward.wait(timeout=30)
         run_helm("uninstall", RELEASE, "--kube-context", context, "--namespace", NAMESPACE)
-        cluster.kubectl("delete", "namespace", NAMESPACE, "--wait=false", what="cleanup")
+        # Wait, so that the next run does not meet a namespace still terminating.
+        cluster.kubectl(
+            "delete", "namespace", NAMESPACE, "--timeout=300s", what="cleanup", timeout=330
+        )
 
 
 def _answers(url: str) -> bool:

@@ -54,6 +54,17 @@ class Container:
                 time.sleep(1)
         pytest.fail(f"{url} did not answer within {timeout:.0f} s; logs:\n{self.logs()[-3000:]}")
 
+    def post(self, container_port: int, path: str, body: dict) -> dict:
+        """POST JSON to a published port; the JSON answer."""
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port(container_port)}{path}",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - localhost
+            return json.load(response)
+
     def wait_for_exec(self, *command: str, timeout: float = 60) -> str:
         """The output of the first successful `docker exec` of command; fails after timeout."""
         deadline = time.monotonic() + timeout

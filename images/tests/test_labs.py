@@ -29,6 +29,28 @@ def test_jovyan_can_install_into_the_environment(name: str, image: str) -> None:
     )
 
 
+# JupyterLab on its own, without a hub, and with authentication off: only reachable from here.
+STANDALONE_LAB = (
+    "jupyter",
+    "lab",
+    "--ip=0.0.0.0",
+    "--port=8888",
+    "--no-browser",
+    "--IdentityProvider.token=",
+    "--ServerApp.password=",
+    "--ServerApp.disable_check_xsrf=True",
+)
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.image(n)) for n in LABS])
+def test_jupyterlab_serves_a_terminal_and_a_python_kernel(name: str, image: str, start) -> None:
+    lab = start(image, *STANDALONE_LAB, ports=(8888,))
+    lab.wait_for_http(8888, "/api", timeout=120)
+    assert b"JupyterLab" in lab.wait_for_http(8888, "/lab")
+    assert lab.post(8888, "/api/terminals", {})["name"]
+    assert lab.post(8888, "/api/kernels", {"name": "python3"})["name"] == "python3"
+
+
 @pytest.mark.image("lab-nlp")
 def test_nlp_libraries_work_on_cpu(image: str) -> None:
     found = python_json(

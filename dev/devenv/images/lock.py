@@ -34,6 +34,14 @@ class LockedImage:
     def reference(self) -> str:
         return f"{self.repository}:{self.tag}"
 
+    def chart_image(self) -> dict[str, str]:
+        """The chart's `{name, tag, digest}` image values: the pushed name and digest once
+        pushed (a release), else the local name and hash tag (kind, after `kind load`)."""
+        if self.digest:
+            name, digest = self.digest.split("@", 1)
+            return {"name": name, "tag": self.tag, "digest": digest}
+        return {"name": self.repository, "tag": self.tag, "digest": ""}
+
 
 def read(path: Path = LOCK_FILE) -> dict[str, LockedImage]:
     if not path.exists():

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from devenv import cluster_config, gobuild
+from devenv import cluster_config, gobuild, node_image
 
 
 def test_staging_modules_are_read_from_the_kubernetes_go_mod(tmp_path: Path) -> None:
@@ -64,3 +64,24 @@ def test_a_bad_ports_file_gets_a_message_naming_the_entry(tmp_path: Path) -> Non
     bad.write_text("hub:\n  nodePort: 80\n")
     with pytest.raises(cluster_config.ClusterConfigError, match="hub/nodePort"):
         cluster_config.host_ports(bad)
+
+
+def test_manifests_get_every_placeholder_filled() -> None:
+    text = node_image.manifest(
+        "local-path-storage.yaml", LOCAL_PATH_PROVISIONER_IMAGE="p:1", HELPER_IMAGE="h:2"
+    )
+    assert 'image: "p:1"' in text and 'image: "h:2"' in text
+    assert "@" not in text.replace("$VOL_DIR", "")
+    with pytest.raises(node_image.NodeImageError, match="@HELPER_IMAGE@"):
+        node_image.manifest("local-path-storage.yaml", LOCAL_PATH_PROVISIONER_IMAGE="p:1")
+
+
+def test_the_inputs_digest_changes_with_a_file_or_a_value(tmp_path: Path) -> None:
+    folder = tmp_path / "context"
+    folder.mkdir()
+    (folder / "Dockerfile").write_text("FROM scratch\n")
+    first = node_image.inputs_digest([folder], ["v1"])
+    assert node_image.inputs_digest([folder], ["v1"]) == first
+    assert node_image.inputs_digest([folder], ["v2"]) != first
+    (folder / "Dockerfile").write_text("FROM scratch\nENV A=1\n")
+    assert node_image.inputs_digest([folder], ["v1"]) != first

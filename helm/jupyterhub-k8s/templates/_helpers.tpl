@@ -76,6 +76,13 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace 
 {{- end -}}
 {{- end -}}
 
+{{/* Changes when the tokens' source changes (a new proxy.secretToken or hub.existingSecret), so
+     hub and proxy restart then. Generated tokens are not hashed: they are random until the
+     first install stores them, and never change after. */}}
+{{- define "jhk8s.tokensChecksum" -}}
+{{- list .Values.proxy.secretToken .Values.hub.existingSecret | toJson | sha256sum -}}
+{{- end -}}
+
 {{/* Hub path prefix without trailing slash ("" for "/"). */}}
 {{- define "jhk8s.basePath" -}}{{ trimSuffix "/" .Values.hub.baseUrl }}{{- end -}}
 
