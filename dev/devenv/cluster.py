@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from devenv import cluster_config, docker, node_image, prerequisites, tools
+from devenv import cluster_config, docker, gobuild, node_image, prerequisites, tools
 from devenv.paths import REPO_ROOT, logs_dir
 from devenv.progress import say, step
 
@@ -223,7 +223,7 @@ def main(argv: list[str]) -> int:
         node_image.NodeImageError,
         prerequisites.MissingPrerequisites,
         docker.DockerError,
-        tools.gobuild.GoBuildError,
+        gobuild.GoBuildError,
     ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -210,6 +210,11 @@ def test_gpu_spawn_gets_the_profiles_pod(hub_api: str) -> None:
     volumes = {volume["name"]: volume for volume in spec["volumes"]}
     assert volumes["home"]["persistentVolumeClaim"]["claimName"] == "claim-grace"
     assert volumes["dshm"]["emptyDir"]["medium"] == "Memory"
+    # The dev quota is one GPU per user: a second server with a GPU is refused, without a pod.
+    second = api(hub_api, "POST", "/users/grace/servers/second", json={"profile": "gpu"})
+    assert second.status_code == 403, second.text
+    assert "You already hold 1 GPU(s) in: your default server (1)" in second.json()["message"]
+    assert len(pods_of("grace")) == 1
     api(hub_api, "DELETE", "/users/grace/server")
 
 

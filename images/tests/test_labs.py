@@ -23,6 +23,19 @@ def test_lab_follows_docker_stacks_conventions(name: str, image: str) -> None:
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.image(n)) for n in LABS])
+def test_each_package_is_installed_once_and_consistent(name: str, image: str) -> None:
+    """Images built on lab-base add packages; a second copy of one of its own would show here."""
+    found = python_json(
+        image,
+        "import collections, importlib.metadata as m, json;"
+        " names = collections.Counter(d.metadata['Name'].lower() for d in m.distributions());"
+        " print(json.dumps(sorted(n for n, count in names.items() if count > 1)))",
+    )
+    assert found == []
+    assert "No broken requirements" in docker_run(image, "python3", "-m", "pip", "check")
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.image(n)) for n in LABS])
 def test_jovyan_can_install_into_the_environment(name: str, image: str) -> None:
     assert docker_run(image, "sh", "-c", "test -w /opt/venv/lib && echo writable").strip() == (
         "writable"
