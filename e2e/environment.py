@@ -1,0 +1,66 @@
+"""The dev environment the e2e tests run against (`python -m devenv.dev_env up`): its URLs,
+accounts and a kubectl for its namespace."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from devenv import cluster_config, dev_env, tools
+
+
+@dataclass(frozen=True)
+class Account:
+    username: str
+    password: str
+    groups: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Environment:
+    """URLs as a browser on the host reaches them, and the dev accounts of the realm file."""
+
+    hub_url: str
+    keycloak_url: str
+    mock_moodle_url: str
+    namespace: str = dev_env.NAMESPACE
+
+    @classmethod
+    def from_ports(cls) -> Environment:
+        urls = dev_env.public_urls()
+        return cls(
+            urls[dev_env.HUB_SERVICE_PORT],
+            urls[dev_env.KEYCLOAK_PORT],
+            urls[dev_env.MOCK_MOODLE_PORT],
+        )
+
+    @cached_property
+    def accounts(self) -> dict[str, Account]:
+        return {
+            name: Account(name, password, tuple(groups))
+            for name, password, groups in dev_env.dev_accounts()
+        }
+
+    def kubectl(self, *args: str, timeout: float = 120) -> str:
+        """kubectl in the environment's namespace; raises CalledProcessError with its stderr."""
+        command = [
+            str(tools.ensure("kubectl")),
+            "--context",
+            cluster_config.kube_context(),
+            "--namespace",
+            self.namespace,
+            *args,
+        ]
+        return subprocess.run(
+            command, capture_output=True, text=True, timeout=timeout, check=True
+        ).stdout
+
+    def lab_pods(self, username: str) -> list[dict[str, Any]]:
+        """The user's single-user server pods (none when no server runs)."""
+        selector = (
+            f"app.kubernetes.io/component=singleuser-server,hub.jupyter.org/username={username}"
+        )
+        return json.loads(self.kubectl("get", "pods", "-l", selector, "-o", "json"))["items"]

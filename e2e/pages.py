@@ -1,0 +1,137 @@
+"""Page objects for the hub, Keycloak, JupyterLab and the mock Moodle.
+
+Every wait is on a page element or a URL, with Playwright's own timeouts; nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from playwright.sync_api import Page, expect
+
+# Starting a lab on the 2-core dev machine: pod scheduling, volume, JupyterLab start.
+SPAWN_TIMEOUT_MS = 300_000
+LAB_TIMEOUT_MS = 120_000
+KERNEL_TIMEOUT_MS = 120_000
+
+
+@dataclass
+class KeycloakLoginPage:
+    page: Page
+
+    def sign_in(self, username: str, password: str) -> None:
+        expect(self.page.locator("#kc-form-login")).to_be_visible()
+        self.page.fill("#username", username)
+        self.page.fill("#password", password)
+        self.page.click("#kc-login")
+
+
+@dataclass
+class HubPages:
+    """The hub's own pages: login, spawn form, spawn progress, home, admin."""
+
+    page: Page
+    hub_url: str
+
+    def sign_in_with_keycloak(self, username: str, password: str) -> None:
+        self.page.goto(f"{self.hub_url}/hub/login")
+        self.page.get_by_role("link", name=re.compile("Sign in with", re.I)).first.click()
+        KeycloakLoginPage(self.page).sign_in(username, password)
+        # Back at the hub: its spawn form, the spawn progress, or a running lab.
+        self.page.wait_for_url(re.compile(re.escape(self.hub_url) + r"/(hub|user)/"))
+
+    def open_spawn_form(self) -> None:
+        self.page.goto(f"{self.hub_url}/hub/spawn")
+        expect(self.page.locator("#spawn_form")).to_be_visible()
+
+    def profile_slugs(self) -> list[str]:
+        """The profiles the form offers (KubeSpawner's radio buttons named `profile`)."""
+        radios = self.page.locator("#spawn_form input[name='profile']")
+        return [radios.nth(i).get_attribute("value") or "" for i in range(radios.count())]
+
+    def choose_profile(self, slug: str) -> None:
+        self.page.locator(f"#spawn_form input[name='profile'][value='{slug}']").check()
+
+    def choose_option(self, slug: str, option: str, value: str) -> None:
+        self.page.locator(
+            f"#spawn_form select[name='profile-option-{slug}--{option}']"
+        ).select_option(value)
+
+    def forge_profile(self, slug: str) -> None:
+        """Point the checked radio button at a profile the form does not offer."""
+        self.page.locator("#spawn_form input[name='profile']:checked").evaluate(
+            "(radio, slug) => { radio.value = slug; }", slug
+        )
+
+    def submit_spawn_form(self) -> None:
+        self.page.locator("#spawn_form [type='submit']").click()
+
+    def error_message(self) -> str:
+        """The message of the hub's error page (or the spawn form's error)."""
+        locator = self.page.locator(".error, #error-message, .alert-danger, .container").first
+        expect(locator).to_be_visible()
+        return locator.inner_text()
+
+    def goto_admin(self) -> int:
+        response = self.page.goto(f"{self.hub_url}/hub/admin")
+        return response.status if response else 0
+
+
+@dataclass
+class LabPage:
+    """JupyterLab of one user's server."""
+
+    page: Page
+
+    def wait_until_loaded(self, timeout_ms: int = SPAWN_TIMEOUT_MS) -> None:
+        self.page.wait_for_url(re.compile(r"/user/[^/]+/lab"), timeout=timeout_ms)
+        expect(self.page.locator(".jp-LabShell")).to_be_visible(timeout=LAB_TIMEOUT_MS)
+        expect(self.page.locator(".jp-Launcher").first).to_be_visible(timeout=LAB_TIMEOUT_MS)
+
+    def new_notebook(self) -> None:
+        self.page.locator(".jp-Launcher .jp-LauncherCard[data-category='Notebook']").first.click()
+        expect(self.page.locator(".jp-NotebookPanel .jp-Cell").first).to_be_visible(
+            timeout=LAB_TIMEOUT_MS
+        )
+
+    def run_cell(self, code: str) -> str:
+        """Type `code` into the active notebook's last cell, run it and return its output."""
+        panel = self.page.locator(".jp-NotebookPanel:visible")
+        expect(panel.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(
+            1, timeout=KERNEL_TIMEOUT_MS
+        )
+        editor = panel.locator(".jp-Cell .cm-content").last
+        editor.click()
+        self.page.keyboard.type(code)
+        self.page.keyboard.press("Shift+Enter")
+        output = panel.locator(".jp-OutputArea-output").first
+        expect(output).to_be_visible(timeout=KERNEL_TIMEOUT_MS)
+        return output.inner_text()
+
+    def new_terminal(self) -> None:
+        self.page.locator(".jp-Launcher .jp-LauncherCard[title*='terminal' i]").first.click()
+        expect(self.page.locator(".jp-Terminal .xterm").first).to_be_visible(timeout=LAB_TIMEOUT_MS)
+
+    def type_in_terminal(self, command: str) -> None:
+        self.page.locator(".jp-Terminal .xterm").first.click()
+        self.page.keyboard.type(command)
+        self.page.keyboard.press("Enter")
+
+
+@dataclass
+class MockMoodlePages:
+    """The mock Moodle's course page and its launch links."""
+
+    page: Page
+    url: str
+
+    def open_course(self, username: str, context_id: str) -> None:
+        self.page.goto(f"{self.url}/course/{context_id}?user={username}")
+
+    def launch(self, lti_version: str, username: str, context_id: str) -> None:
+        """Click the course page's launch link for `lti_version` ("1.1" or "1.3")."""
+        self.open_course(username, context_id)
+        self.page.get_by_role(
+            "link", name=re.compile(rf"LTI {re.escape(lti_version)}")
+        ).first.click()
