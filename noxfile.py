@@ -82,14 +82,23 @@ def e2e(session: nox.Session) -> None:
     session.error("the end-to-end suite is not written yet; it needs `nox -s dev` first.")
 
 
-@nox.session(python=False)
+@nox.session(python=PYTHON)
+def cluster(session: nox.Session) -> None:
+    """Create the kind cluster with fake GPUs (built offline when needed); idempotent."""
+    install_project(session)
+    session.run("python", "-m", "devenv.cluster", "up")
+
+
+@nox.session(python=PYTHON)
 def down(session: nox.Session) -> None:
     """Tear the local environment down (the kind cluster); caches are kept."""
-    session.log("nothing to tear down: the local cluster is not built yet.")
+    install_project(session)
+    session.run("python", "-m", "devenv.cluster", "down")
 
 
 @nox.session(python=PYTHON)
 def images(session: nox.Session) -> None:
     """Build the hub, lab and dev-service images that changed (`-- NAME ...` for some only)."""
     require(session, "docker")
-    session.error("the image builds are not written yet (issue 5).")
+    install_project(session)
+    session.run("python", "-m", "devenv.images", "build", *session.posargs)

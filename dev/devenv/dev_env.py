@@ -41,7 +41,7 @@ CHART = REPO_ROOT / "helm" / "jupyterhub-k8s"
 DEV_VALUES = REPO_ROOT / "helm" / "values-dev.yaml"
 SERVICES_VALUES = cluster_config.CLUSTER_DIR / "values-dev-services.yaml"
 SERVICES_DIR = cluster_config.CLUSTER_DIR / "services"
-MOCK_MOODLE_COURSES = cluster_config.CLUSTER_DIR / "mock-moodle-courses.yaml"
+MOCK_MOODLE_EXTRA = cluster_config.CLUSTER_DIR / "mock-moodle-extra.yaml"
 # Images the cluster runs besides those devenv.cluster loads (entries of images/images.toml).
 CLUSTER_IMAGES = (
     "hub",
@@ -156,18 +156,19 @@ def dev_accounts() -> list[tuple[str, str, list[str]]]:
 
 def mock_moodle_config() -> dict[str, Any]:
     """The mock Moodle's example configuration, pointed at the in-cluster hub, named localhost,
-    with the courses of mock-moodle-courses.yaml added."""
+    with the courses and users of mock-moodle-extra.yaml added."""
     from devenv.testing import mock_moodle_config as example_for_hub
     from mock_moodle.config import ConfigError, validate
 
     urls = public_urls()
     config = example_for_hub(urls[HUB_SERVICE_PORT] + "/")
-    config["courses"] += cluster_config.load_yaml(MOCK_MOODLE_COURSES)
+    for section, entries in cluster_config.load_yaml(MOCK_MOODLE_EXTRA).items():
+        config[section] += entries
     config.setdefault("platform", {})["url"] = urls[MOCK_MOODLE_PORT]
     try:
         validate(config)
     except ConfigError as error:
-        raise DevEnvError(f"{MOCK_MOODLE_COURSES} or the example configuration: {error}") from error
+        raise DevEnvError(f"{MOCK_MOODLE_EXTRA} or the example configuration: {error}") from error
     return config
 
 

@@ -36,8 +36,9 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("prune", help="remove hash tags of our images that the lock does not name")
     pin = commands.add_parser("pin", help="resolve images/NAME/requirements.in into exact pins")
     pin.add_argument("names", nargs="+", metavar="NAME")
-    push = commands.add_parser("push", help="push locked images and record their digests")
+    push = commands.add_parser("push", help="push built images and record their digests")
     push.add_argument("--registry", required=True, help="e.g. registry.example/org")
+    push.add_argument("--all", action="store_true", help="include non-default images")
     push.add_argument("names", nargs="*", metavar="NAME")
     return main
 
@@ -117,7 +118,7 @@ def main(argv: list[str]) -> int:
                 if image.name in args.names:
                     print(pins.pin(image, specs))
             return 0
-        registry.push(args.registry, args.names or sorted(lock.read()))
+        registry.push(args.registry, spec.select(specs, args.names, everything=args.all))
         return 0
     except (
         spec.SpecError,

@@ -1,0 +1,226 @@
+"""The user stories of the dev environment, each as a person does it in a browser.
+
+Needs `python -m devenv.dev_env up`. Each story stops the servers it needs stopped first, so the
+stories run in any order (the file order is the cheapest).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from environment import Environment
+from pages import HubPages, LabPage, MockMoodlePages
+from playwright.sync_api import BrowserContext, expect
+from waits import wait_until
+
+from conftest import HubAdmin, sign_in, xsrf_headers
+from devenv import cluster_config
+
+pytestmark = pytest.mark.cluster
+
+GPU_RESOURCE = "nvidia.com/gpu"
+NLP_COURSE = "nlp-101"  # mapped to the `nlp` profile by the dev values' courseProfiles
+CPU_PROFILES = {"cpu", "nlp"}
+CULL_WAIT_S = 420  # the overlay's cull timeout (180 s) + interval (30 s) + the culler's start
+HUB_RESTART_WAIT_S = 300
+
+
+def lab_pod(env: Environment, username: str) -> dict:
+    pods = env.lab_pods(username)
+    assert len(pods) == 1, f"expected one lab pod for {username}, found {len(pods)}"
+    return pods[0]
+
+
+def start_from_form(page_hub: HubPages, profile: str) -> LabPage:
+    page_hub.open_spawn_form()
+    page_hub.choose_profile(profile)
+    page_hub.submit_spawn_form()
+    lab = LabPage(page_hub.page)
+    lab.wait_until_loaded()
+    return lab
+
+
+def test_student_runs_a_notebook_on_a_cpu_profile(
+    new_context: type[BrowserContext], env: Environment, hub_admin: HubAdmin
+) -> None:
+    """1. `student` signs in through Keycloak, sees only CPU profiles, starts `cpu`, JupyterLab
+    loads and a notebook cell prints its result."""
+    hub_admin.stop_server(env, "student")
+    page = sign_in(new_context(), env, "student")
+    hub = HubPages(page, env.hub_url)
+    hub.open_spawn_form()
+    offered = set(hub.profile_slugs())
+    assert offered, "the spawn form offers no profile"
+    assert offered <= CPU_PROFILES, f"student is offered non-CPU profiles: {offered}"
+    lab = start_from_form(hub, "cpu")
+    lab.new_notebook()
+    assert lab.run_cell("print(6 * 7)").strip() == "42"
+    limits = lab_pod(env, "student")["spec"]["containers"][0]["resources"].get("limits", {})
+    assert GPU_RESOURCE not in limits
+
+
+def test_gpu_student_gets_one_gpu_on_the_gpu_node(
+    new_context: type[BrowserContext], env: Environment, hub_admin: HubAdmin
+) -> None:
+    """2. `gpu-student` sees the GPU profile, starts it with one GPU; the pod runs on the GPU
+    node with one `nvidia.com/gpu`, and `nvidia-smi` in a JupyterLab terminal shows one GPU."""
+    hub_admin.stop_server(env, "gpu-student")
+    page = sign_in(new_context(), env, "gpu-student")
+    hub = HubPages(page, env.hub_url)
+    hub.open_spawn_form()
+    assert "gpu" in hub.profile_slugs()
+    hub.choose_profile("gpu")
+    hub.choose_option("gpu", "gpus", "1")
+    hub.submit_spawn_form()
+    lab = LabPage(page)
+    lab.wait_until_loaded()
+
+    pod = lab_pod(env, "gpu-student")
+    node = env.kubectl("get", "node", pod["spec"]["nodeName"], "-o", "jsonpath={.metadata.labels}")
+    assert f'"{cluster_config.GPU_NODE_LABEL}":"true"' in node
+    assert pod["spec"]["containers"][0]["resources"]["limits"][GPU_RESOURCE] == "1"
+
+    lab.new_terminal()
+    lab.type_in_terminal("nvidia-smi -L > nvidia-smi.txt")
+    wait_until(
+        lambda: hub_admin.read_file("gpu-student", "nvidia-smi.txt"),
+        timeout_s=60,
+        what="nvidia-smi's output in the terminal's folder",
+    )
+    listing = hub_admin.read_file("gpu-student", "nvidia-smi.txt") or ""
+    gpus = [line for line in listing.splitlines() if line.startswith("GPU ")]
+    assert len(gpus) == 1, f"nvidia-smi -L listed: {listing!r}"
+
+
+def test_student_cannot_forge_the_gpu_profile(
+    new_context: type[BrowserContext], env: Environment, hub_admin: HubAdmin
+) -> None:
+    """3. `student` forges the spawn form, then the REST API, to get the GPU profile: refused
+    with a clear message each time, and no pod is created."""
+    hub_admin.stop_server(env, "student")
+    context = new_context()
+    page = sign_in(context, env, "student")
+    hub = HubPages(page, env.hub_url)
+    hub.open_spawn_form()
+    hub.forge_profile("gpu")
+    hub.submit_spawn_form()
+    expect(page.get_by_text(re.compile("only for members of"))).to_be_visible()
+    assert not env.lab_pods("student")
+
+    response = context.request.post(
+        f"{env.hub_url}/hub/api/users/student/server",
+        data={"profile": "gpu", "gpus": 1},
+        headers=xsrf_headers(context),
+    )
+    assert response.status == 403, response.text()
+    assert "only for members of" in response.json()["message"]
+    assert not env.lab_pods("student")
+
+
+@pytest.mark.parametrize(("lti_version", "username"), [("1.1", "student"), ("1.3", "gpu-student")])
+def test_moodle_course_launch_opens_the_course_lab(
+    new_context: type[BrowserContext],
+    env: Environment,
+    hub_admin: HubAdmin,
+    lti_version: str,
+    username: str,
+) -> None:
+    """4. A Moodle course launch (LTI 1.1, then 1.3) opens the course's lab directly."""
+    hub_admin.stop_server(env, username)
+    page = new_context().new_page()
+    MockMoodlePages(page, env.mock_moodle_url).launch(lti_version, username, NLP_COURSE)
+    LabPage(page).wait_until_loaded()
+    image = lab_pod(env, username)["spec"]["containers"][0]["image"]
+    assert "lab-nlp" in image, f"the course lab runs {image}, not the course's lab-nlp image"
+
+
+def test_keycloak_and_moodle_reach_the_same_server(
+    new_context: type[BrowserContext], env: Environment, hub_admin: HubAdmin
+) -> None:
+    """5. The same person through Keycloak and then through Moodle reaches the same server and
+    files."""
+    page = sign_in(new_context(), env, "student")
+    if not hub_admin.server_running("student"):
+        start_from_form(HubPages(page, env.hub_url), "cpu")
+    pod_uid = lab_pod(env, "student")["metadata"]["uid"]
+    hub_admin.write_file("student", "from-keycloak.txt", "written after a Keycloak login")
+
+    moodle_page = new_context().new_page()
+    MockMoodlePages(moodle_page, env.mock_moodle_url).launch("1.1", "student", "101")
+    LabPage(moodle_page).wait_until_loaded()
+    assert re.search(r"/user/student/", moodle_page.url)
+    assert lab_pod(env, "student")["metadata"]["uid"] == pod_uid
+    listing = moodle_page.request.get(f"{env.hub_url}/user/student/api/contents/")
+    assert listing.ok, listing.text()
+    assert "from-keycloak.txt" in {item["name"] for item in listing.json()["content"]}
+
+
+def test_idle_server_is_culled(env: Environment, hub_admin: HubAdmin) -> None:
+    """6. An idle server is culled after the dev environment's short cull timeout."""
+    hub_admin.stop_server(env, "instructor")
+    hub_admin.ensure_user("instructor")
+    response = hub_admin.start_server("instructor", {"profile": "cpu"})
+    assert response.status_code in (201, 202), response.text
+    wait_until(
+        lambda: hub_admin.server_running("instructor"),
+        timeout_s=300,
+        what="instructor's server to start",
+    )
+    wait_until(
+        lambda: not hub_admin.server_exists("instructor") and not env.lab_pods("instructor"),
+        timeout_s=CULL_WAIT_S,
+        what="the idle culler to stop instructor's server",
+    )
+
+
+def test_hub_restart_keeps_the_running_server(
+    new_context: type[BrowserContext], env: Environment, hub_admin: HubAdmin
+) -> None:
+    """7. Restarting the hub pod leaves a running user server reachable, and no work is lost."""
+    page = sign_in(new_context(), env, "student")
+    if not hub_admin.server_running("student"):
+        start_from_form(HubPages(page, env.hub_url), "cpu")
+    else:
+        page.goto(f"{env.hub_url}/user/student/lab")
+        LabPage(page).wait_until_loaded()
+    pod_uid = lab_pod(env, "student")["metadata"]["uid"]
+    hub_admin.write_file("student", "before-restart.txt", "work in progress")
+
+    hub_deployment = "deployment/" + env.kubectl(
+        "get", "deployment", "-l", "app.kubernetes.io/component=hub", "-o", "name"
+    ).strip().removeprefix("deployment.apps/")
+    env.kubectl("rollout", "restart", hub_deployment)
+    env.kubectl(
+        "rollout", "status", hub_deployment, f"--timeout={HUB_RESTART_WAIT_S}s",
+        timeout=HUB_RESTART_WAIT_S + 30,
+    )  # fmt: skip
+    wait_until(
+        lambda: hub_admin.session.get(f"{env.hub_url}/hub/health", timeout=5).ok,
+        timeout_s=HUB_RESTART_WAIT_S,
+        what="the restarted hub to answer",
+    )
+
+    page.reload()
+    LabPage(page).wait_until_loaded()
+    assert lab_pod(env, "student")["metadata"]["uid"] == pod_uid
+    assert hub_admin.read_file("student", "before-restart.txt") == "work in progress"
+
+
+def test_profiles_and_admin_page_follow_groups(
+    new_context: type[BrowserContext], env: Environment, hub_admin: HubAdmin
+) -> None:
+    """8. `instructor` sees the course profiles; `admin` reaches the admin page; `student` not."""
+    hub_admin.stop_server(env, "instructor")
+    instructor = HubPages(sign_in(new_context(), env, "instructor"), env.hub_url)
+    instructor.open_spawn_form()
+    assert {"cpu", "nlp", "gpu"} <= set(instructor.profile_slugs())
+
+    admin = HubPages(sign_in(new_context(), env, "admin"), env.hub_url)
+    assert admin.goto_admin() == 200
+    expect(
+        admin.page.locator("#react-admin-hook, [data-testid='user-table']").first
+    ).to_be_visible()
+
+    student = HubPages(sign_in(new_context(), env, "student"), env.hub_url)
+    assert student.goto_admin() == 403
