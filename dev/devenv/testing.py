@@ -28,7 +28,30 @@ import pytest
 import yaml
 
 from devenv import keycloak as keycloak_server
+from devenv import prerequisites
 from devenv.paths import logs_dir
+
+# Debian's Chromium as root on a closed network: no sandbox (root), and no background
+# connections, which this machine refuses many at a time and which slow every page.
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
+
+
+def chromium_launch_args() -> dict[str, Any]:
+    """Keyword arguments for Playwright's `chromium.launch`: Debian's Chromium, with our flags.
+
+    Playwright cannot download its own browser here; a test fails (not skips) without Chromium.
+    """
+    chromium = prerequisites.chromium_path()
+    if chromium is None:
+        pytest.fail("Chromium is needed: apt-get install chromium, or set CHROMIUM_PATH")
+    return {"executable_path": chromium, "args": list(CHROMIUM_ARGS)}
 
 
 @dataclass(frozen=True)

@@ -7,18 +7,9 @@ from typing import Any
 import jwt
 import pytest
 
-from devenv import prerequisites
-from devenv.testing import RunningMockMoodle
+from devenv.testing import RunningMockMoodle, chromium_launch_args
 
 HUB = "http://127.0.0.1:8000/"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 pytestmark = pytest.mark.integration
 
@@ -27,11 +18,8 @@ pytestmark = pytest.mark.integration
 def browser_page() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
-    chromium = prerequisites.chromium_path()
-    if chromium is None:
-        pytest.fail("Chromium is needed: apt-get install chromium, or set CHROMIUM_PATH")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(**chromium_launch_args())
         yield browser.new_page()
         browser.close()
 

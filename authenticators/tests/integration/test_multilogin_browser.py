@@ -12,19 +12,10 @@ import jwt
 import pytest
 from multilogin_harness import HubProcess, free_port
 
-from devenv import prerequisites
-from devenv.testing import KeycloakRealm, RunningMockMoodle
+from devenv.testing import KeycloakRealm, RunningMockMoodle, chromium_launch_args
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PREFIX = "/prefix/"
 ALLOWED_GROUPS = {"students", "gpu", "instructors", "admins"}
 
@@ -110,11 +101,8 @@ def hub_without_keycloak_backend(
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
-    chromium = prerequisites.chromium_path()
-    if chromium is None:
-        pytest.fail("Chromium is needed: apt-get install chromium, or set CHROMIUM_PATH")
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        launched = playwright.chromium.launch(**chromium_launch_args())
         yield launched
         launched.close()
 
