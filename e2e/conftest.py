@@ -8,18 +8,17 @@ the failure output names the folder.
 
 from __future__ import annotations
 
-import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from environment import Environment
+from hub_api import HubAdmin
 from pages import HubPages
 from playwright.sync_api import Browser, BrowserContext, Page, expect
-from waits import wait_until
+from slugify import slugify
 
 from devenv import dev_env, prerequisites
 from devenv.paths import REPO_ROOT
@@ -35,7 +34,6 @@ CHROMIUM_ARGS = [
 ]
 EXPECT_TIMEOUT_MS = 30_000
 LOG_LINES = 300
-SERVER_STOP_WAIT_S = 180
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -74,12 +72,6 @@ def env() -> Environment:
 # --- Hub API access -----------------------------------------------------------------------------
 
 
-def xsrf_headers(context: BrowserContext) -> dict[str, str]:
-    """Cookie-authenticated API calls need the hub's XSRF token in a header."""
-    token = next((c["value"] for c in context.cookies() if c["name"] == "_xsrf"), "")
-    return {"X-XSRFToken": token}
-
-
 def sign_in(context: BrowserContext, env: Environment, username: str) -> Page:
     """A page of `context` signed in to the hub through Keycloak as `username`."""
     page = context.new_page()
@@ -88,76 +80,11 @@ def sign_in(context: BrowserContext, env: Environment, username: str) -> Page:
     return page
 
 
-class HubAdmin:
-    """The hub's REST API with an admin's token (made through the admin's browser login)."""
-
-    def __init__(self, hub_url: str, token: str) -> None:
-        self.api = f"{hub_url}/hub/api"
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"token {token}"
-
-    def user(self, name: str) -> dict[str, Any] | None:
-        response = self.session.get(f"{self.api}/users/{name}", timeout=30)
-        if response.status_code == 404:
-            return None
-        response.raise_for_status()
-        return response.json()
-
-    def server_running(self, name: str) -> bool:
-        user = self.user(name)
-        return bool(user and user.get("servers", {}).get("", {}).get("ready"))
-
-    def server_exists(self, name: str) -> bool:
-        user = self.user(name)
-        return bool(user and "" in user.get("servers", {}))
-
-    def ensure_user(self, name: str) -> None:
-        if self.user(name) is None:
-            self.session.post(f"{self.api}/users/{name}", timeout=30).raise_for_status()
-
-    def start_server(self, name: str, options: dict[str, Any]) -> requests.Response:
-        return self.session.post(f"{self.api}/users/{name}/server", json=options, timeout=60)
-
-    def contents_url(self, name: str, path: str) -> str:
-        """The user's server's contents API (admins may access every server)."""
-        return f"{self.api.removesuffix('/hub/api')}/user/{name}/api/contents/{path}"
-
-    def write_file(self, name: str, path: str, text: str) -> None:
-        model = {"type": "file", "format": "text", "content": text}
-        response = self.session.put(self.contents_url(name, path), json=model, timeout=30)
-        response.raise_for_status()
-
-    def read_file(self, name: str, path: str) -> str | None:
-        response = self.session.get(self.contents_url(name, path), timeout=30)
-        if response.status_code == 404:
-            return None
-        response.raise_for_status()
-        return response.json()["content"]
-
-    def stop_server(self, env: Environment, name: str) -> None:
-        """Stop the user's default server (if any) and wait until its pod is gone."""
-        if self.server_exists(name):
-            response = self.session.delete(f"{self.api}/users/{name}/server", timeout=60)
-            if response.status_code not in (202, 204, 400):
-                response.raise_for_status()
-        wait_until(
-            lambda: not self.server_exists(name) and not env.lab_pods(name),
-            timeout_s=SERVER_STOP_WAIT_S,
-            what=f"{name}'s server to stop",
-        )
-
-
 @pytest.fixture(scope="session")
 def hub_admin(browser: Browser, env: Environment) -> Iterator[HubAdmin]:
     context = browser.new_context()
     sign_in(context, env, "admin")
-    response = context.request.post(
-        f"{env.hub_url}/hub/api/users/admin/tokens",
-        data={"note": "e2e suite", "expires_in": 3600},
-        headers=xsrf_headers(context),
-    )
-    assert response.ok, f"creating an admin API token failed: {response.status} {response.text()}"
-    yield HubAdmin(env.hub_url, response.json()["token"])
+    yield HubAdmin.from_signed_in_context(context, env.hub_url)
     context.close()
 
 
@@ -166,8 +93,7 @@ def hub_admin(browser: Browser, env: Environment) -> Iterator[HubAdmin]:
 
 def artifact_dir(item: pytest.Item) -> Path:
     """pytest-playwright's folder for this test, so everything of one test sits together."""
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", item.nodeid).strip("-").lower()
-    return Path(item.config.option.output) / slug / "namespace"
+    return Path(item.config.option.output) / slugify(item.nodeid) / "namespace"
 
 
 def namespace_report(env: Environment, folder: Path) -> None:

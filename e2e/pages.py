@@ -36,7 +36,7 @@ class HubPages:
 
     def sign_in_with_keycloak(self, username: str, password: str) -> None:
         self.page.goto(f"{self.hub_url}/hub/login")
-        self.page.get_by_role("link", name=re.compile("Sign in with", re.I)).first.click()
+        self.page.locator("#multilogin-keycloak").click()
         KeycloakLoginPage(self.page).sign_in(username, password)
         # Back at the hub: its spawn form, the spawn progress, or a running lab.
         self.page.wait_for_url(re.compile(re.escape(self.hub_url) + r"/(hub|user)/"))
@@ -85,8 +85,12 @@ class LabPage:
     page: Page
 
     def wait_until_loaded(self, timeout_ms: int = SPAWN_TIMEOUT_MS) -> None:
-        self.page.wait_for_url(re.compile(r"/user/[^/]+/lab"), timeout=timeout_ms)
-        expect(self.page.locator(".jp-LabShell")).to_be_visible(timeout=LAB_TIMEOUT_MS)
+        """Wait for JupyterLab's launcher; fail at once with the hub's message if it refuses."""
+        lab = self.page.locator(".jp-LabShell")
+        refused = self.page.locator("div.error, #progress-message:has-text('failed')")
+        expect(lab.or_(refused).first).to_be_visible(timeout=timeout_ms)
+        if not lab.is_visible():
+            raise AssertionError(f"no JupyterLab; the hub says: {refused.first.inner_text()}")
         expect(self.page.locator(".jp-Launcher").first).to_be_visible(timeout=LAB_TIMEOUT_MS)
 
     def new_notebook(self) -> None:
@@ -132,6 +136,5 @@ class MockMoodlePages:
     def launch(self, lti_version: str, username: str, context_id: str) -> None:
         """Click the course page's launch link for `lti_version` ("1.1" or "1.3")."""
         self.open_course(username, context_id)
-        self.page.get_by_role(
-            "link", name=re.compile(rf"LTI {re.escape(lti_version)}")
-        ).first.click()
+        link_id = {"1.1": "#launch-lti11", "1.3": "#launch-lti13"}[lti_version]
+        self.page.locator(link_id).click()

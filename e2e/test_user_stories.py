@@ -10,11 +10,12 @@ import re
 
 import pytest
 from environment import Environment
+from hub_api import HubAdmin, xsrf_headers
 from pages import HubPages, LabPage, MockMoodlePages
 from playwright.sync_api import BrowserContext, expect
 from waits import wait_until
 
-from conftest import HubAdmin, sign_in, xsrf_headers
+from conftest import sign_in
 from devenv import cluster_config
 
 pytestmark = pytest.mark.cluster

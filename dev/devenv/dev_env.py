@@ -458,7 +458,7 @@ def up() -> None:
     cluster.up()
     with logged_step("host ports", "ports"):
         check_port_mappings()
-    with logged_step("load images into the nodes", "kind-load") as log:
+    with logged_step("load the hub, lab and dev service images", "kind-load") as log:
         load_images(locked, log)
     with logged_step("Keycloak and mock Moodle", "services") as log:
         apply_services(locked, log)

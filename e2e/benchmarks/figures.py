@@ -1,0 +1,148 @@
+"""Figures of the dev environment (a benchmark, not a test): spawn times and a launch burst.
+
+    .venv/bin/python e2e/benchmarks/figures.py [--spawns 10] [--launches 20] [--skip-spawns]
+
+Needs `python -m devenv.dev_env up`. Writes `artifacts/benchmarks/figures.json` and prints:
+- the time from clicking Start on the spawn form to a usable JupyterLab (its launcher shown),
+  median and max over `--spawns` spawns, for the `cpu` profile (`student`) and the `gpu` profile
+  with one GPU (`gpu-student`); each spawn starts from a stopped server;
+- `--launches` learners of the mock Moodle launching course 101 (LTI 1.1; the dev values open
+  its lab without a form) within a few seconds: how many got a running server, and the time
+  from the first launch until the last server was ready.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import requests
+from playwright.sync_api import Browser, sync_playwright
+
+E2E_DIR = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(E2E_DIR))  # the suite's page objects and API helpers
+
+from environment import Environment  # noqa: E402
+from hub_api import HubAdmin  # noqa: E402
+from pages import HubPages, LabPage  # noqa: E402
+from waits import wait_until  # noqa: E402
+
+from conftest import CHROMIUM_ARGS, sign_in  # noqa: E402
+from devenv import prerequisites  # noqa: E402
+from devenv.paths import REPO_ROOT  # noqa: E402
+
+OUTPUT = REPO_ROOT / "artifacts" / "benchmarks" / "figures.json"
+SPAWN_CASES = (("cpu", "student", {}), ("gpu", "gpu-student", {"gpus": "1"}))
+LAUNCH_COURSE = "101"
+LEARNER_FORMAT = "learner-{:02d}"
+LAUNCH_READY_WAIT_S = 900
+
+
+def time_spawns(browser: Browser, env: Environment, admin: HubAdmin, count: int) -> dict:
+    results: dict[str, Any] = {}
+    for profile, username, options in SPAWN_CASES:
+        context = browser.new_context()
+        hub = HubPages(sign_in(context, env, username), env.hub_url)
+        seconds = []
+        for attempt in range(count):
+            admin.stop_server(env, username)
+            hub.open_spawn_form()
+            hub.choose_profile(profile)
+            for option, value in options.items():
+                hub.choose_option(profile, option, value)
+            started = time.monotonic()
+            hub.submit_spawn_form()
+            LabPage(hub.page).wait_until_loaded()
+            seconds.append(round(time.monotonic() - started, 1))
+            print(f"  {profile} spawn {attempt + 1}/{count}: {seconds[-1]} s", flush=True)
+        admin.stop_server(env, username)
+        context.close()
+        results[profile] = {
+            "spawns": seconds,
+            "median_s": statistics.median(seconds),
+            "max_s": max(seconds),
+        }
+    return results
+
+
+def launch(env: Environment, username: str) -> str:
+    """One learner's LTI 1.1 launch, as the browser would post the mock Moodle's form."""
+    session = requests.Session()
+    form = session.get(
+        f"{env.mock_moodle_url}/lti11/launch",
+        params={"user": username, "course": LAUNCH_COURSE, "format": "json"},
+        timeout=30,
+    ).json()
+    response = session.post(form["url"], data=form["fields"], timeout=120)
+    return f"{response.status_code} {response.url}"
+
+
+def launch_burst(env: Environment, admin: HubAdmin, count: int) -> dict:
+    learners = [LEARNER_FORMAT.format(number) for number in range(1, count + 1)]
+    for learner in learners:
+        if admin.user(learner) is not None:
+            admin.stop_server(env, learner)
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        answers = dict(zip(learners, pool.map(lambda n: launch(env, n), learners), strict=True))
+    launched_s = round(time.monotonic() - started, 1)
+    ready_at: dict[str, float] = {}
+
+    def all_ready() -> bool:
+        for learner in learners:
+            if learner not in ready_at and admin.server_running(learner):
+                ready_at[learner] = round(time.monotonic() - started, 1)
+        return len(ready_at) == len(learners)
+
+    try:
+        wait_until(all_ready, timeout_s=LAUNCH_READY_WAIT_S, what="every learner's server")
+    except AssertionError as error:
+        print(f"  {error}", flush=True)
+    for learner in learners:
+        admin.stop_server(env, learner)
+    return {
+        "launches": count,
+        "all_posted_within_s": launched_s,
+        "running": len(ready_at),
+        "last_ready_s": max(ready_at.values(), default=None),
+        "ready_s": ready_at,
+        "launch_answers": answers,
+    }
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spawns", type=int, default=10)
+    parser.add_argument("--launches", type=int, default=20)
+    parser.add_argument("--skip-spawns", action="store_true")
+    parser.add_argument("--skip-launches", action="store_true")
+    args = parser.parse_args(argv)
+    env = Environment.from_ports()
+    figures: dict[str, Any] = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=prerequisites.chromium_path(), args=CHROMIUM_ARGS
+        )
+        admin_context = browser.new_context()
+        sign_in(admin_context, env, "admin")
+        admin = HubAdmin.from_signed_in_context(admin_context, env.hub_url)
+        if not args.skip_spawns:
+            figures["spawn_to_lab"] = time_spawns(browser, env, admin, args.spawns)
+        if not args.skip_launches:
+            figures["moodle_launch_burst"] = launch_burst(env, admin, args.launches)
+        browser.close()
+    OUTPUT.parent.mkdir(parents=True, exist_ok=True)
+    OUTPUT.write_text(json.dumps(figures, indent=2) + "\n")
+    print(json.dumps(figures, indent=2))
+    print(f"written to {OUTPUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,96 @@
+"""The hub's REST API for tests and benchmarks: an admin's token, servers, files."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+from environment import Environment
+from playwright.sync_api import BrowserContext
+from waits import wait_until
+
+SERVER_STOP_WAIT_S = 180
+TOKEN_LIFETIME_S = 4 * 3600
+
+
+def xsrf_headers(context: BrowserContext) -> dict[str, str]:
+    """Cookie-authenticated hub API calls need the hub's XSRF token in a header."""
+    token = next(
+        (c["value"] for c in context.cookies() if c["name"] == "_xsrf" and "hub" in c["path"]),
+        "",
+    )
+    return {"X-XSRFToken": token}
+
+
+class HubAdmin:
+    """The hub's REST API with an admin's token."""
+
+    def __init__(self, hub_url: str, token: str) -> None:
+        self.hub_url = hub_url
+        self.api = f"{hub_url}/hub/api"
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"token {token}"
+
+    @classmethod
+    def from_signed_in_context(cls, context: BrowserContext, hub_url: str) -> HubAdmin:
+        """Make a token through the browser session of an admin signed in to the hub."""
+        response = context.request.post(
+            f"{hub_url}/hub/api/users/admin/tokens",
+            data={"note": "e2e", "expires_in": TOKEN_LIFETIME_S},
+            headers=xsrf_headers(context),
+        )
+        if not response.ok:
+            raise AssertionError(
+                f"creating an admin token failed: {response.status} {response.text()}"
+            )
+        return cls(hub_url, response.json()["token"])
+
+    def user(self, name: str) -> dict[str, Any] | None:
+        response = self.session.get(f"{self.api}/users/{name}", timeout=30)
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        return response.json()
+
+    def server_running(self, name: str) -> bool:
+        user = self.user(name)
+        return bool(user and user.get("servers", {}).get("", {}).get("ready"))
+
+    def server_exists(self, name: str) -> bool:
+        user = self.user(name)
+        return bool(user and "" in user.get("servers", {}))
+
+    def ensure_user(self, name: str) -> None:
+        if self.user(name) is None:
+            self.session.post(f"{self.api}/users/{name}", timeout=30).raise_for_status()
+
+    def start_server(self, name: str, options: dict[str, Any]) -> requests.Response:
+        return self.session.post(f"{self.api}/users/{name}/server", json=options, timeout=60)
+
+    def stop_server(self, env: Environment, name: str) -> None:
+        """Stop the user's default server (if any) and wait until its pod is gone."""
+        if self.server_exists(name):
+            response = self.session.delete(f"{self.api}/users/{name}/server", timeout=60)
+            if response.status_code not in (202, 204, 400):
+                response.raise_for_status()
+        wait_until(
+            lambda: not self.server_exists(name) and not env.lab_pods(name),
+            timeout_s=SERVER_STOP_WAIT_S,
+            what=f"{name}'s server to stop",
+        )
+
+    def contents_url(self, name: str, path: str) -> str:
+        """The user's server's contents API (the admin role may access every server)."""
+        return f"{self.hub_url}/user/{name}/api/contents/{path}"
+
+    def write_file(self, name: str, path: str, text: str) -> None:
+        model = {"type": "file", "format": "text", "content": text}
+        response = self.session.put(self.contents_url(name, path), json=model, timeout=30)
+        response.raise_for_status()
+
+    def read_file(self, name: str, path: str) -> str | None:
+        response = self.session.get(self.contents_url(name, path), timeout=30)
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        return response.json()["content"]
