@@ -85,15 +85,22 @@ class LabPage:
     page: Page
 
     def wait_until_loaded(self, timeout_ms: int = SPAWN_TIMEOUT_MS) -> None:
-        """Wait for JupyterLab's launcher; fail at once with the hub's message if it refuses."""
+        """Wait for JupyterLab's main area; fail at once with the hub's message if it refuses."""
         lab = self.page.locator(".jp-LabShell")
         refused = self.page.locator("div.error, #progress-message:has-text('failed')")
         expect(lab.or_(refused).first).to_be_visible(timeout=timeout_ms)
         if not lab.is_visible():
             raise AssertionError(f"no JupyterLab; the hub says: {refused.first.inner_text()}")
+        expect(self.page.locator("#jp-main-dock-panel")).to_be_visible(timeout=LAB_TIMEOUT_MS)
+
+    def open_launcher(self) -> None:
+        """A fresh workspace with only the launcher: restored tabs and dialogs are not ours."""
+        lab_url = re.sub(r"(/user/[^/]+/lab).*", r"\1", self.page.url)
+        self.page.goto(f"{lab_url}?reset")
         expect(self.page.locator(".jp-Launcher").first).to_be_visible(timeout=LAB_TIMEOUT_MS)
 
     def new_notebook(self) -> None:
+        self.open_launcher()
         self.page.locator(".jp-Launcher .jp-LauncherCard[data-category='Notebook']").first.click()
         expect(self.page.locator(".jp-NotebookPanel .jp-Cell").first).to_be_visible(
             timeout=LAB_TIMEOUT_MS
@@ -114,6 +121,7 @@ class LabPage:
         return output.inner_text()
 
     def new_terminal(self) -> None:
+        self.open_launcher()
         self.page.locator(".jp-Launcher .jp-LauncherCard[title*='terminal' i]").first.click()
         expect(self.page.locator(".jp-Terminal .xterm").first).to_be_visible(timeout=LAB_TIMEOUT_MS)
 

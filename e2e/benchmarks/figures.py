@@ -3,7 +3,7 @@
     .venv/bin/python e2e/benchmarks/figures.py [--spawns 10] [--launches 20] [--skip-spawns]
 
 Needs `python -m devenv.dev_env up`. Writes `artifacts/benchmarks/figures.json` and prints:
-- the time from clicking Start on the spawn form to a usable JupyterLab (its launcher shown),
+- the time from clicking Start on the spawn form to a usable JupyterLab (its main area shown),
   median and max over `--spawns` spawns, for the `cpu` profile (`student`) and the `gpu` profile
   with one GPU (`gpu-student`); each spawn starts from a stopped server;
 - `--launches` learners of the mock Moodle launching course 101 (LTI 1.1; the dev values open
