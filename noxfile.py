@@ -40,16 +40,22 @@ def require(session: nox.Session, *names: str) -> None:
 
 
 def dockerfiles() -> list[str]:
-    return sorted(str(path) for path in REPO_ROOT.glob("images/**/Dockerfile"))
+    return sorted(
+        str(path)
+        for folder in ("images", "dev")
+        for path in REPO_ROOT.glob(f"{folder}/**/Dockerfile")
+    )
 
 
 @nox.session(python=PYTHON, tags=["ci"])
 def lint(session: nox.Session) -> None:
-    """Ruff (lint and format check), yamllint on the repo's YAML, hadolint on Dockerfiles."""
+    """Ruff (lint, format check), yamllint, hadolint on Dockerfiles, the CI workflow schema."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("yamllint", "--strict", ".")
+    workflows = sorted(str(path) for path in REPO_ROOT.glob(".github/workflows/*.y*ml"))
+    session.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *workflows)
     files = dockerfiles()
     if files:
         session.run("hadolint", *files)
@@ -60,7 +66,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON, tags=["ci"])
 def tests(session: nox.Session) -> None:
     """Unit and integration tests (real JupyterHub, Keycloak and Chromium as host processes)."""
-    require(session, "chromium", "java")
+    require(session, "chromium", "java", "maven")
     install_project(session, "test")
     session.run("pytest", "-m", "not cluster", *session.posargs)
 

@@ -1,4 +1,4 @@
-"""The system parts that sessions need: Docker (a running daemon), Chromium, Go and Java.
+"""The system parts that sessions need: Docker (a running daemon), Chromium, Go, Java, Maven.
 
 Where this runs as root on Debian, whatever is missing is installed (apt, or a package registry
 for what Debian lacks) and dockerd is started in the background. Elsewhere nothing is installed:
@@ -222,6 +222,12 @@ PREREQUISITES: dict[str, Prerequisite] = {
         docker_problem,
         install_docker,
         "install Docker (Debian: apt-get install docker.io) and start the daemon",
+    ),
+    "maven": Prerequisite(
+        "maven",
+        lambda: None if shutil.which("mvn") else "Maven (mvn) is not installed",
+        lambda: apt_install("maven"),
+        "install Maven (Debian: apt-get install maven); it fetches Keycloak from Maven Central",
     ),
     "chromium": Prerequisite(
         "chromium",
