@@ -33,6 +33,20 @@ def lab_pod(env: Environment, username: str) -> dict:
     return pods[0]
 
 
+def ensure_running(hub_admin: HubAdmin, username: str) -> None:
+    """Start the user's `cpu` server through the API unless one runs (the culler may have
+    stopped it between stories)."""
+    if hub_admin.server_running(username):
+        return
+    response = hub_admin.start_server(username, {"profile": "cpu"})
+    assert response.status_code in (201, 202), response.text
+    wait_until(
+        lambda: hub_admin.server_running(username),
+        timeout_s=300,
+        what=f"{username}'s server to start",
+    )
+
+
 def start_from_form(page_hub: HubPages, profile: str) -> LabPage:
     page_hub.open_spawn_form()
     page_hub.choose_profile(profile)
@@ -142,8 +156,9 @@ def test_keycloak_and_moodle_reach_the_same_server(
     """5. The same person through Keycloak and then through Moodle reaches the same server and
     files."""
     page = sign_in(new_context(), env, "student")
-    if not hub_admin.server_running("student"):
-        start_from_form(HubPages(page, env.hub_url), "cpu")
+    ensure_running(hub_admin, "student")
+    page.goto(f"{env.hub_url}/user/student/lab")
+    LabPage(page).wait_until_loaded()
     pod_uid = lab_pod(env, "student")["metadata"]["uid"]
     hub_admin.write_file("student", "from-keycloak.txt", "written after a Keycloak login")
 
@@ -180,11 +195,9 @@ def test_hub_restart_keeps_the_running_server(
 ) -> None:
     """7. Restarting the hub pod leaves a running user server reachable, and no work is lost."""
     page = sign_in(new_context(), env, "student")
-    if not hub_admin.server_running("student"):
-        start_from_form(HubPages(page, env.hub_url), "cpu")
-    else:
-        page.goto(f"{env.hub_url}/user/student/lab")
-        LabPage(page).wait_until_loaded()
+    ensure_running(hub_admin, "student")
+    page.goto(f"{env.hub_url}/user/student/lab")
+    LabPage(page).wait_until_loaded()
     pod_uid = lab_pod(env, "student")["metadata"]["uid"]
     hub_admin.write_file("student", "before-restart.txt", "work in progress")
 
