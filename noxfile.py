@@ -79,18 +79,24 @@ def dev(session: nox.Session) -> None:
     session.run("python", "-m", "devenv.dev_env", "up")
 
 
+@nox.session(python=PYTHON, name="cluster-tests", tags=["ci"])
+def cluster_tests(session: nox.Session) -> None:
+    """Image smoke tests (docker run) and cluster tests on kind; builds what is missing first."""
+    require(session, "docker", "go", "java", "maven")
+    install_project(session, "test")
+    session.run("python", "-m", "devenv.images", "build")
+    session.run("python", "-m", "devenv.images", "verify")
+    session.run("pytest", "images/tests")
+    session.run("python", "-m", "devenv.cluster", "up")
+    session.run("pytest", "-m", "cluster", "dev/tests/cluster", "helm/tests", *session.posargs)
+
+
 @nox.session(python=PYTHON, tags=["ci"])
 def e2e(session: nox.Session) -> None:
-    """Everything against real containers: image smoke tests, cluster tests, browser stories.
-
-    Brings the environment up first (as `dev` does); arguments after `--` go to the stories' pytest.
-    """
+    """The user stories in a real browser, against the environment `dev` brings up."""
     require(session, "docker", "go", "java", "maven", "chromium")
     install_project(session, "e2e")
     session.run("python", "-m", "devenv.dev_env", "up")
-    # The cluster tests need every fake GPU free, so they run before the stories start labs.
-    session.run("pytest", "images/tests")
-    session.run("pytest", "-m", "cluster", "dev/tests/cluster", "helm/tests")
     session.run("pytest", "-m", "cluster", "e2e", *session.posargs)
 
 

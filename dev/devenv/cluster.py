@@ -58,11 +58,34 @@ def cluster_exists(kind: Path) -> bool:
     )
 
 
+def cluster_answers(kind: Path) -> bool:
+    """True when every node container runs and the API server reports ready.
+
+    A cluster outlives the dockerd that ran it only as stopped containers (a reboot, or a CI run
+    after the session that created it); kind cannot resume those reliably, so they are recreated.
+    """
+    nodes = run(
+        [kind, "get", "nodes", "--name", cluster_config.cluster_name()], what="kind get nodes"
+    )
+    for node in nodes.split():
+        state = docker.docker("inspect", "-f", "{{.State.Running}}", node, check=False).strip()
+        if state != "true":
+            return False
+    try:
+        kubectl("get", "--raw", "/readyz", what="asking the API server", timeout=30)
+    except (ClusterError, subprocess.TimeoutExpired):
+        return False
+    return True
+
+
 def create_cluster(kind: Path, image: str) -> None:
     name = cluster_config.cluster_name()
     if cluster_exists(kind):
-        say(f"    cluster {name}: exists")
-        return
+        if cluster_answers(kind):
+            say(f"    cluster {name}: exists")
+            return
+        say(f"    cluster {name}: exists but does not answer (nodes stopped?); recreating it")
+        run([kind, "delete", "cluster", "--name", name], what="deleting the stopped cluster")
     log = logs_dir() / f"kind-create-{name}.log"
     config = cluster_config.write_kind_config()
     with log.open("w") as handle:
