@@ -75,7 +75,7 @@ def tests(session: nox.Session) -> None:
 def dev(session: nox.Session) -> None:
     """Bring the local environment up: cluster with fake GPUs, Keycloak, mock Moodle, the hub."""
     require(session, "docker", "go", "java", "maven")
-    install_project(session)
+    install_project(session, "e2e")
     session.run("python", "-m", "devenv.dev_env", "up")
 
 
@@ -91,7 +91,7 @@ def cluster_tests(session: nox.Session) -> None:
     session.run("pytest", "-m", "cluster", "dev/tests/cluster", "helm/tests", *session.posargs)
 
 
-@nox.session(python=PYTHON, tags=["ci"])
+@nox.session(python=PYTHON)
 def e2e(session: nox.Session) -> None:
     """The user stories in a real browser, against the environment `dev` brings up."""
     require(session, "docker", "go", "java", "maven", "chromium")
