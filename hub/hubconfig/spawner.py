@@ -9,9 +9,9 @@ from typing import Any
 from kubespawner import KubeSpawner
 from traitlets import Dict, Integer, Unicode, default
 
-from hubconfig import gpu_quota, user_options
+from hubconfig import gpu_quota, spawn_request, user_options
 from hubconfig.profiles import ProfileCatalogue, form_entries
-from hubconfig.refusals import forbidden
+from hubconfig.refusals import SpawnRefused, forbidden
 
 # Memory-backed shared memory for GPU frameworks (PyTorch data loaders), not a temporary file.
 SHM_PATH = "/dev/shm"  # noqa: S108
@@ -114,12 +114,23 @@ class ProfileSpawner(KubeSpawner):
     async def check_and_apply(self, options: Any) -> None:
         """JupyterHub's apply_user_options hook: refuse what is not allowed, else apply it."""
         groups = self.group_names()
+        catalogue = self.catalogue
         course_id = await self.course_id()
-        selection = user_options.select(options, self.catalogue, groups, course_id)
-        quota = self.quota
-        # No await between the check and recording the grant, so concurrent spawns see it.
-        held = gpu_quota.holdings(self.user, self, quota)
-        gpu_quota.check(quota, selection.gpus, groups, held)
+        if not spawn_request.gives_options(self.handler) and catalogue.course_profile(
+            course_id, catalogue.allowed(groups)
+        ):
+            # A course launch opens the course's lab, not whatever an earlier spawn asked for.
+            options = {}
+        try:
+            selection = user_options.select(options, catalogue, groups, course_id)
+            quota = self.quota
+            # No await between the check and recording the grant, so concurrent spawns see it.
+            held = gpu_quota.holdings(self.user, self, quota)
+            gpu_quota.check(quota, selection.gpus, groups, held)
+        except SpawnRefused:
+            # JupyterHub stored these options before the check; a later spawn must not reuse them.
+            self.user_options = self.orm_spawner.user_options = {}
+            raise
         self.gpus_held = selection.gpus
         self.apply_selection(selection)
 

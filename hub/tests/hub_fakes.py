@@ -11,10 +11,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 import yaml
+from jupyterhub.objects import Hub
 from kubernetes_asyncio.config import kube_config
+from tornado.httputil import HTTPHeaders, HTTPServerRequest, RequestStartLine
+from tornado.web import Application, RequestHandler
 
 CHART = Path(__file__).resolve().parents[2] / "helm" / "jupyterhub-k8s"
 VALUES_FILES = Path(__file__).resolve().parents[2] / "helm"
@@ -175,3 +179,30 @@ def offline_kubeconfig_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iter
     patch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(path))
     yield
     patch.undo()
+
+
+def hub_request(
+    handler_class: type[RequestHandler], method: str, uri: str, body: bytes = b""
+) -> Any:
+    """A real JupyterHub handler for one request, as the spawner sees it in `spawner.handler`."""
+    request = HTTPServerRequest(
+        start_line=RequestStartLine(method, uri, "HTTP/1.1"),
+        headers=HTTPHeaders({"Host": "hub.example", "Content-Type": "application/json"}),
+        body=body,
+        connection=mock.Mock(),
+    )
+    return handler_class(Application(hub=Hub()), request)
+
+
+async def spawn_like_jupyterhub(spawner: Any, options: dict[str, Any] | None, handler: Any) -> None:
+    """What JupyterHub's User.spawn does with options before the spawner starts a pod.
+
+    Given options are stored for later spawns; without them the stored ones are passed again.
+    """
+    if options is None:
+        options = spawner.orm_spawner.user_options or {}
+    else:
+        spawner.orm_spawner.user_options = options
+    spawner.user_options = options
+    spawner.handler = handler
+    await spawner._run_apply_user_options(spawner.user_options)

@@ -10,9 +10,13 @@ from hub_fakes import (  # noqa: F401 - pytest fixtures, used by name
     FakeServer,
     FakeUser,
     chart_values_fixture,
+    hub_request,
     hub_user,
     offline_kubeconfig_fixture,
+    spawn_like_jupyterhub,
 )
+from jupyterhub.apihandlers.users import UserServerAPIHandler
+from jupyterhub.handlers.pages import SpawnHandler
 from traitlets.config import Config
 
 from hubconfig.refusals import SpawnRefused
@@ -124,6 +128,65 @@ async def test_refused_request_changes_nothing_and_cannot_start(
     # KubeSpawner's start begins with load_user_options: without a checked request, no pod.
     with pytest.raises(SpawnRefused, match="options were not checked"):
         await spawner.load_user_options()
+
+
+SERVER_API = "/hub/api/users/stu/server"
+
+
+def course_launch() -> Any:
+    """The spawn page request a Moodle launch lands on: no options, the form is skipped."""
+    return hub_request(SpawnHandler, "GET", "/hub/spawn")
+
+
+def api_spawn(body: bytes) -> Any:
+    return hub_request(UserServerAPIHandler, "POST", SERVER_API, body)
+
+
+async def test_course_launch_after_a_refused_forgery_opens_the_course_lab(
+    chart_values: dict,
+) -> None:
+    user = hub_user("stu", ["course-nlp-101"])
+    spawner = make_spawner(chart_values, user)
+    forged = b'{"user_options": {"profile": "gpu", "gpus": 2}}'
+    with pytest.raises(SpawnRefused) as refused:
+        await spawn_like_jupyterhub(spawner, {"profile": "gpu", "gpus": 2}, api_spawn(forged))
+    assert refused.value.status_code == 403
+    assert not spawner.orm_spawner.user_options
+    user.auth_state = {"course": {"context_id": "nlp-101"}}
+    await spawn_like_jupyterhub(spawner, None, course_launch())
+    assert spawner.image == "example/lab-nlp:7"
+
+
+async def test_refused_options_are_not_reused_by_a_plain_spawn(chart_values: dict) -> None:
+    spawner = make_spawner(chart_values, hub_user("stu", ["students"]))
+    with pytest.raises(SpawnRefused):
+        await spawn_like_jupyterhub(spawner, {"profile": "gpu"}, api_spawn(b'{"profile": "gpu"}'))
+    await spawn_like_jupyterhub(spawner, None, api_spawn(b""))
+    assert spawner.extra_resource_limits == {}
+
+
+async def test_course_launch_opens_the_course_lab_not_the_last_gpu_choice(
+    chart_values: dict,
+) -> None:
+    user = hub_user("gpu-student", ["gpu", "course-nlp-101"])
+    spawner = make_spawner(chart_values, user)
+    await spawn_like_jupyterhub(
+        spawner, {"profile": "gpu", "gpus": "1"}, hub_request(SpawnHandler, "POST", "/hub/spawn")
+    )
+    assert spawner.gpus_held == 1
+    user.auth_state = {"course": {"context_id": "nlp-101"}}
+    await spawn_like_jupyterhub(spawner, None, course_launch())
+    assert spawner.image == "example/lab-nlp:7"
+    assert spawner.gpus_held == 0
+    assert spawner.extra_resource_limits == {}
+
+
+async def test_options_given_with_a_course_login_are_still_honoured(chart_values: dict) -> None:
+    user = hub_user("gpu-student", ["gpu", "course-nlp-101"], course="nlp-101")
+    spawner = make_spawner(chart_values, user)
+    body = b'{"user_options": {"profile": "gpu", "gpus": 1}}'
+    await spawn_like_jupyterhub(spawner, {"profile": "gpu", "gpus": 1}, api_spawn(body))
+    assert spawner.gpus_held == 1
 
 
 async def test_gpu_quota_counts_the_users_other_servers(chart_values: dict) -> None:
