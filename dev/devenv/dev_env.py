@@ -485,6 +485,18 @@ def status() -> None:
 
 
 def down() -> None:
+    # Uninstall first: the chart owns cluster-scoped objects (the dev course volume's PV) that a
+    # namespace deletion leaves Released, and a Released PV never binds the next install's claim.
+    with logged_step(f"uninstall release {RELEASE}", "down") as log:
+        run_logged(
+            [
+                tools.ensure("helm"), "uninstall", RELEASE, "--ignore-not-found", "--wait",
+                "--kube-context", cluster_config.kube_context(), "--namespace", NAMESPACE,
+            ],
+            log=log,
+            what=f"helm uninstall {RELEASE}",
+            timeout=300,
+        )  # fmt: skip
     with logged_step(f"delete namespace {NAMESPACE}", "down") as log:
         kubectl(
             "delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait",
