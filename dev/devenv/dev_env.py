@@ -25,7 +25,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -57,7 +57,6 @@ CHART_IMAGE_PATHS = {
     "configurable-http-proxy": ("proxy", "chp", "image"),
     "lab-base": ("singleuser", "image"),
 }
-LAB_IMAGE_PREFIX = "lab-"
 HUB_SERVICE_PORT = "hub"  # entries of dev/cluster/ports.yaml
 KEYCLOAK_PORT = "keycloak"
 MOCK_MOODLE_PORT = "mock-moodle"
@@ -184,12 +183,16 @@ def lti13_platform(config: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def image_values(locked: dict[str, Any]) -> dict[str, Any]:
-    """Chart values naming each locked image the chart runs (`devenv.images.lock.read()`)."""
+def image_values(locked: dict[str, Any], lab_keys: Collection[str]) -> dict[str, Any]:
+    """Chart values naming each locked image the chart runs (`devenv.images.lock.read()`).
+
+    `lab_keys` are the keys of `singleuser.images` that the values use; other lab images in the
+    lock stay out. The chart's tests use this too, so the dev environment and they agree.
+    """
     values: dict[str, Any] = {}
     for name, entry in locked.items():
         path = CHART_IMAGE_PATHS.get(name)
-        if path is None and name.startswith(LAB_IMAGE_PREFIX):
+        if path is None and name in lab_keys:
             path = ("singleuser", "images", name)
         if path is None:
             continue
@@ -200,9 +203,16 @@ def image_values(locked: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def dev_lab_keys() -> set[str]:
+    """The lab images (`singleuser.images` keys) that the dev values use."""
+    import yaml
+
+    return set(yaml.safe_load(DEV_VALUES.read_text())["singleuser"]["images"])
+
+
 def generated_values(locked: dict[str, Any]) -> dict[str, Any]:
     """Values that depend on ports.yaml and the image lock: the third values file."""
-    values = image_values(locked)
+    values = image_values(locked, dev_lab_keys())
     hub_config = values.setdefault("hub", {}).setdefault("config", {})
     hub_config["JupyterHub"] = {"public_url": public_urls()[HUB_SERVICE_PORT] + "/"}
     hub_config["LTI13Login"] = {"platforms": [lti13_platform(mock_moodle_config())]}

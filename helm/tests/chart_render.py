@@ -73,29 +73,3 @@ def secret_text(secret: dict[str, Any], key: str) -> str:
 
 # Which chart value each built image fills; lab images other than lab-base go to
 # `singleuser.images.<image name>` when the values name that key.
-IMAGE_VALUES = {
-    "hub": ("hub", "image"),
-    "configurable-http-proxy": ("proxy", "chp", "image"),
-    "lab-base": ("singleuser", "image"),
-}
-
-
-def image_values(locked: dict[str, Any], lab_keys: set[str]) -> dict[str, Any]:
-    """Values that point the chart at the images in the lock file (`devenv.images.lock.read()`).
-
-    `locked` maps image names to entries with `repository` and `tag`; `lab_keys` are the keys of
-    `singleuser.images` the values use. The dev environment passes the result as a second
-    values file after values-dev.yaml.
-    """
-    values: dict[str, Any] = {}
-    for name, entry in locked.items():
-        path = IMAGE_VALUES.get(name) or (
-            ("singleuser", "images", name) if name in lab_keys else None
-        )
-        if path is None:
-            continue
-        node = values
-        for key in path:
-            node = node.setdefault(key, {})
-        node.update(name=entry.repository, tag=entry.tag)
-    return values

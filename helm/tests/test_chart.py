@@ -13,13 +13,13 @@ from chart_render import (
     PRODUCTION_VALUES,
     RELEASE,
     find,
-    image_values,
     render,
     run_helm,
     secret_text,
 )
 
 from devenv import cluster_config
+from devenv.dev_env import image_values
 from devenv.images.lock import LockedImage
 from hubconfig import values
 from hubconfig.config import lab_labels

@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 import requests
 import yaml
-from chart_render import CHART, DEV_VALUES, image_values, run_helm
+from chart_render import CHART, DEV_VALUES, run_helm
 
 from devenv import cluster, cluster_config, tools
+from devenv.dev_env import image_values
 from devenv.images import lock
 
 pytestmark = pytest.mark.cluster
