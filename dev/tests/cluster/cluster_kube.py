@@ -87,9 +87,23 @@ def running_pod(kube: Kube, namespace: str, name: str) -> dict[str, Any]:
 
     def running() -> dict[str, Any] | None:
         pod = kube.get("pod", "-n", namespace, name)
-        return pod if pod["status"].get("phase") == "Running" else None
+        status = pod["status"]
+        if status.get("phase") == "Failed":
+            # For example UnexpectedAdmissionError: waiting longer cannot help.
+            raise AssertionError(
+                f"pod {namespace}/{name} failed: {status.get('reason')}: {status.get('message')}"
+            )
+        return pod if status.get("phase") == "Running" else None
 
-    return kube.wait_until(f"pod {namespace}/{name} to run", running)
+    try:
+        return kube.wait_until(f"pod {namespace}/{name} to run", running)
+    except AssertionError as error:
+        status = kube.get("pod", "-n", namespace, name)["status"]
+        conditions = [
+            f"{c['type']}={c['status']} {c.get('reason', '')} {c.get('message', '')}".strip()
+            for c in status.get("conditions", [])
+        ]
+        raise AssertionError(f"{error}; phase {status.get('phase')}: {conditions}") from None
 
 
 def unschedulable_message(kube: Kube, namespace: str, name: str) -> str:

@@ -15,6 +15,7 @@ from cluster_kube import (
 pytestmark = pytest.mark.cluster
 
 GPUS_PER_NODE = "4"
+PLUGIN_SELECTOR = "app.kubernetes.io/name=fake-gpu-plugin"
 
 
 def allocated_ids(kube: Kube, namespace: str, pod: str) -> list[str]:
@@ -87,24 +88,47 @@ def test_pods_without_the_gpu_toleration_never_land_on_the_gpu_node(
         assert running_pod(kube, namespace, f"cpu-{index}")["spec"]["nodeName"] != gpu_node
 
 
+def registrations(kube: Kube, node: str) -> int:
+    """How often the plugin on the node has registered with a kubelet (from its log)."""
+    pods = kube.get(
+        "pods",
+        "-n",
+        "kube-system",
+        "-l",
+        PLUGIN_SELECTOR,
+        "--field-selector",
+        f"spec.nodeName={node}",
+    )["items"]
+    assert len(pods) == 1, f"expected one plugin pod on {node}, found {len(pods)}"
+    # Logs come through the kubelet: while it restarts there are none to read (count as none).
+    log = kube.run("logs", "-n", "kube-system", pods[0]["metadata"]["name"], check=False)
+    return log.count("registered nvidia.com/gpu")
+
+
 def test_plugin_registers_again_after_a_kubelet_restart(
     kube: Kube, namespace: str, gpu_node: str
 ) -> None:
     before = kube.get("node", gpu_node)["status"]["allocatable"].get("nvidia.com/gpu")
     assert before == GPUS_PER_NODE
+    registered_before = registrations(kube, gpu_node)
     subprocess.run(
         ["docker", "exec", gpu_node, "systemctl", "restart", "kubelet"], check=True, timeout=60
     )
 
-    def ready_with_gpus() -> bool:
+    def registered_again_and_ready() -> bool:
         status = kube.get("node", gpu_node)["status"]
-        ready = any(c["type"] == "Ready" and c["status"] == "True" for c in status["conditions"])
-        return ready and status["allocatable"].get("nvidia.com/gpu") == GPUS_PER_NODE
+        return (
+            registrations(kube, gpu_node) > registered_before
+            and any(c["type"] == "Ready" and c["status"] == "True" for c in status["conditions"])
+            and status["allocatable"].get("nvidia.com/gpu") == GPUS_PER_NODE
+        )
 
     kube.wait_until(
-        f"{gpu_node} Ready with {GPUS_PER_NODE} GPUs after the restart", ready_with_gpus
+        f"the plugin to register again and {gpu_node} to report {GPUS_PER_NODE} GPUs",
+        registered_again_and_ready,
     )
-    # Only a plugin registered with the new kubelet can allocate devices to a new pod.
+    # The node's status may still be the old kubelet's; only a plugin registered with the new
+    # kubelet can allocate devices to a new pod (else: UnexpectedAdmissionError).
     kube.apply(pod_manifest("after-restart", namespace, gpus=1, tolerate_gpu=True))
     running_pod(kube, namespace, "after-restart")
     assert len(allocated_ids(kube, namespace, "after-restart")) == 1
