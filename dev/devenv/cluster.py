@@ -9,6 +9,7 @@ CLI: `python -m devenv.cluster up|down` (the project's venv: it reads YAML).
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -25,7 +26,8 @@ GPU_PLUGIN_MANIFEST = REPO_ROOT / "dev" / "cluster" / "fake-gpu-plugin.yaml"
 GPU_WAIT_S = 180
 NODES_READY_WAIT_S = 300
 # CoreDNS and the local-path provisioner, which kind installs.
-SYSTEM_NAMESPACES = ("kube-system", "local-path-storage")
+LOCAL_PATH_NAMESPACE = "local-path-storage"
+SYSTEM_NAMESPACES = ("kube-system", LOCAL_PATH_NAMESPACE)
 
 
 class ClusterError(RuntimeError):
@@ -78,14 +80,37 @@ def cluster_answers(kind: Path) -> bool:
     return True
 
 
+def clear_shared_dir(image: str) -> None:
+    """Empty the folder the nodes share: its volumes belonged to a cluster that is gone.
+
+    Pods wrote it as root and as their own users, so a container removes the files (the caller
+    may not be root); the image is one that is there already.
+    """
+    folder = cluster_config.shared_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    if not any(folder.iterdir()):
+        return
+    docker.docker(
+        "run", "--rm", "--entrypoint", "find", "-v", f"{folder}:/shared", image,
+        "/shared", "-mindepth", "1", "-delete",
+    )  # fmt: skip
+
+
 def create_cluster(kind: Path, image: str) -> None:
     name = cluster_config.cluster_name()
     if cluster_exists(kind):
-        if cluster_answers(kind):
+        if not cluster_answers(kind):
+            say(f"    cluster {name}: exists but does not answer (nodes stopped?); recreating it")
+        elif cluster_config.config_changed_since_creation():
+            say(
+                f"    cluster {name}: its configuration changed since it was created "
+                "(dev/cluster/kind-config.yaml, ports.yaml); recreating it"
+            )
+        else:
             say(f"    cluster {name}: exists")
             return
-        say(f"    cluster {name}: exists but does not answer (nodes stopped?); recreating it")
-        run([kind, "delete", "cluster", "--name", name], what="deleting the stopped cluster")
+        run([kind, "delete", "cluster", "--name", name], what="deleting the old cluster")
+    clear_shared_dir(image)
     log = logs_dir() / f"kind-create-{name}.log"
     config = cluster_config.write_kind_config()
     with log.open("w") as handle:
@@ -121,6 +146,27 @@ def wait_for_nodes_ready() -> None:
             what=f"waiting for the {what} to become {condition}",
             timeout=NODES_READY_WAIT_S + 30,
         )
+
+
+def use_shared_volumes() -> None:
+    """Point the local-path provisioner at the shared folder (kind's default is a folder per
+    node, whose volumes bind a pod to that node) and restart it when that changed anything."""
+    patch = json.dumps({"data": {"config.json": cluster_config.local_path_config()}})
+    namespace = ("-n", LOCAL_PATH_NAMESPACE)
+    result = kubectl(
+        "patch", "configmap", "local-path-config", *namespace, "--type", "merge", "-p", patch,
+        what="configuring the local-path provisioner",
+    )  # fmt: skip
+    if "(no change)" in result:
+        say(f"    volumes in {cluster_config.VOLUMES_DIR_IN_NODE} (shared by every node)")
+        return
+    deployment = "deployment/local-path-provisioner"
+    kubectl("rollout", "restart", deployment, *namespace, what="restarting the provisioner")
+    kubectl(
+        "rollout", "status", deployment, *namespace, f"--timeout={NODES_READY_WAIT_S}s",
+        what="waiting for the restarted provisioner", timeout=NODES_READY_WAIT_S + 30,
+    )  # fmt: skip
+    say(f"    volumes now in {cluster_config.VOLUMES_DIR_IN_NODE} (shared by every node)")
 
 
 def build_gpu_plugin_image() -> None:
@@ -210,6 +256,8 @@ def up() -> None:
         create_cluster(kind, image)
     with step("nodes Ready, DNS and storage Available"):
         wait_for_nodes_ready()
+    with step("shared volumes"):
+        use_shared_volumes()
     with step(f"image {GPU_PLUGIN_IMAGE}"):
         build_gpu_plugin_image()
     with step("load images into the nodes"):
@@ -228,6 +276,7 @@ def down() -> None:
             say(f"    cluster {name}: absent")
             return
         run([kind, "delete", "cluster", "--name", name], what="kind delete cluster")
+        clear_shared_dir(node_image.node_image_name())
 
 
 COMMANDS = {"up": up, "down": down}
