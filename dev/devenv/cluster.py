@@ -23,6 +23,7 @@ GPU_RESOURCE = "nvidia.com/gpu"
 GPU_PLUGIN_IMAGE = "jupyterhub-k8s/fake-gpu-plugin:dev"
 GPU_PLUGIN_SPEC = "fake-gpu-plugin"  # its entry in images/images.toml
 GPU_PLUGIN_MANIFEST = REPO_ROOT / "dev" / "cluster" / "fake-gpu-plugin.yaml"
+IMAGE_ID_KEY = "jupyterhub-k8s/image-id"
 GPU_WAIT_S = 180
 NODES_READY_WAIT_S = 300
 # CoreDNS and the local-path provisioner, which kind installs.
@@ -169,8 +170,9 @@ def use_shared_volumes() -> None:
     say(f"    volumes now in {cluster_config.VOLUMES_DIR_IN_NODE} (shared by every node)")
 
 
-def build_gpu_plugin_image() -> None:
-    """Build the plugin image with the project's image builder and tag it as the manifest names it.
+def build_gpu_plugin_image() -> str:
+    """Build the plugin image with the project's image builder and tag it as the manifest names
+    it; return its image id.
 
     devenv.images tags by a hash of the image's inputs (and skips the build when that tag
     exists); fake-gpu-plugin.yaml names the `:dev` tag.
@@ -182,6 +184,22 @@ def build_gpu_plugin_image() -> None:
     except (build.BuildError, spec.SpecError) as error:
         raise ClusterError(f"building the fake GPU plugin image failed: {error}") from error
     docker_images.tag(locked.reference, GPU_PLUGIN_IMAGE)
+    return locked.image_id
+
+
+def deploy_gpu_plugin(image_id: str) -> None:
+    """Apply the plugin's DaemonSet, its pods annotated with the image id: the `:dev` tag stays
+    the same when the image is rebuilt, the annotation does not, so the pods are replaced."""
+    kubectl("apply", "-f", str(GPU_PLUGIN_MANIFEST), what="applying the plugin's manifest")
+    annotation = {"spec": {"template": {"metadata": {"annotations": {IMAGE_ID_KEY: image_id}}}}}
+    kubectl(
+        "patch", "daemonset", "fake-gpu-plugin", "-n", "kube-system", "--type", "merge",
+        "-p", json.dumps(annotation), what="recording the plugin's image id",
+    )  # fmt: skip
+    kubectl(
+        "rollout", "status", "daemonset/fake-gpu-plugin", "-n", "kube-system",
+        f"--timeout={GPU_WAIT_S}s", what="waiting for the plugin's pods", timeout=GPU_WAIT_S + 30,
+    )  # fmt: skip
 
 
 def images_to_load() -> list[str]:
@@ -259,11 +277,11 @@ def up() -> None:
     with step("shared volumes"):
         use_shared_volumes()
     with step(f"image {GPU_PLUGIN_IMAGE}"):
-        build_gpu_plugin_image()
+        plugin_image_id = build_gpu_plugin_image()
     with step("load images into the nodes"):
         load_images(kind)
     with step("fake GPU device plugin"):
-        kubectl("apply", "-f", str(GPU_PLUGIN_MANIFEST), what="applying the plugin's manifest")
+        deploy_gpu_plugin(plugin_image_id)
         wait_for_gpus()
 
 

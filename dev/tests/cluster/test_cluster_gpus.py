@@ -12,6 +12,8 @@ from cluster_kube import (
     unschedulable_message,
 )
 
+from devenv import cluster
+
 pytestmark = pytest.mark.cluster
 
 GPUS_PER_NODE = "4"
@@ -132,3 +134,15 @@ def test_plugin_registers_again_after_a_kubelet_restart(
     kube.apply(pod_manifest("after-restart", namespace, gpus=1, tolerate_gpu=True))
     running_pod(kube, namespace, "after-restart")
     assert len(allocated_ids(kube, namespace, "after-restart")) == 1
+
+
+def test_the_plugin_runs_the_image_built_last(kube: Kube) -> None:
+    """`up` replaces the plugin's pods when its image is rebuilt under the same `:dev` tag."""
+    built = subprocess.run(
+        ["docker", "image", "inspect", "-f", "{{.Id}}", cluster.GPU_PLUGIN_IMAGE],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    plugin = kube.get("daemonset", "-n", "kube-system", "fake-gpu-plugin")
+    template = plugin["spec"]["template"]["metadata"]
+    assert template["annotations"][cluster.IMAGE_ID_KEY] == built
+    assert plugin["status"]["updatedNumberScheduled"] == plugin["status"]["desiredNumberScheduled"]
