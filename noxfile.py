@@ -91,7 +91,7 @@ def cluster_tests(session: nox.Session) -> None:
     session.run("pytest", "-m", "cluster", "dev/tests/cluster", "helm/tests", *session.posargs)
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=PYTHON, tags=["ci"])
 def e2e(session: nox.Session) -> None:
     """The user stories in a real browser, against the environment `dev` brings up."""
     require(session, "docker", "go", "java", "maven", "chromium")

@@ -37,6 +37,8 @@ from devenv.progress import say, step
 
 NAMESPACE = "jupyterhub"
 RELEASE = "jupyterhub-k8s"
+# The pods KubeSpawner made: user servers (a label of hubconfig.config.lab_labels).
+USER_SERVER_SELECTOR = "app.kubernetes.io/managed-by=kubespawner"
 CHART = REPO_ROOT / "helm" / "jupyterhub-k8s"
 DEV_VALUES = REPO_ROOT / "helm" / "values-dev.yaml"
 SERVICES_VALUES = cluster_config.CLUSTER_DIR / "values-dev-services.yaml"
@@ -495,7 +497,14 @@ def status() -> None:
 
 
 def down() -> None:
-    # Uninstall first: the chart owns cluster-scoped objects (the dev course volume's PV) that a
+    # User servers first: KubeSpawner's pods are not the chart's, and while one runs it holds the
+    # course volume's claim, so the uninstall below would wait for that PV until it times out.
+    with logged_step("stop user servers", "down") as log:
+        kubectl(
+            "delete", "pods", "-n", NAMESPACE, "-l", USER_SERVER_SELECTOR, "--ignore-not-found",
+            "--wait", log=log, what="deleting the user servers' pods", timeout=300,
+        )  # fmt: skip
+    # Then uninstall: the chart owns cluster-scoped objects (the dev course volume's PV) that a
     # namespace deletion leaves Released, and a Released PV never binds the next install's claim.
     with logged_step(f"uninstall release {RELEASE}", "down") as log:
         run_logged(

@@ -8,6 +8,7 @@ import pytest
 
 from devenv import cluster_config, dev_env
 from devenv.images.lock import LockedImage
+from hubconfig.config import lab_labels
 
 
 def locked(*names: str) -> dict[str, LockedImage]:
@@ -101,3 +102,8 @@ def test_summary_lists_every_dev_account() -> None:
     text = dev_env.summary()
     for username, password, _groups in dev_env.dev_accounts():
         assert username in text and password in text
+
+
+def test_down_stops_exactly_the_pods_the_hub_labels_as_user_servers() -> None:
+    key, value = dev_env.USER_SERVER_SELECTOR.split("=")
+    assert lab_labels(dev_env.RELEASE)[key] == value
