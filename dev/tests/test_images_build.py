@@ -1,5 +1,7 @@
 from pathlib import Path
 
+import pytest
+
 from devenv.images import build
 from devenv.images.spec import ImageSpec
 
@@ -42,3 +44,17 @@ def test_from_scratch_turns_off_the_layer_cache(tmp_path: Path) -> None:
         plan(), tmp_path, low_priority=False, from_scratch=True
     )
     assert "--no-cache" not in build.build_command(plan(), tmp_path, low_priority=False)
+
+
+def test_a_builder_is_passed_and_hashed_like_a_build_arg(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(build.docker_images, "image_id", lambda reference: "sha256:base")
+    monkeypatch.setattr(build.content, "context_files", lambda spec: {})
+    lab = ImageSpec("lab", "org/lab", "debian", builder="python-builder")
+    job = build.plan(lab, "debian:bookworm-slim", "org/python-builder:111111111111")
+    assert "BUILDER_IMAGE=org/python-builder:111111111111" in build.build_command(
+        job, tmp_path, low_priority=False
+    )
+    rebuilt_builder = build.plan(lab, "debian:bookworm-slim", "org/python-builder:222222222222")
+    assert rebuilt_builder.tag != job.tag

@@ -87,3 +87,32 @@ def test_write_context_copies_files_with_their_modes(repo: Path, tmp_path: Path)
 
 def test_image_folders_live_in_the_repo() -> None:
     assert IMAGES_DIR == REPO_ROOT / "images"
+
+
+def test_a_shared_dockerfile_is_the_context_root_dockerfile_and_hashed(repo: Path) -> None:
+    shared = repo / "images" / "lab-extension" / "Dockerfile"
+    shared.parent.mkdir()
+    shared.write_text("FROM scratch\n")
+    (repo / "images" / "lab-nlp").mkdir()
+    (repo / "images" / "lab-nlp" / "requirements.txt").write_text("a==1\n")
+    lab = ImageSpec(
+        "lab-nlp", "org/lab-nlp", "debian", dockerfile="images/lab-extension/Dockerfile"
+    )
+    files = content.context_files(lab, repo)
+    assert files == {
+        "Dockerfile": shared,
+        "requirements.txt": repo / "images/lab-nlp/requirements.txt",
+    }
+    before = content.content_hash(files, {}, "sha256:1")
+    shared.write_text("FROM scratch\nLABEL x=1\n")
+    assert content.content_hash(content.context_files(lab, repo), {}, "sha256:1") != before
+
+    (repo / "images" / "lab-nlp" / "Dockerfile").write_text("FROM scratch\n")
+    with pytest.raises(SpecError, match="keep one"):
+        content.context_files(lab, repo)
+
+
+def test_a_missing_dockerfile_is_named(repo: Path) -> None:
+    (repo / "images" / "hub" / "Dockerfile").unlink()
+    with pytest.raises(SpecError, match="no Dockerfile"):
+        content.context_files(HUB, repo)

@@ -1,6 +1,7 @@
 import pytest
 
 from devenv.images import spec
+from devenv.paths import REPO_ROOT
 
 VALID = {
     "lab-base": {"repository": "org/lab-base", "base": "debian"},
@@ -13,7 +14,8 @@ def test_the_repo_spec_loads_and_names_a_folder_with_a_dockerfile_per_image() ->
     specs = spec.load()
     assert {"hub", "lab-base", "lab-nlp", "keycloak", "configurable-http-proxy"} <= set(specs)
     for image in specs.values():
-        assert (image.folder / "Dockerfile").is_file(), image.name
+        assert image.folder.is_dir(), image.name
+        assert (REPO_ROOT / image.dockerfile_path).is_file(), image.name
 
 
 def test_build_order_puts_bases_first_and_adds_them_when_not_named() -> None:
@@ -23,6 +25,30 @@ def test_build_order_puts_bases_first_and_adds_them_when_not_named() -> None:
         "lab-base",
         "lab-nlp",
     ]
+
+
+def test_build_order_puts_a_builder_before_the_images_built_in_it() -> None:
+    specs = spec.parse(
+        {
+            "builder": {"repository": "org/builder", "base": "debian", "final": False},
+            **VALID,
+            "lab-nlp": {"repository": "org/lab-nlp", "base": "lab-base", "builder": "builder"},
+        }
+    )
+    assert [s.name for s in spec.build_order(specs, ["lab-nlp"])] == [
+        "lab-base",
+        "builder",
+        "lab-nlp",
+    ]
+    assert not specs["builder"].final
+    assert specs["lab-nlp"].final
+
+
+def test_the_repo_images_that_pip_install_build_in_the_python_builder() -> None:
+    specs = spec.load()
+    assert not specs["python-builder"].final
+    for name in ("hub", "lab-base", "lab-nlp", "lab-deeplearning", "mock-moodle"):
+        assert specs[name].builder == "python-builder", name
 
 
 def test_select_leaves_out_non_default_images_unless_asked() -> None:
@@ -42,6 +68,15 @@ def test_select_leaves_out_non_default_images_unless_asked() -> None:
         ({"a": {"repository": "r", "base": "ubuntu"}}, "neither 'debian'"),
         ({"a": {"repository": "r", "base": "debian", "inputs": ["../x"]}}, "must be a repo path"),
         ({"a": {"repository": "r", "base": "b"}, "b": {"repository": "r", "base": "a"}}, "cycle"),
+        ({"a": {"repository": "r", "base": "debian", "builder": "x"}}, "builder 'x' must be"),
+        (
+            {
+                "a": {"repository": "r", "base": "debian", "builder": "b"},
+                **{"b": VALID["lab-base"]},
+            },
+            "with `final = false`",
+        ),
+        ({"a": {"repository": "r", "base": "debian", "final": "no"}}, "`final` must be a bool"),
     ],
 )
 def test_bad_specs_say_what_is_wrong(document: dict, message: str) -> None:

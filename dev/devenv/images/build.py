@@ -18,6 +18,8 @@ from devenv.progress import say, step
 # Site CAs of the build host (e.g. a TLS-inspecting proxy's): handed to builder stages only, so
 # that pip and npm reach their registries from there; final stages never see them.
 LOCAL_CA_DIR = Path("/usr/local/share/ca-certificates")
+# The Dockerfile ARG that names the image an image's build stage starts from (its `builder`).
+BUILDER_ARG = "BUILDER_IMAGE"
 # The weight of build containers against other processes (1024 is Docker's default).
 LOW_PRIORITY_CPU_SHARES = 256
 
@@ -60,7 +62,9 @@ def pinned_build_args(spec: ImageSpec) -> dict[str, str]:
     return {arg: versions.get(key) for arg, key in spec.build_args.items()}
 
 
-def plan(spec: ImageSpec, base_reference: str) -> Plan:
+def plan(spec: ImageSpec, base_reference: str, builder_reference: str | None = None) -> Plan:
+    """The image as it would be built now; a builder's reference (a hash tag) is hashed with the
+    build args, so an image is rebuilt when its builder is."""
     base_id = docker_images.image_id(base_reference)
     if base_id is None:
         raise BuildError(f"{spec.name}: its base image {base_reference} is not in Docker")
@@ -69,6 +73,8 @@ def plan(spec: ImageSpec, base_reference: str) -> Plan:
         raise SpecError(f"image {spec.name!r}: nothing knows how to fetch {unknown}")
     files = content.context_files(spec)
     args = pinned_build_args(spec)
+    if builder_reference is not None:
+        args[BUILDER_ARG] = builder_reference
     full_hash = content.content_hash(files, args, base_id)
     return Plan(spec, files, args, base_reference, base_id, full_hash)
 
@@ -153,7 +159,8 @@ def build(
                 base_reference = docker.ensure_base_image()
             else:
                 base_reference = built[spec.base].reference
-            job = plan(spec, base_reference)
+            builder = built[spec.builder].reference if spec.builder else None
+            job = plan(spec, base_reference, builder)
             outcome = ensure_image(
                 job, low_priority=low_priority, from_scratch=from_scratch, pull=pull
             )

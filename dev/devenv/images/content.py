@@ -33,11 +33,19 @@ def walk(folder: Path) -> Iterator[Path]:
 
 
 def context_files(spec: ImageSpec, repo_root: Path = REPO_ROOT) -> dict[str, Path]:
-    """Build-context path -> file: the image's folder at the root, its inputs at their repo path."""
+    """Build-context path -> file: the image's folder at the root (with its Dockerfile, its own or
+    a shared one), its inputs at their repo path."""
     folder = repo_root / spec.folder.relative_to(REPO_ROOT)
-    if not (folder / "Dockerfile").is_file():
-        raise SpecError(f"image {spec.name!r} has no Dockerfile in {folder}")
     files = {path.relative_to(folder).as_posix(): path for path in walk(folder)}
+    if spec.dockerfile is not None:
+        if "Dockerfile" in files:
+            raise SpecError(
+                f"image {spec.name!r} names {spec.dockerfile} and has a Dockerfile of its own in "
+                f"{folder}; keep one"
+            )
+        files["Dockerfile"] = repo_root / spec.dockerfile
+    if "Dockerfile" not in files or not files["Dockerfile"].is_file():
+        raise SpecError(f"image {spec.name!r} has no Dockerfile ({spec.dockerfile_path})")
     for entry in spec.inputs:
         source = repo_root / entry
         if source.is_file():

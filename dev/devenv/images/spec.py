@@ -22,6 +22,9 @@ SCHEMA: dict[str, tuple[type, type | None, bool]] = {
     "fetch": (list, str, False),
     "alias_tag": (str, None, False),
     "default": (bool, None, False),
+    "builder": (str, None, False),
+    "final": (bool, None, False),
+    "dockerfile": (str, None, False),
 }
 
 
@@ -41,10 +44,18 @@ class ImageSpec:
     fetch: tuple[str, ...] = ()
     alias_tag: str | None = None
     default: bool = True
+    builder: str | None = None
+    final: bool = True
+    dockerfile: str | None = None
 
     @property
     def folder(self) -> Path:
         return IMAGES_DIR / self.name
+
+    @property
+    def dockerfile_path(self) -> str:
+        """The repo path of the Dockerfile: its folder's, or one that several images share."""
+        return self.dockerfile or f"images/{self.name}/Dockerfile"
 
 
 def check_entry(name: str, entry: Any, where: str) -> None:
@@ -81,6 +92,9 @@ def parse(document: dict[str, Any], where: str = SPEC_FILE.name) -> dict[str, Im
             fetch=tuple(entry.get("fetch", ())),
             alias_tag=entry.get("alias_tag"),
             default=entry.get("default", True),
+            builder=entry.get("builder"),
+            final=entry.get("final", True),
+            dockerfile=entry.get("dockerfile"),
         )
     for spec in specs.values():
         if spec.base != DEBIAN_BASE and spec.base not in specs:
@@ -88,7 +102,12 @@ def parse(document: dict[str, Any], where: str = SPEC_FILE.name) -> dict[str, Im
                 f"{where}: [{spec.name}] base {spec.base!r} is neither {DEBIAN_BASE!r} "
                 "nor an image of this file"
             )
-        for path in spec.inputs:
+        if spec.builder is not None and (spec.builder not in specs or specs[spec.builder].final):
+            raise SpecError(
+                f"{where}: [{spec.name}] builder {spec.builder!r} must be an image of this file "
+                "with `final = false`"
+            )
+        for path in (*spec.inputs, *filter(None, [spec.dockerfile])):
             if Path(path).is_absolute() or ".." in Path(path).parts:
                 raise SpecError(f"{where}: [{spec.name}] input {path!r} must be a repo path")
     build_order(specs, list(specs))  # rejects cycles early
@@ -105,7 +124,7 @@ def load(path: Path = SPEC_FILE) -> dict[str, ImageSpec]:
 
 
 def build_order(specs: dict[str, ImageSpec], names: list[str]) -> list[ImageSpec]:
-    """The named images and the images they build on, bases first."""
+    """The named images and the images they build on (bases and builders) first."""
     ordered: list[ImageSpec] = []
     visiting: set[str] = set()
 
@@ -117,9 +136,11 @@ def build_order(specs: dict[str, ImageSpec], names: list[str]) -> list[ImageSpec
         if name in visiting:
             raise SpecError(f"images build on each other in a cycle through {name!r}")
         visiting.add(name)
-        base = specs[name].base
+        base, builder = specs[name].base, specs[name].builder
         if base != DEBIAN_BASE:
             visit(base)
+        if builder is not None:
+            visit(builder)
         visiting.discard(name)
         ordered.append(specs[name])
 
