@@ -22,7 +22,7 @@ def test_reference_is_the_short_hash_and_the_alias_the_pinned_version() -> None:
 
 def test_build_command_passes_pins_base_and_label(tmp_path: Path) -> None:
     command = build.build_command(plan(), tmp_path, low_priority=True)
-    assert command[:4] == ["docker", "build", "--tag", plan().reference]
+    assert command[:5] == ["docker", "build", "--force-rm", "--tag", plan().reference]
     assert "V=1" in command
     assert "BASE_IMAGE=debian:bookworm-slim" in command
     assert f"io.github.jupyterhub-k8s.content-hash={'ab' * 32}" in command

@@ -90,7 +90,8 @@ def build_command(
     job: Plan, context: Path, *, low_priority: bool, from_scratch: bool = False
 ) -> list[str]:
     args = {**job.build_args, "BASE_IMAGE": job.base_reference, "EXTRA_CA_CERTS": extra_ca_certs()}
-    command = ["docker", "build", "--tag", job.reference]
+    # --force-rm: a failed step's container (gigabytes for a lab) is not left behind.
+    command = ["docker", "build", "--force-rm", "--tag", job.reference]
     command += ["--label", f"io.github.jupyterhub-k8s.content-hash={job.content_hash}"]
     for key, value in args.items():
         command += ["--build-arg", f"{key}={value}"]
