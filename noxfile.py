@@ -75,7 +75,7 @@ def tests(session: nox.Session) -> None:
 def dev(session: nox.Session) -> None:
     """Bring the local environment up: cluster with fake GPUs, Keycloak, mock Moodle, the hub."""
     require(session, "docker", "go", "java", "maven")
-    install_project(session, "e2e")
+    install_project(session)
     session.run("python", "-m", "devenv.dev_env", "up")
 
 

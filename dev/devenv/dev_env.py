@@ -158,11 +158,10 @@ def dev_accounts() -> list[tuple[str, str, list[str]]]:
 def mock_moodle_config() -> dict[str, Any]:
     """The mock Moodle's example configuration, pointed at the in-cluster hub, named localhost,
     with the courses and users of mock-moodle-extra.yaml added."""
-    from devenv.testing import mock_moodle_config as example_for_hub
-    from mock_moodle.config import ConfigError, validate
+    from mock_moodle.config import ConfigError, for_hub, validate
 
     urls = public_urls()
-    config = example_for_hub(urls[HUB_SERVICE_PORT] + "/")
+    config = for_hub(urls[HUB_SERVICE_PORT] + "/")
     for section, entries in cluster_config.load_yaml(MOCK_MOODLE_EXTRA).items():
         config[section] += entries
     config.setdefault("platform", {})["url"] = urls[MOCK_MOODLE_PORT]

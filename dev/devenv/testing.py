@@ -153,22 +153,6 @@ class RunningMockMoodle:
             return json.load(response)
 
 
-def mock_moodle_config(hub_url: str, **sections: Any) -> dict[str, Any]:
-    """The example configuration with the tool URLs of the hub at `hub_url`; `sections` replace
-    top-level sections (e.g. `users=[...]`)."""
-    from mock_moodle.config import EXAMPLE_CONFIG
-
-    base = hub_url.rstrip("/") + "/hub"
-    data = yaml.safe_load(EXAMPLE_CONFIG.read_text())
-    data["tool"] = {
-        "lti11_launch_url": f"{base}/lti/launch",
-        "lti13_login_url": f"{base}/lti13/oauth_login",
-        "lti13_redirect_uris": [f"{base}/lti13/oauth_callback"],
-    }
-    data.update(sections)
-    return data
-
-
 @pytest.fixture(scope="session")
 def mock_moodle_factory(
     tmp_path_factory: pytest.TempPathFactory,
@@ -178,12 +162,13 @@ def mock_moodle_factory(
     `host` names the mock in its URLs (e.g. "localhost" while the hub is at 127.0.0.1, so that
     launches are cross-site as from a real Moodle); it always listens on 127.0.0.1.
     """
+    from mock_moodle.config import for_hub
     from mock_moodle.server import MockMoodleProcess, free_port
 
     started: list[MockMoodleProcess] = []
 
     def start(hub_url: str, host: str | None = None, **sections: Any) -> RunningMockMoodle:
-        data = mock_moodle_config(hub_url, **sections)
+        data = for_hub(hub_url, **sections)
         port = free_port()
         if host is not None:
             # Another host name for the same loopback address makes launches cross-site.

@@ -154,3 +154,17 @@ def load(path: Path) -> Config:
         return from_dict(data)
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from None
+
+
+def for_hub(hub_url: str, **sections: Any) -> dict[str, Any]:
+    """The example configuration with the tool URLs of the hub at `hub_url`; `sections` replace
+    top-level sections (e.g. `users=[...]`)."""
+    base = hub_url.rstrip("/") + "/hub"
+    data = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    data["tool"] = {
+        "lti11_launch_url": f"{base}/lti/launch",
+        "lti13_login_url": f"{base}/lti13/oauth_login",
+        "lti13_redirect_uris": [f"{base}/lti13/oauth_callback"],
+    }
+    data.update(sections)
+    return data

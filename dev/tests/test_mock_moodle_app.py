@@ -14,7 +14,8 @@ import pytest
 import yaml
 from ltiauthenticator.lti13.validator import LTI13LaunchValidator
 
-from devenv.testing import RunningMockMoodle, mock_moodle_config
+from devenv.testing import RunningMockMoodle
+from mock_moodle.config import for_hub
 
 HUB = "http://127.0.0.1:8000/prefix/"
 
@@ -164,7 +165,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_an_invalid_config_is_reported_without_a_traceback(tmp_path: Path) -> None:
-    data = mock_moodle_config(HUB)
+    data = for_hub(HUB)
     data["users"][0]["roles"] = ["Student"]
     config_file = tmp_path / "config.yaml"
     config_file.write_text(yaml.safe_dump(data))
