@@ -14,6 +14,8 @@ from playwright.sync_api import Page, expect
 SPAWN_TIMEOUT_MS = 300_000
 LAB_TIMEOUT_MS = 120_000
 KERNEL_TIMEOUT_MS = 120_000
+# The status bar's kernel item: "<kernel name> | <status>".
+KERNEL_IDLE = re.compile(r"\| Idle$")
 
 
 @dataclass
@@ -109,9 +111,11 @@ class LabPage:
     def run_cell(self, code: str) -> str:
         """Type `code` into the active notebook's last cell, run it and return its output."""
         panel = self.page.locator(".jp-NotebookPanel:visible")
-        expect(panel.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(
-            1, timeout=KERNEL_TIMEOUT_MS
-        )
+        # The status bar says "Idle" only once the kernel is connected and has answered; the
+        # toolbar's execution indicator reads "idle" before a kernel even exists, and a cell run
+        # then is silently not sent (seen in CI: the cell stayed `[ ]`).
+        kernel_ready = self.page.locator(".jp-StatusBar-TextItem", has_text=KERNEL_IDLE)
+        expect(kernel_ready).to_be_visible(timeout=KERNEL_TIMEOUT_MS)
         editor = panel.locator(".jp-Cell .cm-content").last
         editor.click()
         self.page.keyboard.type(code)
