@@ -20,18 +20,11 @@ from pages import HubPages
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from slugify import slugify
 
-from devenv import dev_env, prerequisites
+from devenv import dev_env
 from devenv.paths import REPO_ROOT
+from devenv.testing import chromium_launch_args
 
 ARTIFACTS = REPO_ROOT / "artifacts" / "e2e"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 EXPECT_TIMEOUT_MS = 30_000
 LOG_LINES = 300
 
@@ -50,10 +43,7 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
     """Debian's Chromium: Playwright's own browser downloads do not work offline."""
-    chromium = prerequisites.chromium_path()
-    if chromium is None:
-        pytest.fail("Chromium is missing: `apt-get install chromium`", pytrace=False)
-    return {**browser_type_launch_args, "executable_path": chromium, "args": CHROMIUM_ARGS}
+    return {**browser_type_launch_args, **chromium_launch_args()}
 
 
 @pytest.fixture(scope="session")

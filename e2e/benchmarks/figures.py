@@ -7,8 +7,9 @@ Needs `python -m devenv.dev_env up`. Writes `artifacts/benchmarks/figures.json` 
   median and max over `--spawns` spawns, for the `cpu` profile (`student`) and the `gpu` profile
   with one GPU (`gpu-student`); each spawn starts from a stopped server;
 - `--launches` learners of the mock Moodle launching course 101 (LTI 1.1; the dev values open
-  its lab without a form) within a few seconds: how many got a running server, and the time
-  from the first launch until the last server was ready.
+  its lab without a form) within a few seconds: how many got a running server, the time
+  from the first launch until the last server was ready, and which servers the hub gave up on
+  (its start timeout) and when.
 """
 
 from __future__ import annotations
@@ -33,9 +34,9 @@ from hub_api import HubAdmin  # noqa: E402
 from pages import HubPages, LabPage  # noqa: E402
 from waits import wait_until  # noqa: E402
 
-from conftest import CHROMIUM_ARGS, sign_in  # noqa: E402
-from devenv import prerequisites  # noqa: E402
+from conftest import sign_in  # noqa: E402
 from devenv.paths import REPO_ROOT  # noqa: E402
+from devenv.testing import chromium_launch_args  # noqa: E402
 
 OUTPUT = REPO_ROOT / "artifacts" / "benchmarks" / "figures.json"
 SPAWN_CASES = (("cpu", "student", {}), ("gpu", "gpu-student", {"gpus": "1"}))
@@ -93,15 +94,21 @@ def launch_burst(env: Environment, admin: HubAdmin, count: int) -> dict:
         answers = dict(zip(learners, pool.map(lambda n: launch(env, n), learners), strict=True))
     launched_s = round(time.monotonic() - started, 1)
     ready_at: dict[str, float] = {}
+    gave_up_at: dict[str, float] = {}
 
-    def all_ready() -> bool:
+    def all_settled() -> bool:
+        """Every server ready, or given up by the hub (its start timeout): no server left."""
         for learner in learners:
-            if learner not in ready_at and admin.server_running(learner):
+            if learner in ready_at or learner in gave_up_at:
+                continue
+            if admin.server_running(learner):
                 ready_at[learner] = round(time.monotonic() - started, 1)
-        return len(ready_at) == len(learners)
+            elif not admin.server_exists(learner):
+                gave_up_at[learner] = round(time.monotonic() - started, 1)
+        return len(ready_at) + len(gave_up_at) == len(learners)
 
     try:
-        wait_until(all_ready, timeout_s=LAUNCH_READY_WAIT_S, what="every learner's server")
+        wait_until(all_settled, timeout_s=LAUNCH_READY_WAIT_S, what="every learner's server")
     except AssertionError as error:
         print(f"  {error}", flush=True)
     for learner in learners:
@@ -112,6 +119,7 @@ def launch_burst(env: Environment, admin: HubAdmin, count: int) -> dict:
         "running": len(ready_at),
         "last_ready_s": max(ready_at.values(), default=None),
         "ready_s": ready_at,
+        "given_up_s": gave_up_at,
         "launch_answers": answers,
     }
 
@@ -126,9 +134,7 @@ def main(argv: list[str]) -> int:
     env = Environment.from_ports()
     figures: dict[str, Any] = {}
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=prerequisites.chromium_path(), args=CHROMIUM_ARGS
-        )
+        browser = playwright.chromium.launch(**chromium_launch_args())
         admin_context = browser.new_context()
         sign_in(admin_context, env, "admin")
         admin = HubAdmin.from_signed_in_context(admin_context, env.hub_url)
