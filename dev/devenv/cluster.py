@@ -26,6 +26,8 @@ GPU_PLUGIN_MANIFEST = REPO_ROOT / "dev" / "cluster" / "fake-gpu-plugin.yaml"
 IMAGE_ID_KEY = "jupyterhub-k8s/image-id"
 GPU_WAIT_S = 180
 NODES_READY_WAIT_S = 300
+POD_NETWORK_WAIT_S = 30
+POD_SUBNETS_SET = "kube-router-pod-subnets"  # kube-router's ipset of every node's podCIDR
 # CoreDNS and the local-path provisioner, which kind installs.
 LOCAL_PATH_NAMESPACE = "local-path-storage"
 SYSTEM_NAMESPACES = ("kube-system", LOCAL_PATH_NAMESPACE)
@@ -147,6 +149,62 @@ def wait_for_nodes_ready() -> None:
             what=f"waiting for the {what} to become {condition}",
             timeout=NODES_READY_WAIT_S + 30,
         )
+
+
+def pod_subnets_missing(kind: Path) -> dict[str, list[str]]:
+    """Per node, the pod subnets its kube-router does not know.
+
+    kube-router masquerades pod traffic to any address outside its `kube-router-pod-subnets` set;
+    a node that started before another node got its podCIDR may never add it (seen with v2.1.0),
+    and then traffic from its pods to that node's pods arrives from the node's address, which
+    NetworkPolicies that allow pods (the hub reaching a lab) drop.
+    """
+    jsonpath = "{.items[*].spec.podCIDR}"
+    subnets = set(
+        kubectl("get", "nodes", "-o", f"jsonpath={jsonpath}", what="reading pod subnets").split()
+    )
+    nodes = run(
+        [kind, "get", "nodes", "--name", cluster_config.cluster_name()], what="kind get nodes"
+    )
+    missing = {}
+    for node in nodes.split():
+        listed = docker.docker("exec", node, "ipset", "list", POD_SUBNETS_SET, check=False)
+        known = {line.split()[0] for line in listed.splitlines() if line[:1].isdigit()}
+        if subnets - known:
+            missing[node] = sorted(subnets - known)
+    return missing
+
+
+def ensure_pod_network(kind: Path) -> None:
+    """Every node's kube-router knows every pod subnet; restart kube-router once if not."""
+    deadline = time.monotonic() + POD_NETWORK_WAIT_S
+    while (missing := pod_subnets_missing(kind)) and time.monotonic() < deadline:
+        time.sleep(2)
+    if not missing:
+        say("    every node routes every pod subnet without masquerading")
+        return
+    say(
+        f"    kube-router lacks pod subnets {missing} (it started before they existed); "
+        "restarting it"
+    )
+    namespace = ("-n", "kube-system")
+    kubectl(
+        "rollout", "restart", "daemonset/kube-router", *namespace, what="restarting kube-router"
+    )
+    kubectl(
+        "rollout", "status", "daemonset/kube-router", *namespace,
+        f"--timeout={NODES_READY_WAIT_S}s", what="waiting for kube-router",
+        timeout=NODES_READY_WAIT_S + 30,
+    )  # fmt: skip
+    deadline = time.monotonic() + POD_NETWORK_WAIT_S
+    while (missing := pod_subnets_missing(kind)) and time.monotonic() < deadline:
+        time.sleep(2)
+    if missing:
+        raise ClusterError(
+            f"kube-router still lacks pod subnets {missing}; see "
+            "`kubectl -n kube-system logs -l app.kubernetes.io/name=kube-router`"
+        )
+    say("    every node routes every pod subnet without masquerading (after the restart)")
 
 
 def use_shared_volumes() -> None:
@@ -274,6 +332,8 @@ def up() -> None:
         create_cluster(kind, image)
     with step("nodes Ready, DNS and storage Available"):
         wait_for_nodes_ready()
+    with step("pod network"):
+        ensure_pod_network(kind)
     with step("shared volumes"):
         use_shared_volumes()
     with step(f"image {GPU_PLUGIN_IMAGE}"):

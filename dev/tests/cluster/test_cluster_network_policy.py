@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from cluster_kube import Kube, pod_manifest, running_pod
 
+from devenv import cluster, tools
+
 pytestmark = pytest.mark.cluster
 
 PORT = 8080
@@ -58,3 +60,10 @@ def test_a_policy_denying_ingress_is_enforced(kube: Kube, namespace: str) -> Non
     kube.wait_until(
         "the client to reach the server again", lambda: connects(kube, namespace, address)
     )
+
+
+def test_every_node_routes_every_pod_subnet_without_masquerading(kube: Kube) -> None:
+    """Else a pod reaching a pod on another node arrives from that node's address, and policies
+    that allow pods by selector (the hub reaching a lab on the GPU node) drop it."""
+    kind = tools.ensure("kind")
+    assert cluster.pod_subnets_missing(kind) == {}
