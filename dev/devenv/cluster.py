@@ -175,36 +175,39 @@ def pod_subnets_missing(kind: Path) -> dict[str, list[str]]:
     return missing
 
 
+def wait_for_pod_subnets(kind: Path) -> dict[str, list[str]]:
+    """Poll until every node knows every pod subnet (kube-router fills its sets after it starts);
+    return what is still missing at the deadline."""
+    deadline = time.monotonic() + POD_NETWORK_WAIT_S
+    while (missing := pod_subnets_missing(kind)) and time.monotonic() < deadline:
+        time.sleep(2)
+    return missing
+
+
 def ensure_pod_network(kind: Path) -> None:
     """Every node's kube-router knows every pod subnet; restart kube-router once if not."""
-    deadline = time.monotonic() + POD_NETWORK_WAIT_S
-    while (missing := pod_subnets_missing(kind)) and time.monotonic() < deadline:
-        time.sleep(2)
-    if not missing:
-        say("    every node routes every pod subnet without masquerading")
-        return
-    say(
-        f"    kube-router lacks pod subnets {missing} (it started before they existed); "
-        "restarting it"
-    )
-    namespace = ("-n", "kube-system")
-    kubectl(
-        "rollout", "restart", "daemonset/kube-router", *namespace, what="restarting kube-router"
-    )
-    kubectl(
-        "rollout", "status", "daemonset/kube-router", *namespace,
-        f"--timeout={NODES_READY_WAIT_S}s", what="waiting for kube-router",
-        timeout=NODES_READY_WAIT_S + 30,
-    )  # fmt: skip
-    deadline = time.monotonic() + POD_NETWORK_WAIT_S
-    while (missing := pod_subnets_missing(kind)) and time.monotonic() < deadline:
-        time.sleep(2)
+    missing = wait_for_pod_subnets(kind)
+    if missing:
+        say(
+            f"    kube-router lacks pod subnets {missing} (it started before they existed); "
+            "restarting it"
+        )
+        namespace = ("-n", "kube-system")
+        kubectl(
+            "rollout", "restart", "daemonset/kube-router", *namespace, what="restarting kube-router"
+        )
+        kubectl(
+            "rollout", "status", "daemonset/kube-router", *namespace,
+            f"--timeout={NODES_READY_WAIT_S}s", what="waiting for kube-router",
+            timeout=NODES_READY_WAIT_S + 30,
+        )  # fmt: skip
+        missing = wait_for_pod_subnets(kind)
     if missing:
         raise ClusterError(
             f"kube-router still lacks pod subnets {missing}; see "
             "`kubectl -n kube-system logs -l app.kubernetes.io/name=kube-router`"
         )
-    say("    every node routes every pod subnet without masquerading (after the restart)")
+    say("    every node routes every pod subnet without masquerading")
 
 
 def use_shared_volumes() -> None:

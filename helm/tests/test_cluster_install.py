@@ -20,7 +20,7 @@ import yaml
 from chart_render import CHART, DEV_VALUES, run_helm
 
 from devenv import cluster, cluster_config, tools
-from devenv.dev_env import image_values
+from devenv.dev_env import dev_lab_keys, image_values
 from devenv.images import lock
 
 pytestmark = pytest.mark.cluster
@@ -58,8 +58,7 @@ def release_values() -> dict[str, Any]:
             what=f"kind load {locked[name].reference}",
             timeout=600,
         )
-    dev = yaml.safe_load(DEV_VALUES.read_text())
-    images = image_values(locked, set(dev["singleuser"]["images"]))
+    images = image_values(locked, dev_lab_keys())
     return {
         **images,
         "hub": {
