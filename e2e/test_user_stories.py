@@ -12,7 +12,7 @@ import pytest
 from environment import Environment
 from hub_api import HubAdmin, xsrf_headers
 from pages import HubPages, LabPage, MockMoodlePages
-from playwright.sync_api import BrowserContext, expect
+from playwright.sync_api import BrowserContext, Page, expect
 from waits import wait_until
 
 from conftest import sign_in
@@ -33,18 +33,19 @@ def lab_pod(env: Environment, username: str) -> dict:
     return pods[0]
 
 
-def ensure_running(hub_admin: HubAdmin, username: str) -> None:
-    """Start the user's `cpu` server through the API unless one runs (the culler may have
-    stopped it between stories)."""
-    if hub_admin.server_running(username):
-        return
-    response = hub_admin.start_server(username, {"profile": "cpu"})
-    assert response.status_code in (201, 202), response.text
-    wait_until(
-        lambda: hub_admin.server_running(username),
-        timeout_s=300,
-        what=f"{username}'s server to start",
-    )
+def open_running_lab(page: Page, env: Environment, hub_admin: HubAdmin, username: str) -> None:
+    """Open the user's JupyterLab, first starting the `cpu` server through the API unless one
+    runs (the culler may have stopped it between stories)."""
+    if not hub_admin.server_running(username):
+        response = hub_admin.start_server(username, {"profile": "cpu"})
+        assert response.status_code in (201, 202), response.text
+        wait_until(
+            lambda: hub_admin.server_running(username),
+            timeout_s=300,
+            what=f"{username}'s server to start",
+        )
+    page.goto(f"{env.hub_url}/user/{username}/lab")
+    LabPage(page).wait_until_loaded()
 
 
 def start_from_form(page_hub: HubPages, profile: str) -> LabPage:
@@ -156,9 +157,7 @@ def test_keycloak_and_moodle_reach_the_same_server(
     """5. The same person through Keycloak and then through Moodle reaches the same server and
     files."""
     page = sign_in(new_context(), env, "student")
-    ensure_running(hub_admin, "student")
-    page.goto(f"{env.hub_url}/user/student/lab")
-    LabPage(page).wait_until_loaded()
+    open_running_lab(page, env, hub_admin, "student")
     pod_uid = lab_pod(env, "student")["metadata"]["uid"]
     hub_admin.write_file("student", "from-keycloak.txt", "written after a Keycloak login")
 
@@ -195,9 +194,7 @@ def test_hub_restart_keeps_the_running_server(
 ) -> None:
     """7. Restarting the hub pod leaves a running user server reachable, and no work is lost."""
     page = sign_in(new_context(), env, "student")
-    ensure_running(hub_admin, "student")
-    page.goto(f"{env.hub_url}/user/student/lab")
-    LabPage(page).wait_until_loaded()
+    open_running_lab(page, env, hub_admin, "student")
     pod_uid = lab_pod(env, "student")["metadata"]["uid"]
     hub_admin.write_file("student", "before-restart.txt", "work in progress")
 
