@@ -11,12 +11,16 @@ from devenv import cluster
 
 # The dry run creates nothing, so an existing namespace serves.
 DRY_RUN_NAMESPACE = "default"
+# Node ports are cluster-wide: a running dev release already holds values-dev's 30080, and the
+# API server refuses a second Service on it even in a dry run. Which port is free is the
+# cluster's state, not the manifests' validity, so the dry run lets the cluster pick one.
+ANY_NODE_PORT = ("proxy.service.nodePort=null",)
 
 
 @pytest.mark.cluster
 @pytest.mark.parametrize("values_file", [DEV_VALUES, PRODUCTION_VALUES])
 def test_manifests_pass_a_server_side_dry_run(tmp_path: Path, values_file: Path) -> None:
-    rendered = run_helm(*template_args((values_file,), (), namespace=DRY_RUN_NAMESPACE))
+    rendered = run_helm(*template_args((values_file,), ANY_NODE_PORT, namespace=DRY_RUN_NAMESPACE))
     assert rendered.returncode == 0, rendered.stderr
     manifests = tmp_path / "manifests.yaml"
     manifests.write_text(rendered.stdout)
