@@ -43,6 +43,13 @@ class HubPages:
         # Back at the hub: its spawn form, the spawn progress, or a running lab.
         self.page.wait_for_url(re.compile(re.escape(self.hub_url) + r"/(hub|user)/"))
 
+    def sign_out(self) -> None:
+        """The Logout button of the hub's home page: back on the hub's login page once every
+        session ended."""
+        self.page.goto(f"{self.hub_url}/hub/home")
+        self.page.locator("#logout").click()
+        self.page.wait_for_url(f"{self.hub_url}/hub/login")
+
     def open_spawn_form(self) -> None:
         self.page.goto(f"{self.hub_url}/hub/spawn")
         expect(self.page.locator("#spawn_form")).to_be_visible()

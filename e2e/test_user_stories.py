@@ -235,3 +235,16 @@ def test_profiles_and_admin_page_follow_groups(
 
     student = HubPages(sign_in(new_context(), env, "student"), env.hub_url)
     assert student.goto_admin() == 403
+
+
+def test_signing_out_ends_the_campus_login_on_a_shared_computer(
+    new_context: type[BrowserContext], env: Environment
+) -> None:
+    """9. On a shared lab computer `student` signs out; whoever sits down next is asked for a
+    Keycloak password rather than signed straight back in as `student`."""
+    student = HubPages(sign_in(new_context(), env, "student"), env.hub_url)
+
+    student.sign_out()
+
+    student.page.locator("#multilogin-keycloak").click()
+    expect(student.page.locator("#kc-form-login")).to_be_visible()

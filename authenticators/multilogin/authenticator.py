@@ -31,6 +31,7 @@ from .keycloak import KeycloakCallbackHandler, KeycloakLogin, KeycloakLoginHandl
 from .launch_handler import LTILaunchHandler
 from .launches import ValidatedLaunch
 from .login_page import login_page_html
+from .logout import SingleLogoutHandler
 from .lti11 import LTI11Login
 from .lti13 import (
     CALLBACK_PATH,
@@ -191,6 +192,8 @@ class MultiLoginAuthenticator(Authenticator):
         handlers: list[tuple[str, type[BaseHandler]]] = []
         if self.keycloak_login:
             handlers += [
+                # Before JupyterHub's own /logout, which it replaces.
+                ("/logout", SingleLogoutHandler),
                 ("/oauth_login", KeycloakLoginHandler),
                 ("/oauth_callback", KeycloakCallbackHandler),
             ]
@@ -251,6 +254,13 @@ class MultiLoginAuthenticator(Authenticator):
         except LoginRefused as refusal:
             self.log.warning("Refresh of %s refused: %s", user.name, refusal.reason_text)
             return False
+
+    def end_session_redirect(self, auth_state: dict[str, Any], after_logout_url: str) -> str | None:
+        """Where logout sends the browser to end the login's session at its source, if
+        anywhere: Keycloak for a Keycloak login; an LTI launch leaves no session to end."""
+        if auth_state.get("login_source") != KEYCLOAK or self.keycloak_login is None:
+            return None
+        return self.keycloak_login.end_session_redirect(auth_state, after_logout_url)
 
     async def pre_spawn_start(self, user: Any, spawner: Any) -> None:
         """Hand the login source and entitlements to the spawner as environment variables."""

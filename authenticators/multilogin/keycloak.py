@@ -8,6 +8,7 @@ from jupyterhub.handlers import BaseHandler
 from oauthenticator.generic import GenericOAuthenticator
 from oauthenticator.oauth2 import OAuthCallbackHandler, OAuthLoginHandler
 from tornado.httpclient import HTTPClientError
+from tornado.httputil import url_concat
 from traitlets import Bool, Unicode, default
 
 from .entitlements import KEYCLOAK
@@ -52,6 +53,21 @@ class KeycloakLogin(GenericOAuthenticator):
         `keycloak_url` (e.g. the hub talks to Keycloak inside the cluster). Defaults to
         `keycloak_url`.""",
     )
+    end_session_url = Unicode(
+        "",
+        config=True,
+        help="""Keycloak's end-session (logout) endpoint as the browser reaches it. Defaults to
+        the realm's, from `authorize_base_url` or `keycloak_url` with `realm`.""",
+    )
+    logout_from_keycloak = Bool(
+        True,
+        config=True,
+        help="""On hub logout, end the person's Keycloak session too, then come back to the
+        hub's login page. Without it the campus login signs the next person at a shared lab
+        computer straight back in as the previous one. The Keycloak client must accept the
+        hub's login URL as a post-logout redirect URI (`+`, Keycloak's default, accepts the
+        client's redirect URIs).""",
+    )
     strip_group_path = Bool(
         True,
         config=True,
@@ -92,6 +108,21 @@ class KeycloakLogin(GenericOAuthenticator):
     @default("userdata_url")
     def _userdata_url_default(self) -> str:
         return self._realm_endpoint(self.keycloak_url, "userinfo")
+
+    @default("end_session_url")
+    def _end_session_url_default(self) -> str:
+        return self._realm_endpoint(self.authorize_base_url or self.keycloak_url, "logout")
+
+    def end_session_redirect(self, auth_state: dict[str, Any], after_logout_url: str) -> str | None:
+        """The Keycloak URL that ends this login's Keycloak session and returns the browser to
+        `after_logout_url`; None when logout_from_keycloak is off. With the login's ID token
+        as a hint Keycloak logs out without asking; without one it asks the person to confirm."""
+        if not (self.logout_from_keycloak and self.end_session_url):
+            return None
+        params = {"client_id": self.client_id, "post_logout_redirect_uri": after_logout_url}
+        if auth_state.get("id_token"):
+            params["id_token_hint"] = auth_state["id_token"]
+        return url_concat(self.end_session_url, params)
 
     def get_callback_url(self, handler: BaseHandler | None = None) -> str:
         """`oauth_callback_url` when set; else built from the public URL or the request,

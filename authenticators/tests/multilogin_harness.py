@@ -330,6 +330,8 @@ class KeycloakWire:
         self.refresh_tokens[refresh] = account
         return {
             "access_token": access,
+            # Opaque to the hub, which only hands it back to Keycloak as a logout hint.
+            "id_token": f"id-token-of-{account.username}",
             "expires_in": 300,
             "refresh_expires_in": 1800,
             "refresh_token": refresh,

@@ -123,6 +123,55 @@ async def test_admin_survives_a_moodle_launch_and_is_lost_with_the_keycloak_grou
     assert sorted(g.name for g in user.groups) == ["course-42"]
 
 
+async def logout(hub: HubUnderTest, signed_in: Any) -> Any:
+    """GET /hub/logout with the cookies a login response set."""
+    response = await hub.request("logout", cookies=response_cookies(signed_in))
+    assert response.code == 302, response.body
+    return response
+
+
+async def test_logout_ends_the_keycloak_session_and_returns_to_the_login_page(hub: HubUnderTest):
+    signed_in = await keycloak_login(hub, "student", ["students"])
+
+    response = await logout(hub, signed_in)
+
+    location = urlparse(response.headers["Location"])
+    assert f"{location.scheme}://{location.netloc}" == hub.keycloak.url
+    assert location.path == "/realms/campus/protocol/openid-connect/logout"
+    assert parse_qs(location.query) == {
+        "client_id": ["jupyterhub"],
+        "post_logout_redirect_uri": [hub.url("login")],
+        "id_token_hint": ["id-token-of-student"],
+    }
+    assert response_cookies(response)["jupyterhub-hub-login"] == ""
+
+
+async def test_logout_after_a_moodle_launch_stays_on_the_hub(hub: HubUnderTest):
+    body = sign_lti11(hub.url("lti/launch"), moodle_lti11_params(), LTI11_KEY, LTI11_SECRET)
+    signed_in = await hub.request("lti/launch", "POST", body)
+    assert signed_in.code == 302
+
+    response = await logout(hub, signed_in)
+
+    assert response.headers["Location"] == "/prefix/hub/login"
+
+
+async def test_logout_leaves_keycloak_alone_when_switched_off(hub: HubUnderTest):
+    hub.authenticator.keycloak_login.logout_from_keycloak = False
+    signed_in = await keycloak_login(hub, "student", ["students"])
+
+    response = await logout(hub, signed_in)
+
+    assert response.headers["Location"] == "/prefix/hub/login"
+
+
+async def test_logout_without_a_login_goes_to_the_login_page(hub: HubUnderTest):
+    response = await hub.request("logout")
+
+    assert response.code == 302
+    assert response.headers["Location"] == "/prefix/hub/login"
+
+
 async def test_refresh_user_renews_expired_access_token(hub: HubUnderTest):
     assert (await keycloak_login(hub, "student", ["students"])).code == 302
     user = hub.user("student")

@@ -91,6 +91,10 @@ class Keycloak:
         return f"{self.issuer}/protocol/openid-connect/userinfo"
 
     @property
+    def end_session_url(self) -> str:
+        return f"{self.issuer}/protocol/openid-connect/logout"
+
+    @property
     def health_url(self) -> str:
         return f"http://{self.host}:{self.port + MANAGEMENT_PORT_OFFSET}/health/ready"
 

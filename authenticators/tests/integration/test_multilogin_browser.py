@@ -36,6 +36,7 @@ def keycloak_settings(keycloak: KeycloakRealm, token_url: str | None = None) -> 
         "authorize_url": keycloak.server.authorize_url,
         "token_url": token_url or keycloak.server.token_url,
         "userdata_url": keycloak.server.userinfo_url,
+        "end_session_url": keycloak.server.end_session_url,
         "client_id": client_id,
         "client_secret": keycloak.client_secrets[client_id],
         "allowed_groups": ALLOWED_GROUPS,
@@ -146,6 +147,21 @@ def test_keycloak_admin_group_makes_an_admin(page: Any, hub: HubProcess, keycloa
 
     page.wait_for_url(hub.url("token"))
     assert hub.api("users/admin")["admin"] is True
+
+
+def test_logout_ends_the_campus_session_so_the_next_person_must_sign_in(
+    page: Any, hub: HubProcess, keycloak: KeycloakRealm
+):
+    keycloak_sign_in(page, hub, keycloak, "student")
+    page.wait_for_url(hub.url("token"))
+
+    page.goto(hub.url("logout"))
+
+    page.wait_for_url(hub.url("login"))
+    page.click("#multilogin-keycloak")
+    # With Keycloak's session still open, this click would sign the student straight back in.
+    page.wait_for_selector("#username")
+    assert page.url.startswith(keycloak.server.authorize_url)
 
 
 def test_keycloak_user_outside_allowed_groups_is_refused(
