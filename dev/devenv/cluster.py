@@ -63,16 +63,35 @@ def cluster_exists(kind: Path) -> bool:
     )
 
 
+def node_containers(kind: Path) -> list[str]:
+    """The Docker containers that are this cluster's nodes."""
+    nodes = run(
+        [kind, "get", "nodes", "--name", cluster_config.cluster_name()], what="kind get nodes"
+    )
+    return nodes.split()
+
+
+def wait_for_rollout(resource: str, namespace: str, timeout_s: float, what: str) -> None:
+    """`kubectl rollout status` of e.g. `daemonset/kube-router`, with its own deadline."""
+    kubectl(
+        "rollout", "status", resource, "-n", namespace, f"--timeout={timeout_s:.0f}s",
+        what=what, timeout=timeout_s + 30,
+    )  # fmt: skip
+
+
+def restart_rollout(resource: str, namespace: str, what: str) -> None:
+    """Replace the pods of a Deployment or DaemonSet and wait until the new ones are ready."""
+    kubectl("rollout", "restart", resource, "-n", namespace, what=f"restarting {what}")
+    wait_for_rollout(resource, namespace, NODES_READY_WAIT_S, what=f"waiting for {what}")
+
+
 def cluster_answers(kind: Path) -> bool:
     """True when every node container runs and the API server reports ready.
 
     A cluster outlives the dockerd that ran it only as stopped containers (a reboot, or a CI run
     after the session that created it); kind cannot resume those reliably, so they are recreated.
     """
-    nodes = run(
-        [kind, "get", "nodes", "--name", cluster_config.cluster_name()], what="kind get nodes"
-    )
-    for node in nodes.split():
+    for node in node_containers(kind):
         state = docker.docker("inspect", "-f", "{{.State.Running}}", node, check=False).strip()
         if state != "true":
             return False
@@ -163,11 +182,8 @@ def pod_subnets_missing(kind: Path) -> dict[str, list[str]]:
     subnets = set(
         kubectl("get", "nodes", "-o", f"jsonpath={jsonpath}", what="reading pod subnets").split()
     )
-    nodes = run(
-        [kind, "get", "nodes", "--name", cluster_config.cluster_name()], what="kind get nodes"
-    )
     missing = {}
-    for node in nodes.split():
+    for node in node_containers(kind):
         listed = docker.docker("exec", node, "ipset", "list", POD_SUBNETS_SET, check=False)
         known = {line.split()[0] for line in listed.splitlines() if line[:1].isdigit()}
         if subnets - known:
@@ -192,15 +208,7 @@ def ensure_pod_network(kind: Path) -> None:
             f"    kube-router lacks pod subnets {missing} (it started before they existed); "
             "restarting it"
         )
-        namespace = ("-n", "kube-system")
-        kubectl(
-            "rollout", "restart", "daemonset/kube-router", *namespace, what="restarting kube-router"
-        )
-        kubectl(
-            "rollout", "status", "daemonset/kube-router", *namespace,
-            f"--timeout={NODES_READY_WAIT_S}s", what="waiting for kube-router",
-            timeout=NODES_READY_WAIT_S + 30,
-        )  # fmt: skip
+        restart_rollout("daemonset/kube-router", "kube-system", what="kube-router")
         missing = wait_for_pod_subnets(kind)
     if missing:
         raise ClusterError(
@@ -214,20 +222,17 @@ def use_shared_volumes() -> None:
     """Point the local-path provisioner at the shared folder (kind's default is a folder per
     node, whose volumes bind a pod to that node) and restart it when that changed anything."""
     patch = json.dumps({"data": {"config.json": cluster_config.local_path_config()}})
-    namespace = ("-n", LOCAL_PATH_NAMESPACE)
     result = kubectl(
-        "patch", "configmap", "local-path-config", *namespace, "--type", "merge", "-p", patch,
+        "patch", "configmap", "local-path-config", "-n", LOCAL_PATH_NAMESPACE,
+        "--type", "merge", "-p", patch,
         what="configuring the local-path provisioner",
     )  # fmt: skip
     if "(no change)" in result:
         say(f"    volumes in {cluster_config.VOLUMES_DIR_IN_NODE} (shared by every node)")
         return
-    deployment = "deployment/local-path-provisioner"
-    kubectl("rollout", "restart", deployment, *namespace, what="restarting the provisioner")
-    kubectl(
-        "rollout", "status", deployment, *namespace, f"--timeout={NODES_READY_WAIT_S}s",
-        what="waiting for the restarted provisioner", timeout=NODES_READY_WAIT_S + 30,
-    )  # fmt: skip
+    restart_rollout(
+        "deployment/local-path-provisioner", LOCAL_PATH_NAMESPACE, what="the provisioner"
+    )
     say(f"    volumes now in {cluster_config.VOLUMES_DIR_IN_NODE} (shared by every node)")
 
 
@@ -257,10 +262,9 @@ def deploy_gpu_plugin(image_id: str) -> None:
         "patch", "daemonset", "fake-gpu-plugin", "-n", "kube-system", "--type", "merge",
         "-p", json.dumps(annotation), what="recording the plugin's image id",
     )  # fmt: skip
-    kubectl(
-        "rollout", "status", "daemonset/fake-gpu-plugin", "-n", "kube-system",
-        f"--timeout={GPU_WAIT_S}s", what="waiting for the plugin's pods", timeout=GPU_WAIT_S + 30,
-    )  # fmt: skip
+    wait_for_rollout(
+        "daemonset/fake-gpu-plugin", "kube-system", GPU_WAIT_S, what="waiting for the plugin's pods"
+    )
 
 
 def images_to_load() -> list[str]:

@@ -13,6 +13,7 @@ from cluster_kube import (
 )
 
 from devenv import cluster
+from devenv.images import docker_images
 
 pytestmark = pytest.mark.cluster
 
@@ -138,10 +139,7 @@ def test_plugin_registers_again_after_a_kubelet_restart(
 
 def test_the_plugin_runs_the_image_built_last(kube: Kube) -> None:
     """`up` replaces the plugin's pods when its image is rebuilt under the same `:dev` tag."""
-    built = subprocess.run(
-        ["docker", "image", "inspect", "-f", "{{.Id}}", cluster.GPU_PLUGIN_IMAGE],
-        capture_output=True, text=True, check=True,
-    ).stdout.strip()  # fmt: skip
+    built = docker_images.image_id(cluster.GPU_PLUGIN_IMAGE)
     plugin = kube.get("daemonset", "-n", "kube-system", "fake-gpu-plugin")
     template = plugin["spec"]["template"]["metadata"]
     assert template["annotations"][cluster.IMAGE_ID_KEY] == built
