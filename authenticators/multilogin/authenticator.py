@@ -7,14 +7,19 @@ normalisation, the entitlement rules and groups, auth_state, token refresh and s
 
 from __future__ import annotations
 
+import re
+import time
+from dataclasses import replace
 from typing import Any
 
 from jupyterhub.auth import Authenticator
 from jupyterhub.handlers import BaseHandler
 from jupyterhub.utils import maybe_future
 from ltiauthenticator.lti11.handlers import LTI11ConfigHandler
-from traitlets import Bool, List, Unicode, default, validate
+from tornado.web import Finish
+from traitlets import Bool, Enum, Float, List, Unicode, default, validate
 
+from . import accounts, pending_links
 from .entitlements import (
     GRANTS_KEY,
     KEYCLOAK,
@@ -24,12 +29,16 @@ from .entitlements import (
     entitlements_for,
     groups_from_grants,
     merge_grants,
+    unexpired,
     validate_rules,
+    without_keycloak_share,
 )
 from .errors import LoginRefused
+from .identities import LINKED_AS_SEPARATE_ACCOUNT, Identity, IdentityStore
 from .keycloak import KeycloakCallbackHandler, KeycloakLogin, KeycloakLoginHandler
 from .launch_handler import LTILaunchHandler
 from .launches import ValidatedLaunch
+from .linking import IDENTITIES_PATH, LINK_PATH, LinkAccountHandler, LinkedIdentitiesHandler
 from .login_page import login_page_html
 from .logout import SingleLogoutHandler
 from .lti11 import LTI11Login
@@ -43,8 +52,10 @@ from .lti13 import (
     LTI13LoginHandler,
 )
 from .nonces import NonceStore
+from .platform_trust import ASK_TO_LINK, PlatformTrust, trust_from
 from .spawn_environment import spawn_environment
-from .usernames import normalize_username
+from .urls import hub_url
+from .usernames import DEFAULT_USERNAME_PATTERN, normalize_username, username_problem
 
 DEFAULT_ENTITLEMENT_RULES = [
     {"keycloak_groups": ["admins"], "grant": ["admin"]},
@@ -52,6 +63,19 @@ DEFAULT_ENTITLEMENT_RULES = [
     {"keycloak_groups": ["gpu"], "grant": ["gpu"]},
     {"lti_roles": ["Instructor", "TeachingAssistant", "ContentDeveloper"], "grant": ["instructor"]},
 ]
+
+# auth_state keys of a Keycloak login, carried across LTI launches so that Keycloak's say (admin,
+# GPU groups) keeps being refreshed, and goes when Keycloak stops vouching for the person.
+_KEYCLOAK_STATE_KEYS = (
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "scope",
+    "token_response",
+    "oauth_user",
+    "keycloak_authenticated_at",
+)
+_DAY_S = 86400.0
 
 # oauthenticator's login and callback handlers read these from `self.authenticator`, which is
 # this class; they belong to the Keycloak part.
@@ -105,10 +129,26 @@ class MultiLoginAuthenticator(Authenticator):
         groups; a Keycloak login without it takes admin away (unless in admin_users).""",
     )
     course_group_format = Unicode(
-        "course-{context_id}",
+        "course-{platform}.{context_id}",
         config=True,
-        help="""Name of the group each LTI course grants (`{context_id}` is the course's LTI
-        context id in group-name-safe form). Empty: no course groups.""",
+        help="""Name of the group each LTI course grants: `{platform}` is the platform's name
+        (see LTI11Login.consumer_trust and LTI13Login.platforms), `{context_id}` the course's LTI
+        context id in group-name-safe form. Keep `{platform}`: course 202 of one Moodle is not
+        course 202 of another. Empty: no course groups.""",
+    )
+    lti_admin_accounts = Enum(
+        ["refuse", "without-admin"],
+        "refuse",
+        config=True,
+        help="""What an LTI launch into an admin account gets: `refuse` (a page saying to use
+        the campus login) or `without-admin` (the session drops admin). An LTI session never
+        carries admin.""",
+    )
+    lti_share_lifetime_days = Float(
+        180.0,
+        config=True,
+        help="""Days the groups a course grants (its course group, roles such as instructor)
+        last after the person's last launch from that course.""",
     )
     lti_login_text = Unicode(
         "Taking a course in Moodle? Open the JupyterHub link in your Moodle course.",
@@ -123,6 +163,20 @@ class MultiLoginAuthenticator(Authenticator):
     @validate("entitlement_rules")
     def _validate_entitlement_rules(self, proposal: Any) -> list[dict[str, Any]]:
         return validate_rules(proposal.value, self.admin_group)
+
+    @validate("course_group_format")
+    def _validate_course_group_format(self, proposal: Any) -> str:
+        value = proposal.value
+        fields = set(re.findall(r"{(\w*)}", value))
+        if value and not fields <= {"platform", "context_id"}:
+            raise ValueError(
+                f"course_group_format {value!r} may only use {{platform}} and {{context_id}}"
+            )
+        return value
+
+    @default("username_pattern")
+    def _username_pattern_default(self) -> str:
+        return DEFAULT_USERNAME_PATTERN
 
     @default("manage_groups")
     def _manage_groups_default(self) -> bool:
@@ -144,9 +198,12 @@ class MultiLoginAuthenticator(Authenticator):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        # Authenticator compiles username_pattern only when it is set, not for a default.
+        self.username_regex = re.compile(self.username_pattern) if self.username_pattern else None
         # Validate the defaults too, so a changed admin_group cannot slip past the rules check.
         validate_rules(self.entitlement_rules, self.admin_group)
         self.nonces = NonceStore()
+        self.identities = IdentityStore()
         self.keycloak_login = (
             KeycloakLogin(parent=self, enable_auth_state=self.enable_auth_state)
             if self.enable_keycloak
@@ -155,6 +212,26 @@ class MultiLoginAuthenticator(Authenticator):
         self.lti11_login = LTI11Login(parent=self) if self.enable_lti11 else None
         self.lti13_login = LTI13Login(parent=self) if self.enable_lti13 else None
         self._check_sources()
+        self.platform_trust = self._platform_trust()
+
+    def _platform_trust(self) -> dict[tuple[str, str], PlatformTrust]:
+        """Each trusted LTI source's trust, by (source, consumer key or issuer); checked once."""
+        trust: dict[tuple[str, str], PlatformTrust] = {}
+        if self.lti11_login is not None:
+            for key in self.lti11_login.consumers:
+                entry = self.lti11_login.consumer_trust.get(key, {})
+                trust[LTI11, key] = trust_from(entry, key, f"LTI11Login.consumer_trust[{key}]")
+        if self.lti13_login is not None:
+            for index, entry in enumerate(self.lti13_login.platforms):
+                issuer = entry["issuer"]
+                trust[LTI13, issuer] = trust_from(entry, issuer, f"LTI13Login.platforms/{index}")
+        asking = sorted(t.label for t in trust.values() if t.unlinked_identities == ASK_TO_LINK)
+        if asking and self.keycloak_login is None:
+            raise ValueError(
+                f"{', '.join(asking)}: unlinked_identities is ask-to-link (the default), which "
+                "needs the Keycloak login; switch it on or choose separate-account or refuse"
+            )
+        return trust
 
     def _check_sources(self) -> None:
         """Stop the hub on a source switched on but not configured; warn on one trusting no one."""
@@ -207,6 +284,9 @@ class MultiLoginAuthenticator(Authenticator):
                 (f"/{CALLBACK_PATH}", LTILaunchHandler),
                 (f"/{CONFIG_PATH}", LTI13ConfigHandler),
             ]
+        if self.keycloak_login and (self.lti11_login or self.lti13_login):
+            handlers.append((f"/{LINK_PATH}", LinkAccountHandler))
+        handlers.append((f"/{IDENTITIES_PATH}", LinkedIdentitiesHandler))
         return handlers
 
     def get_custom_html(self, base_url: str) -> str:
@@ -221,44 +301,212 @@ class MultiLoginAuthenticator(Authenticator):
         return super().normalize_username(normalize_username(username))
 
     async def check_allowed(self, username: str, authentication: dict | None = None) -> bool:
-        """Admission is decided per source in authenticate(): Keycloak by KeycloakLogin's
-        allow settings, LTI by the trusted consumers and platforms."""
-        return True
+        """allowed_users and blocked_users apply to every source; authenticate() refuses
+        with a message first, this answers JupyterHub's own checks the same way."""
+        return self._admission_refusal(username) is None
+
+    def _admission_refusal(self, name: str) -> LoginRefused | None:
+        keycloak_blocked = self.keycloak_login.blocked_users if self.keycloak_login else set()
+        if name in self.blocked_users or name in keycloak_blocked:
+            return LoginRefused(
+                403, "This account is blocked on this hub.", f"{name!r} is in blocked_users"
+            )
+        if self.allowed_users and name not in self.allowed_users and name not in self.admin_users:
+            return LoginRefused(
+                403,
+                "This account is not allowed to use this hub. If you take part in a course "
+                "that uses it, ask the course's teacher to have you added.",
+                f"{name!r} is not in allowed_users",
+            )
+        return None
+
+    def _admitted_name(self, raw: str, what: str) -> str:
+        """The hub username for `raw`, or a refusal saying why it cannot be one."""
+        problem = username_problem(raw, self.username_regex)
+        if problem:
+            raise LoginRefused(
+                403,
+                f"Your {what} {raw!r} cannot be used on this hub: {problem}. Hub usernames are "
+                "lower-case letters, digits and single hyphens. Ask the hub's administrators.",
+                f"username {raw!r} refused: {problem}",
+            )
+        return self.normalize_username(raw)
 
     async def authenticate(self, handler: BaseHandler, data: Any = None) -> dict[str, Any]:
         if isinstance(data, ValidatedLaunch):
-            previous = await self._previous_auth_state(handler, data.username)
-            auth_state = {"lti_launch": data.launch_data}
-            return self._auth_model(data.username, data.facts, data.course, auth_state, previous)
+            return await self._lti_login(handler, data)
         if getattr(handler, "login_source", None) == KEYCLOAK and self.keycloak_login:
-            model = await self.keycloak_login.authenticate(handler, data)
-            previous = await self._previous_auth_state(handler, model["name"])
-            return await self._keycloak_auth_model(model, previous)
+            return await self._keycloak_login(handler, data)
         raise LoginRefused(400, "This is not a login address.", "authenticate() from elsewhere")
 
+    def _account(self, handler: BaseHandler, name: str) -> accounts.Account:
+        user = handler.find_user(name)
+        return accounts.Account(
+            name, user is not None, tuple(self.identities.links_of(handler.db, name))
+        )
+
+    def _is_admin_account(self, handler: BaseHandler, name: str) -> bool:
+        user = handler.find_user(name)
+        return name in self.admin_users or bool(user is not None and user.admin)
+
+    def _identity(self, source: str, issuer: str, client_id: str, subject: Any) -> Identity:
+        if not isinstance(subject, str) or not subject:
+            raise LoginRefused(
+                400,
+                "The sign-in did not say who you are at the site you came from. Try again.",
+                f"{source}: no subject from {issuer!r}",
+            )
+        identity = Identity(source, issuer, client_id, subject)
+        if identity.too_long():
+            raise LoginRefused(400, "The sign-in could not be read.", f"{identity}: too long")
+        return identity
+
+    def _land(self, decision: accounts.Land, raw_name: str, what: str) -> str:
+        """The account to sign in to. An account reached by name (`raw_name`, as the source
+        sent it), not by an existing link, must have the hub's form."""
+        name = decision.username
+        if decision.new_link is not None:
+            name = self._admitted_name(raw_name, what)
+        refusal = self._admission_refusal(name)
+        if refusal is not None:
+            raise refusal
+        return name
+
+    def _record_link(
+        self, handler: BaseHandler, identity: Identity, land: accounts.Land, name: str
+    ) -> None:
+        if land.new_link is None:
+            self.identities.record_login(handler.db, identity)
+        elif self.identities.link(handler.db, identity, name, land.new_link):
+            self.log.info("Linked %s to %s (%s)", identity, name, land.new_link)
+
+    async def _lti_login(self, handler: BaseHandler, launch: ValidatedLaunch) -> dict[str, Any]:
+        source = launch.facts.source
+        trust = self.platform_trust[source, launch.issuer]
+        identity = self._identity(source, launch.issuer, launch.client_id, launch.subject)
+        claimed = normalize_username(launch.username)
+        decision = accounts.for_lti(
+            identity,
+            claimed,
+            trust,
+            self.identities.link_of(handler.db, identity),
+            lambda name: self._account(handler, name),
+        )
+        if isinstance(decision, accounts.AskToLink):
+            pending_links.remember(handler, identity, launch.username, trust.label)
+            handler.redirect(hub_url(handler, LINK_PATH))
+            # The response is the redirect; Finish ends the request without an error page.
+            raise Finish()
+        raw_name = launch.username
+        if decision.new_link == LINKED_AS_SEPARATE_ACCOUNT:
+            raw_name = trust.separate_account_name(launch.username)
+        name = self._land(decision, raw_name, "Moodle username")
+        if self._is_admin_account(handler, name) and self.lti_admin_accounts == "refuse":
+            raise LoginRefused(
+                403,
+                f"{name!r} is an administrator account. Administrators sign in with the campus "
+                "login, not from Moodle.",
+                f"{identity} launched into admin account {name!r}",
+            )
+        facts = replace(launch.facts, platform=trust.name)
+        course = None
+        if launch.course and facts.course_key:
+            course = {**launch.course, "platform": trust.name, "key": facts.course_key}
+        previous = await self._previous_auth_state(handler, name)
+        model = self._auth_model(name, facts, course, {"lti_launch": launch.launch_data}, previous)
+        self._record_link(handler, identity, decision, name)
+        return model
+
+    async def _keycloak_login(self, handler: BaseHandler, data: Any) -> dict[str, Any]:
+        keycloak = self.keycloak_login
+        model = await keycloak.authenticate(handler, data)
+        oauth_user = model["auth_state"].get(keycloak.user_auth_state_key) or {}
+        identity = self._identity(KEYCLOAK, keycloak.identity_issuer, "", oauth_user.get("sub"))
+        raw = str(keycloak.user_info_to_username(oauth_user))
+        decision = accounts.for_keycloak(
+            identity,
+            normalize_username(raw),
+            self.identities.link_of(handler.db, identity),
+            lambda name: self._account(handler, name),
+        )
+        name = self._land(decision, raw, "campus username")
+        previous = await self._previous_auth_state(handler, name)
+        model["name"] = name
+        model["auth_state"]["keycloak_authenticated_at"] = time.time()
+        auth_model = await self._keycloak_auth_model(model, previous)
+        self._record_link(handler, identity, decision, name)
+        return auth_model
+
     async def refresh_user(self, user: Any, handler: BaseHandler | None = None) -> Any:
-        """Keycloak logins refresh their tokens and groups through KeycloakLogin; LTI logins
-        have nothing to refresh."""
+        """Keycloak's share (tokens, groups, admin) is refreshed in every session that holds
+        Keycloak tokens, LTI sessions included, and goes when Keycloak stops vouching for the
+        person; expired course shares go too. A Keycloak session without a valid Keycloak
+        login must sign in again."""
         auth_state = await user.get_auth_state()
-        if (
-            not auth_state
-            or auth_state.get("login_source") != KEYCLOAK
-            or self.keycloak_login is None
-        ):
+        if not auth_state:
             return True
+        source = auth_state.get("login_source")
+        keycloak_model = None
+        if self.keycloak_login is not None and auth_state.get("token_response"):
+            keycloak_model = await self._refreshed_keycloak(user, handler)
+        if source == KEYCLOAK:
+            if keycloak_model is None:
+                return False
+            return await self._keycloak_auth_model(keycloak_model, auth_state)
+        return self._refreshed_lti_session(user.name, auth_state, keycloak_model)
+
+    async def _refreshed_keycloak(self, user: Any, handler: BaseHandler | None) -> dict | None:
+        """Keycloak's current model of the person, or None when it no longer vouches for them."""
         refreshed = await self.keycloak_login.refresh_user(user, handler)
         if not isinstance(refreshed, dict):
-            return refreshed
-        try:
-            return await self._keycloak_auth_model(refreshed, auth_state)
-        except LoginRefused as refusal:
-            self.log.warning("Refresh of %s refused: %s", user.name, refusal.reason_text)
-            return False
+            self.log.info("Keycloak no longer vouches for %s: its tokens are gone", user.name)
+            return None
+        if not await maybe_future(self.keycloak_login.check_allowed(refreshed["name"], refreshed)):
+            self.log.info("Keycloak no longer admits %s", user.name)
+            return None
+        refreshed["name"] = user.name
+        return refreshed
+
+    def _refreshed_lti_session(
+        self, name: str, auth_state: dict[str, Any], keycloak_model: dict | None
+    ) -> dict[str, Any]:
+        state = {key: value for key, value in auth_state.items() if key not in _KEYCLOAK_STATE_KEYS}
+        grants = unexpired(auth_state.get(GRANTS_KEY), time.time(), self._lti_share_lifetime_s)
+        if keycloak_model is None:
+            grants = without_keycloak_share(grants)
+        else:
+            refreshed_state = keycloak_model["auth_state"]
+            state.update(
+                {
+                    key: refreshed_state[key]
+                    for key in _KEYCLOAK_STATE_KEYS
+                    if key in refreshed_state
+                }
+            )
+            state["keycloak_authenticated_at"] = auth_state.get("keycloak_authenticated_at")
+            facts = LoginFacts(
+                source=KEYCLOAK, keycloak_groups=frozenset(keycloak_model.get("groups") or ())
+            )
+            entitlements = entitlements_for(facts, self.entitlement_rules, None)
+            grants = merge_grants(grants, facts, entitlements, time.time())
+        state[GRANTS_KEY] = grants
+        return {
+            "name": name,
+            "admin": False,
+            "groups": groups_from_grants(
+                grants, self.admin_group, auth_state.get("login_source", "")
+            ),
+            "auth_state": state,
+        }
+
+    @property
+    def _lti_share_lifetime_s(self) -> float:
+        return self.lti_share_lifetime_days * _DAY_S
 
     def end_session_redirect(self, auth_state: dict[str, Any], after_logout_url: str) -> str | None:
-        """Where logout sends the browser to end the login's session at its source, if
-        anywhere: Keycloak for a Keycloak login; an LTI launch leaves no session to end."""
-        if auth_state.get("login_source") != KEYCLOAK or self.keycloak_login is None:
+        """Where logout sends the browser to end the person's campus session, if anywhere:
+        Keycloak whenever the session holds a Keycloak login (LTI sessions carry it too)."""
+        if not auth_state.get("token_response") or self.keycloak_login is None:
             return None
         return self.keycloak_login.end_session_redirect(auth_state, after_logout_url)
 
@@ -307,20 +555,26 @@ class MultiLoginAuthenticator(Authenticator):
 
     def _auth_model(
         self,
-        username: str,
+        name: str,
         facts: LoginFacts,
         course: dict[str, str] | None,
         auth_state: dict[str, Any],
         previous: dict[str, Any] | None,
     ) -> dict[str, Any]:
-        name = self.normalize_username(username)
+        now = time.time()
+        previous = previous or {}
         entitlements = entitlements_for(
             facts, self.entitlement_rules, self.course_group_format or None
         )
-        grants = merge_grants((previous or {}).get(GRANTS_KEY), facts.source, entitlements)
-        admin = None
+        grants = unexpired(previous.get(GRANTS_KEY), now, self._lti_share_lifetime_s)
+        grants = merge_grants(grants, facts, entitlements, now)
         if facts.source == KEYCLOAK:
             admin = self.admin_group in entitlements or name in self.admin_users
+        else:
+            admin = False
+            auth_state.update(
+                {key: previous[key] for key in _KEYCLOAK_STATE_KEYS if key in previous}
+            )
         auth_state.update(
             {
                 "login_source": facts.source,
@@ -333,6 +587,6 @@ class MultiLoginAuthenticator(Authenticator):
         return {
             "name": name,
             "admin": admin,
-            "groups": groups_from_grants(grants, self.admin_group),
+            "groups": groups_from_grants(grants, self.admin_group, facts.source),
             "auth_state": auth_state,
         }

@@ -17,12 +17,20 @@ from .urls import hub_url
 
 CALLBACK_PATH = "oauth_callback"
 LOGIN_PATH = "oauth_login"
+# `/hub/oauth_login?reauthenticate=1`: Keycloak must ask for the password again (OpenID Connect
+# `prompt=login`), even when the browser holds a campus session; linking accounts needs it.
+REAUTHENTICATE_ARGUMENT = "reauthenticate"
 
 
 class KeycloakLoginHandler(RefusalPagesMixin, OAuthLoginHandler):
     """Redirects to Keycloak (at /hub/oauth_login), keeping `next` in the state cookie."""
 
     login_source = KEYCLOAK
+
+    def authorize_redirect(self, *args: Any, extra_params: dict | None = None, **kw: Any) -> None:
+        if self.get_query_argument(REAUTHENTICATE_ARGUMENT, None):
+            extra_params = {**(extra_params or {}), "prompt": "login"}
+        super().authorize_redirect(*args, extra_params=extra_params, **kw)
 
 
 class KeycloakCallbackHandler(RefusalPagesMixin, OAuthCallbackHandler):
@@ -112,6 +120,13 @@ class KeycloakLogin(GenericOAuthenticator):
     @default("end_session_url")
     def _end_session_url_default(self) -> str:
         return self._realm_endpoint(self.authorize_base_url or self.keycloak_url, "logout")
+
+    @property
+    def identity_issuer(self) -> str:
+        """What identifies this Keycloak realm in linked identities (subjects are per realm)."""
+        if self.keycloak_url and self.realm:
+            return f"{self.keycloak_url.rstrip('/')}/realms/{self.realm}"
+        return self.token_url
 
     def end_session_redirect(self, auth_state: dict[str, Any], after_logout_url: str) -> str | None:
         """The Keycloak URL that ends this login's Keycloak session and returns the browser to

@@ -17,6 +17,11 @@ class ValidatedLaunch:
     """
 
     username: str
+    # Who the person is at the platform: LTI 1.1 (consumer key, "", user_id); LTI 1.3
+    # (iss, the matched client id, sub).
+    issuer: str
+    client_id: str
+    subject: str
     facts: LoginFacts
     course: dict[str, str] | None
     next_url: str | None

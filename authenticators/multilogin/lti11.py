@@ -14,7 +14,7 @@ from ltiauthenticator.lti11.auth import LTI11Authenticator
 from ltiauthenticator.lti11.validator import LTI11LaunchValidator
 from ltiauthenticator.utils import convert_request_to_dict
 from tornado.web import HTTPError
-from traitlets import Int, List, Unicode, default
+from traitlets import Dict, Int, List, Unicode, default
 
 from .entitlements import LTI11, LoginFacts, split_lti11_roles
 from .errors import LoginRefused
@@ -56,6 +56,13 @@ class LTI11Login(LTI11Authenticator):
         help="""Launch parameters tried in order for the username. Moodle sends the Moodle
         username as `ext_user_username` (only when the tool shares the launcher's name).
         No fallback to `user_id`: a numeric Moodle id would make a second account.""",
+    )
+    consumer_trust = Dict(
+        config=True,
+        help="""Per consumer key, what that Moodle may assert about who a person is: `name`,
+        `authoritative_usernames`, `unlinked_identities` (platform_trust.schema.json; see the
+        README's trust model). A key not listed gets the defaults: named after the key,
+        authoritative for no username, unlinked launches asked to link.""",
     )
     nonce_lifetime_s = Int(
         3 * _TIMESTAMP_WINDOW_S,
@@ -110,6 +117,9 @@ class LTI11Login(LTI11Authenticator):
         launch_data: dict[str, Any] = {k: v for k, v in args.items() if not k.startswith("oauth_")}
         return ValidatedLaunch(
             username=found[1],
+            issuer=consumer_key,
+            client_id="",
+            subject=args.get("user_id", ""),
             facts=LoginFacts(
                 source=LTI11,
                 lti_roles=split_lti11_roles(args.get("roles", "")),

@@ -266,8 +266,12 @@ class LTI13Login(LTI13Authenticator):
         context_id = str(context["id"]) if context.get("id") else None
         roles = id_token.get(ROLES_CLAIM) or []
         custom = id_token.get(LTI13_CUSTOM_CLAIM) or {}
+        audience = id_token.get("azp") or id_token.get("aud")
         return ValidatedLaunch(
             username=found[1],
+            issuer=id_token["iss"],
+            client_id=audience if isinstance(audience, str) else audience[0],
+            subject=id_token["sub"],
             facts=LoginFacts(source=LTI13, lti_roles=tuple(roles), context_id=context_id),
             course={"context_id": context_id, "title": context.get("title", "")}
             if context_id

@@ -1,20 +1,42 @@
-"""One username form for every login source, and lookups of the claim that carries it."""
+"""One username form for every login source, the names the hub admits, and lookups of the
+claim that carries a name."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+# A DNS label: lower-case ASCII letters and digits, single hyphens inside, 1-63 characters. A user
+# server's subdomain and its pod and home-claim names are the username itself, so a name outside
+# this form could not be used unchanged, and a hashed form is what lets two names collide.
+# hubconfig's spawner refuses names outside the same pattern.
+DEFAULT_USERNAME_PATTERN = r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){0,62}$"
+
 
 def normalize_username(name: str) -> str:
-    """The hub's one form of a username: NFKC, surrounding space removed, lower case.
+    """The hub's one form of a username: NFC, surrounding space removed, lower case.
 
-    NFKC first, so that compatibility characters (full-width letters, ligatures) fold to the
-    letters the campus directory stores; lower case after, because Keycloak and Moodle both
-    treat usernames case-insensitively.
+    Deliberately not NFKC: folding compatibility characters (full-width letters, modifier
+    letters) turned look-alikes of `admin` into `admin`. Names that NFKC would change are
+    refused instead (`username_problem`).
     """
-    return unicodedata.normalize("NFKC", name).strip().lower()
+    return unicodedata.normalize("NFC", name).strip().lower()
+
+
+def username_problem(raw: str, pattern: re.Pattern[str] | None) -> str | None:
+    """Why `raw` (a name as a source sent it) cannot be a hub username, or None when it can."""
+    stripped = raw.strip()
+    composed = unicodedata.normalize("NFC", stripped)
+    if composed != stripped or unicodedata.normalize("NFKC", composed) != composed:
+        # A name that Unicode normalisation changes looks like another name (full-width
+        # letters, the Kelvin sign for K): it could only be admitted by folding it into that
+        # other name.
+        return "it contains characters that look like other letters"
+    if pattern is not None and not pattern.fullmatch(composed.lower()):
+        return "it does not have the form of a hub username"
+    return None
 
 
 def lookup_claim(data: Mapping[str, Any], path: str) -> Any:

@@ -19,6 +19,10 @@ from multilogin import MultiLoginAuthenticator
 LTI11_KEY = "moodle-key"
 LTI11_SECRET = "moodle-secret"
 PREFIX = "/prefix/"
+# The test Moodle shares the campus directory: both its sources may claim any username (admin
+# accounts stay out of reach all the same), and share one platform name for their courses.
+PLATFORM_NAME = "moodle"
+CAMPUS_MOODLE_TRUST = {"name": PLATFORM_NAME, "authoritative_usernames": ".*"}
 
 
 @dataclass
@@ -92,7 +96,8 @@ def hub_config(platform: LTI13Platform, keycloak: KeycloakWire, port: int, db_ur
     c.KeycloakLogin.client_secret = "jupyterhub-dev-secret"
     c.KeycloakLogin.allowed_groups = {"students", "gpu", "instructors", "admins"}
     c.LTI11Login.consumers = {LTI11_KEY: LTI11_SECRET}
-    c.LTI13Login.platforms = [platform.trusted_entry()]
+    c.LTI11Login.consumer_trust = {LTI11_KEY: CAMPUS_MOODLE_TRUST}
+    c.LTI13Login.platforms = [{**platform.trusted_entry(), **CAMPUS_MOODLE_TRUST}]
     return c
 
 

@@ -16,6 +16,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +55,11 @@ class NullProxy(Proxy):
 # ----------------------------------------------------------------------------------- LTI 1.1
 
 
+def moodle_user_id(username: str) -> str:
+    """Moodle's numeric user id for a username: distinct per person, as on a real site."""
+    return str(1000 + zlib.crc32(username.encode()) % 9_000_000)
+
+
 def moodle_lti11_params(
     username: str = "student",
     roles: str = "Learner",
@@ -68,7 +74,7 @@ def moodle_lti11_params(
         "resource_link_id": "7",
         "resource_link_title": "JupyterHub",
         "resource_link_description": "",
-        "user_id": "1001",
+        "user_id": moodle_user_id(username),
         "roles": roles,
         "context_id": context_id,
         "context_label": "DS101",
@@ -198,7 +204,7 @@ class LTI13Platform:
         return {
             "iss": self.issuer,
             "aud": self.client_id,
-            "sub": "1001",
+            "sub": moodle_user_id(username),
             "exp": now + 60,
             "iat": now,
             "nonce": nonce,
@@ -278,7 +284,9 @@ class _KeycloakUserinfoHandler(RequestHandler):
             return
         self.write(
             {
-                "sub": str(uuid.uuid5(uuid.NAMESPACE_DNS, account.username)),
+                "sub": self.wire.subjects.get(
+                    account.username, str(uuid.uuid5(uuid.NAMESPACE_DNS, account.username))
+                ),
                 "preferred_username": account.username,
                 "email": f"{account.username}@campus.example.edu",
                 "email_verified": True,
@@ -297,6 +305,8 @@ class KeycloakWire:
     codes: dict[str, KeycloakAccount] = field(default_factory=dict)
     access_tokens: dict[str, KeycloakAccount] = field(default_factory=dict)
     refresh_tokens: dict[str, KeycloakAccount] = field(default_factory=dict)
+    # Keycloak's subject per username, where a test gives one (else derived from the name).
+    subjects: dict[str, str] = field(default_factory=dict)
     _server: HTTPServer | None = None
 
     def serve(self) -> str:

@@ -34,11 +34,16 @@ async def test_moodle_launch_logs_in_with_moodle_username_and_course_groups(hub:
     assert response.code == 302
     assert response.headers["Location"].startswith("/prefix/hub/")
     user = hub.user("student")
-    assert sorted(group.name for group in user.groups) == ["course-42"]
+    assert sorted(group.name for group in user.groups) == ["course-moodle.42"]
     auth_state = await user.get_auth_state()
     assert auth_state["login_source"] == "lti11"
-    assert auth_state["entitlements"] == ["course-42"]
-    assert auth_state["course"] == {"context_id": "42", "title": "Data Science 101"}
+    assert auth_state["entitlements"] == ["course-moodle.42"]
+    assert auth_state["course"] == {
+        "context_id": "42",
+        "title": "Data Science 101",
+        "platform": "moodle",
+        "key": "moodle/42",
+    }
     assert auth_state["lti_roles"] == ["Learner"]
     assert not user.admin
 
@@ -47,7 +52,7 @@ async def test_instructor_role_grants_instructor_group(hub: HubUnderTest):
     response = await launch(hub, signed(hub, username="teacher", roles="Instructor,Learner"))
 
     assert response.code == 302
-    assert sorted(g.name for g in hub.user("teacher").groups) == ["course-42", "instructor"]
+    assert sorted(g.name for g in hub.user("teacher").groups) == ["course-moodle.42", "instructor"]
 
 
 async def test_administrator_role_never_grants_admin(hub: HubUnderTest):

@@ -66,10 +66,15 @@ async def test_moodle_launch_logs_in_with_ext_username(hub: HubUnderTest):
 
     assert response.code == 302
     user = hub.user("student")
-    assert sorted(g.name for g in user.groups) == ["course-42"]
+    assert sorted(g.name for g in user.groups) == ["course-moodle.42"]
     auth_state = await user.get_auth_state()
     assert auth_state["login_source"] == "lti13"
-    assert auth_state["course"] == {"context_id": "42", "title": "Data Science 101"}
+    assert auth_state["course"] == {
+        "context_id": "42",
+        "title": "Data Science 101",
+        "platform": "moodle",
+        "key": "moodle/42",
+    }
 
 
 async def test_login_redirect_goes_to_the_platform_with_prefixed_callback(hub: HubUnderTest):
@@ -118,7 +123,7 @@ async def test_instructor_gets_instructor_but_administrator_never_admin(hub: Hub
     assert (await finish_launch(hub, started, hub.platform.id_token(claims))).code == 302
 
     user = hub.user("student")
-    assert sorted(g.name for g in user.groups) == ["course-42", "instructor"]
+    assert sorted(g.name for g in user.groups) == ["course-moodle.42", "instructor"]
     assert not user.admin
 
 

@@ -1,0 +1,129 @@
+"""Links from the identities a person has at each login source to their one hub account.
+
+An identity is what a source proves about a person, never a name they claim: a Keycloak
+subject, an LTI 1.1 (consumer key, user_id), an LTI 1.3 (issuer, client id, sub). Each identity
+is linked to at most one hub account; an account may have several identities. The links live in
+the hub database (table `multilogin_identities`), beside the nonces.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import Float, String, delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from .hub_tables import Base, own_session
+
+# How a link came to be; `separate` accounts belong to their platform identity alone.
+LINKED_BY_KEYCLOAK = "keycloak"
+LINKED_BY_AUTHORITATIVE_PLATFORM = "authoritative-platform"
+LINKED_BY_CONFIRMATION = "confirmed-with-keycloak"
+LINKED_AS_SEPARATE_ACCOUNT = "separate-account"
+
+# Column width: LTI 1.3 caps `sub` at 255 characters; longer values are refused before a lookup.
+MAX_PART_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A person as one source knows them. `client_id` is empty except for LTI 1.3."""
+
+    source: str
+    issuer: str
+    client_id: str
+    subject: str
+
+    def too_long(self) -> bool:
+        parts = (self.source, self.issuer, self.client_id, self.subject)
+        return any(len(part) > MAX_PART_LENGTH for part in parts)
+
+
+@dataclass(frozen=True)
+class Link:
+    identity: Identity
+    username: str
+    how: str
+    linked_at: float
+    last_login_at: float
+
+
+class _LinkedIdentity(Base):
+    __tablename__ = "multilogin_identities"
+
+    source: Mapped[str] = mapped_column(String(16), primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(MAX_PART_LENGTH), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(MAX_PART_LENGTH), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(MAX_PART_LENGTH), primary_key=True)
+    username: Mapped[str] = mapped_column(String(MAX_PART_LENGTH), index=True)
+    how: Mapped[str] = mapped_column(String(32))
+    linked_at: Mapped[float] = mapped_column(Float)
+    last_login_at: Mapped[float] = mapped_column(Float)
+
+    def as_link(self) -> Link:
+        identity = Identity(self.source, self.issuer, self.client_id, self.subject)
+        return Link(identity, self.username, self.how, self.linked_at, self.last_login_at)
+
+
+def _key(identity: Identity) -> tuple[str, str, str, str]:
+    return (identity.source, identity.issuer, identity.client_id, identity.subject)
+
+
+class IdentityStore:
+    """Reads and writes links through sessions of its own on the hub database."""
+
+    def link_of(self, hub_db: Session, identity: Identity) -> Link | None:
+        with own_session(hub_db) as session:
+            row = session.get(_LinkedIdentity, _key(identity))
+            return row.as_link() if row else None
+
+    def links_of(self, hub_db: Session, username: str) -> list[Link]:
+        with own_session(hub_db) as session:
+            rows = session.scalars(
+                select(_LinkedIdentity).where(_LinkedIdentity.username == username)
+            )
+            return sorted((row.as_link() for row in rows), key=lambda link: link.linked_at)
+
+    def link(self, hub_db: Session, identity: Identity, username: str, how: str) -> bool:
+        """Link `identity` to `username`; False when it is linked already (to any account)."""
+        now = time.time()
+        row = _LinkedIdentity(
+            source=identity.source,
+            issuer=identity.issuer,
+            client_id=identity.client_id,
+            subject=identity.subject,
+            username=username,
+            how=how,
+            linked_at=now,
+            last_login_at=now,
+        )
+        with own_session(hub_db) as session:
+            session.add(row)
+            try:
+                session.commit()
+            except IntegrityError:
+                return False
+        return True
+
+    def record_login(self, hub_db: Session, identity: Identity) -> None:
+        with own_session(hub_db) as session:
+            row = session.get(_LinkedIdentity, _key(identity))
+            if row is not None:
+                row.last_login_at = time.time()
+                session.commit()
+
+    def unlink(self, hub_db: Session, identity: Identity) -> bool:
+        """Remove the link; False when there was none."""
+        with own_session(hub_db) as session:
+            removed = session.execute(
+                delete(_LinkedIdentity).where(
+                    _LinkedIdentity.source == identity.source,
+                    _LinkedIdentity.issuer == identity.issuer,
+                    _LinkedIdentity.client_id == identity.client_id,
+                    _LinkedIdentity.subject == identity.subject,
+                )
+            )
+            session.commit()
+            return bool(removed.rowcount)
