@@ -55,7 +55,13 @@ from .nonces import NonceStore
 from .platform_trust import ASK_TO_LINK, PlatformTrust, trust_from
 from .spawn_environment import spawn_environment
 from .urls import hub_url
-from .usernames import DEFAULT_USERNAME_PATTERN, normalize_username, username_problem
+from .usernames import (
+    DEFAULT_USERNAME_PATTERN,
+    LOOK_ALIKE,
+    is_look_alike,
+    normalize_username,
+    username_problem,
+)
 
 DEFAULT_ENTITLEMENT_RULES = [
     {"keycloak_groups": ["admins"], "grant": ["admin"]},
@@ -324,13 +330,21 @@ class MultiLoginAuthenticator(Authenticator):
         """The hub username for `raw`, or a refusal saying why it cannot be one."""
         problem = username_problem(raw, self.username_regex)
         if problem:
-            raise LoginRefused(
-                403,
-                f"Your {what} {raw!r} cannot be used on this hub: {problem}. Hub usernames are "
-                "lower-case letters, digits and single hyphens. Ask the hub's administrators.",
-                f"username {raw!r} refused: {problem}",
-            )
+            raise self._name_refusal(raw, what, problem)
         return self.normalize_username(raw)
+
+    def _name_refusal(self, raw: str, what: str, problem: str) -> LoginRefused:
+        return LoginRefused(
+            403,
+            f"Your {what} {raw!r} cannot be used on this hub: {problem}. Hub usernames are "
+            "lower-case letters, digits and single hyphens. Ask the hub's administrators.",
+            f"username {raw!r} refused: {problem}",
+        )
+
+    def _refuse_look_alike(self, raw: str, what: str) -> None:
+        """A look-alike claim is refused whatever it would reach, a link page included."""
+        if is_look_alike(raw):
+            raise self._name_refusal(raw, what, LOOK_ALIKE)
 
     async def authenticate(self, handler: BaseHandler, data: Any = None) -> dict[str, Any]:
         if isinstance(data, ValidatedLaunch):
@@ -384,6 +398,7 @@ class MultiLoginAuthenticator(Authenticator):
         source = launch.facts.source
         trust = self.platform_trust[source, launch.issuer]
         identity = self._identity(source, launch.issuer, launch.client_id, launch.subject)
+        self._refuse_look_alike(launch.username, "Moodle username")
         claimed = normalize_username(launch.username)
         decision = accounts.for_lti(
             identity,
@@ -423,6 +438,7 @@ class MultiLoginAuthenticator(Authenticator):
         oauth_user = model["auth_state"].get(keycloak.user_auth_state_key) or {}
         identity = self._identity(KEYCLOAK, keycloak.identity_issuer, "", oauth_user.get("sub"))
         raw = str(keycloak.user_info_to_username(oauth_user))
+        self._refuse_look_alike(raw, "campus username")
         decision = accounts.for_keycloak(
             identity,
             normalize_username(raw),

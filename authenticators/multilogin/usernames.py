@@ -25,16 +25,23 @@ def normalize_username(name: str) -> str:
     return unicodedata.normalize("NFC", name).strip().lower()
 
 
-def username_problem(raw: str, pattern: re.Pattern[str] | None) -> str | None:
-    """Why `raw` (a name as a source sent it) cannot be a hub username, or None when it can."""
+LOOK_ALIKE = "it contains characters that look like other letters"
+
+
+def is_look_alike(raw: str) -> bool:
+    """Whether Unicode normalisation changes `raw`: then it looks like another name (full-width
+    letters, modifier letters, the Kelvin sign for K) and could only be admitted by folding it
+    into that other name."""
     stripped = raw.strip()
     composed = unicodedata.normalize("NFC", stripped)
-    if composed != stripped or unicodedata.normalize("NFKC", composed) != composed:
-        # A name that Unicode normalisation changes looks like another name (full-width
-        # letters, the Kelvin sign for K): it could only be admitted by folding it into that
-        # other name.
-        return "it contains characters that look like other letters"
-    if pattern is not None and not pattern.fullmatch(composed.lower()):
+    return composed != stripped or unicodedata.normalize("NFKC", composed) != composed
+
+
+def username_problem(raw: str, pattern: re.Pattern[str] | None) -> str | None:
+    """Why `raw` (a name as a source sent it) cannot be a hub username, or None when it can."""
+    if is_look_alike(raw):
+        return LOOK_ALIKE
+    if pattern is not None and not pattern.fullmatch(normalize_username(raw)):
         return "it does not have the form of a hub username"
     return None
 

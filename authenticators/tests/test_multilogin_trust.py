@@ -362,6 +362,28 @@ async def test_a_campus_session_from_before_the_launch_proves_nothing(
     assert b"reauthenticate=1" in page.body
 
 
+async def test_over_https_the_pending_link_cookie_is_host_only(
+    hub: HubUnderTest, rogue_platform: LTI13Platform
+):
+    https = {"X-Forwarded-Proto": "https"}
+    params = rogue_platform.login_initiation(hub.url("lti/launch"))
+    started = await hub.request("lti13/oauth_login", "POST", form(params), headers=https)
+    query = parse_qs(urlparse(started.headers["Location"]).query)
+    token = rogue_platform.id_token(rogue_platform.claims(query["nonce"][0], username="sam"))
+    body = form({"id_token": token, "state": query["state"][0]})
+
+    response = await hub.request(
+        "lti13/oauth_callback", "POST", body, cookies=response_cookies(started), headers=https
+    )
+
+    [cookie] = [c for c in response.headers.get_list("Set-Cookie") if "multilogin-link" in c]
+    # __Host-: Secure, Path=/, no Domain; a user server on a subdomain cannot set one.
+    assert cookie.startswith("__Host-multilogin-link=")
+    assert "Secure" in cookie
+    assert "Path=/;" in cookie
+    assert "Domain" not in cookie
+
+
 async def test_link_page_without_a_pending_launch_explains_itself(hub: HubUnderTest):
     response = await hub.request("link-account")
 
@@ -476,3 +498,12 @@ def _xsrf_from(body: bytes) -> str:
     marker = b'name="_xsrf" value="'
     start = body.index(marker) + len(marker)
     return body[start : body.index(b'"', start)].decode()
+
+
+async def test_look_alike_names_are_refused_even_from_a_platform_that_claims_none(
+    hub: HubUnderTest, rogue_platform: LTI13Platform
+):
+    response = await lti13_launch(hub, rogue_platform, "\uff41\uff44\uff4d\uff49\uff4e")
+
+    assert response.code == 403
+    assert b"look like other letters" in response.body

@@ -173,14 +173,19 @@ def mock_moodle_config() -> dict[str, Any]:
 
 
 def lti13_platform(config: dict[str, Any]) -> dict[str, Any]:
-    """The hub's LTI13Login.platforms entry for the mock Moodle of `config`."""
+    """The hub's LTI13Login.platforms entry for the mock Moodle of `config`, with the trust the
+    dev values give its LTI 1.1 consumer key (one Moodle, one trust)."""
+    import yaml
+
     issuer = config["lti13"].get("issuer") or config["platform"]["url"]
+    lti11 = yaml.safe_load(DEV_VALUES.read_text())["hub"]["config"]["LTI11Login"]
     return {
         "issuer": issuer,
         "client_ids": [config["lti13"]["client_id"]],
         "deployment_ids": [config["lti13"]["deployment_id"]],
         "authorize_url": f"{config['platform']['url']}/mod/lti/auth.php",
         "jwks_url": f"{MOCK_MOODLE_SERVICE_URL}/mod/lti/certs.php",
+        **lti11["consumer_trust"][config["lti11"]["consumer_key"]],
     }
 
 
