@@ -11,7 +11,7 @@ from traitlets import Dict, Integer, Unicode, default
 
 from hubconfig import gpu_quota, spawn_request, user_options
 from hubconfig.profiles import ProfileCatalogue, form_entries
-from hubconfig.refusals import SpawnRefused, forbidden
+from hubconfig.refusals import forbidden
 
 # Memory-backed shared memory for GPU frameworks (PyTorch data loaders), not a temporary file.
 SHM_PATH = "/dev/shm"  # noqa: S108
@@ -127,12 +127,13 @@ class ProfileSpawner(KubeSpawner):
             # No await between the check and recording the grant, so concurrent spawns see it.
             held = gpu_quota.holdings(self.user, self, quota)
             gpu_quota.check(quota, selection.gpus, groups, held)
-        except SpawnRefused:
-            # JupyterHub stored these options before the check; a later spawn must not reuse them.
+            self.gpus_held = selection.gpus
+            self.apply_selection(selection)
+        except Exception:
+            # JupyterHub stored these options before the check; a later spawn must not reuse
+            # them, whether they were refused or made a check fail unexpectedly.
             self.user_options = self.orm_spawner.user_options = {}
             raise
-        self.gpus_held = selection.gpus
-        self.apply_selection(selection)
 
     def apply_selection(self, selection: user_options.Selection) -> None:
         """Set the pod's image, resources, scheduling and volumes from a checked selection."""
@@ -193,7 +194,7 @@ class ProfileSpawner(KubeSpawner):
 
     def load_state(self, state: dict[str, Any]) -> None:
         super().load_state(state)
-        self.gpus_held = state.get("gpus", 0)
+        self.gpus_held = gpu_quota.held_count(state.get("gpus"))
 
     def clear_state(self) -> None:
         super().clear_state()

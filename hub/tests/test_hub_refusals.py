@@ -145,6 +145,8 @@ def assert_no_server(hub: str, user: str) -> None:
         ("stu", {"profile": "gpu"}, 403, "'GPU lab' is only for members of: gpu, instructor"),
         ("grace", {"profile": "gpu", "gpus": 3}, 403, "offers at most 2 GPU(s); 3 were requested"),
         ("grace", {"profile": "cpu", "gpus": 1}, 403, "'Python lab' has no GPUs"),
+        ("grace", {"profile": "cpu", "gpus": -1}, 400, "cannot be negative; -1 was requested"),
+        ("grace", {"profile": "gpu", "gpus": "²"}, 400, "whole number written with the digits"),
         ("grace", {"profile": "cpu", "image": "x/y"}, 400, "Unknown server option(s): image"),
         ("grace", {"profile": "tpu"}, 400, "There is no profile named 'tpu'"),
         ("outsider", {}, 403, "No lab profile is available to your account"),
@@ -157,6 +159,16 @@ def test_refused_spawn_explains_and_starts_nothing(
     assert response.status_code == status, response.text
     assert message in response.json()["message"]
     assert_no_server(hub, user)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("gpus", ["²", -1])
+def test_refused_options_are_not_kept_for_the_next_start(hub: str, gpus: object) -> None:
+    """JupyterHub stores the options before the check and reuses them for a start without any."""
+    assert spawn(hub, "grace", {"profile": "cpu", "gpus": gpus}).status_code == 400
+    model = api(hub, "GET", "/users/grace", params={"include_stopped_servers": "1"}).json()
+    stored = [server["user_options"] for server in model["servers"].values()]
+    assert not any(stored), stored
 
 
 @pytest.mark.integration

@@ -17,6 +17,7 @@ from hub_fakes import (  # noqa: F401 - pytest fixtures, used by name
 )
 from jupyterhub.apihandlers.users import UserServerAPIHandler
 from jupyterhub.handlers.pages import SpawnHandler
+from tornado import web
 from traitlets.config import Config
 
 from hubconfig.refusals import SpawnRefused
@@ -217,3 +218,46 @@ async def test_progress_starts_with_the_slow_spawn_message(chart_values: dict) -
     first = await anext(progress)
     await progress.aclose()
     assert first == {"progress": 1, "message": "Starting GPU lab within 900s"}
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        {"profile": "cpu", "gpus": "²"},
+        {"profile": "cpu", "gpus": -1},
+        {"profile": "gpu", "gpus": "9" * 5000},
+    ],
+)
+async def test_bad_gpu_counts_are_refused_and_not_reused(chart_values: dict, forged: dict) -> None:
+    spawner = make_spawner(chart_values, hub_user("grace", ["gpu"]))
+    with pytest.raises(SpawnRefused) as refused:
+        await spawn_like_jupyterhub(spawner, forged, api_spawn(b"{}"))
+    assert refused.value.status_code == 400
+    assert not spawner.orm_spawner.user_options
+    assert spawner.gpus_held == 0
+    await spawn_like_jupyterhub(spawner, None, api_spawn(b""))
+    assert (spawner.gpus_held, spawner.extra_resource_limits) == (0, {})
+
+
+async def test_options_are_dropped_whatever_the_check_raises(
+    chart_values: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spawner = make_spawner(chart_values, hub_user("grace", ["gpu"]))
+
+    def broken(*args: object) -> None:
+        raise ValueError("a bug in a check")
+
+    monkeypatch.setattr("hubconfig.user_options.select", broken)
+    # JupyterHub answers any exception of the hook with 400 "Invalid user options".
+    with pytest.raises(web.HTTPError, match="Invalid user options"):
+        await spawn_like_jupyterhub(spawner, {"profile": "cpu"}, api_spawn(b"{}"))
+    assert not spawner.orm_spawner.user_options
+    assert not spawner.user_options
+
+
+@pytest.mark.parametrize("stored", [-1, "2", True, 1.5, None])
+async def test_unusable_stored_gpus_count_as_none_held(chart_values: dict, stored: object) -> None:
+    user = hub_user("grace", ["gpu"])
+    other = make_spawner(chart_values, user, name="old")
+    other.load_state({"gpus": stored})
+    assert other.gpus_held == 0
