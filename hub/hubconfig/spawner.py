@@ -9,7 +9,7 @@ from typing import Any
 from kubespawner import KubeSpawner
 from traitlets import Dict, Integer, Unicode, default
 
-from hubconfig import gpu_quota, spawn_request, user_options
+from hubconfig import gpu_quota, lab_names, spawn_request, user_options
 from hubconfig.profiles import ProfileCatalogue, form_entries
 from hubconfig.refusals import forbidden
 
@@ -79,6 +79,26 @@ class ProfileSpawner(KubeSpawner):
         course = auth_state.get("course") or {}
         return course.get("context_id")
 
+    # Pod and home claim names from the username unchanged (see hubconfig.lab_names): KubeSpawner's
+    # defaults hash some names into collidable slugs. Without legacy names, a first start never
+    # looks for a claim named by KubeSpawner 6's escaping either, which another user's name can
+    # equal ("a-b" escaped is "a-2db"); this chart never ran KubeSpawner 6.
+    @default("slug_scheme")
+    def _slug_scheme_default(self) -> str:
+        return "safe"
+
+    @default("pod_name_template")
+    def _pod_name_template_default(self) -> str:
+        return lab_names.POD_NAME_TEMPLATE
+
+    @default("pvc_name_template")
+    def _pvc_name_template_default(self) -> str:
+        return lab_names.PVC_NAME_TEMPLATE
+
+    @default("handle_legacy_names")
+    def _handle_legacy_names_default(self) -> bool:
+        return False
+
     @default("profile_list")
     def _profile_list_default(self) -> Any:
         return ProfileSpawner.user_profile_list
@@ -113,6 +133,7 @@ class ProfileSpawner(KubeSpawner):
 
     async def check_and_apply(self, options: Any) -> None:
         """JupyterHub's apply_user_options hook: refuse what is not allowed, else apply it."""
+        lab_names.check_username(self.user.name)
         groups = self.group_names()
         catalogue = self.catalogue
         course_id = await self.course_id()

@@ -19,6 +19,9 @@ from jupyterhub.objects import Hub
 from kubernetes_asyncio.config import kube_config
 from tornado.httputil import HTTPHeaders, HTTPServerRequest, RequestStartLine
 from tornado.web import Application, RequestHandler
+from traitlets.config import Config
+
+from hubconfig.spawner import ProfileSpawner
 
 CHART = Path(__file__).resolve().parents[2] / "helm" / "jupyterhub-k8s"
 VALUES_FILES = Path(__file__).resolve().parents[2] / "helm"
@@ -206,3 +209,16 @@ async def spawn_like_jupyterhub(spawner: Any, options: dict[str, Any] | None, ha
     spawner.user_options = options
     spawner.handler = handler
     await spawner._run_apply_user_options(spawner.user_options)
+
+
+def make_spawner(chart_values: dict, user: FakeUser, name: str = "") -> ProfileSpawner:
+    """A ProfileSpawner for `user`'s server `name`, as the chart configures it (mock, no pod)."""
+    config = Config()
+    config.ProfileSpawner.singleuser_values = chart_values["singleuser"]
+    config.ProfileSpawner.volumes = [{"name": "home", "emptyDir": {}}]
+    config.ProfileSpawner.volume_mounts = [{"name": "home", "mountPath": "/home/jovyan"}]
+    config.ProfileSpawner.node_selector = {"pool": "labs"}
+    config.ProfileSpawner.slow_spawn_message = "Starting {profile} within {start_timeout}s"
+    spawner = ProfileSpawner(config=config, user=user, orm_spawner=FakeOrmSpawner(name), _mock=True)
+    user.spawners[name] = spawner
+    return spawner

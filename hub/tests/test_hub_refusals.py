@@ -50,7 +50,7 @@ def hub_values(port: int) -> dict:
                         "hub_bind_url": f"http://127.0.0.1:{port}",
                         "hub_connect_url": f"http://127.0.0.1:{port}",
                         "load_groups": {
-                            "students": {"users": ["stu"]},
+                            "students": {"users": ["stu", "grace--x"]},
                             "gpu": {"users": ["grace"]},
                             "visitors": {"users": ["outsider"]},
                         },
@@ -169,6 +169,16 @@ def test_refused_options_are_not_kept_for_the_next_start(hub: str, gpus: object)
     model = api(hub, "GET", "/users/grace", params={"include_stopped_servers": "1"}).json()
     stored = [server["user_options"] for server in model["servers"].values()]
     assert not any(stored), stored
+
+
+@pytest.mark.integration
+def test_an_account_name_outside_the_pattern_gets_no_lab(hub: str) -> None:
+    # Created by the hub's configuration (as an administrator may create any name), this name
+    # would give the pod name of user grace's server "x".
+    response = spawn(hub, "grace--x", {})
+    assert response.status_code == 403, response.text
+    assert "The account 'grace--x' cannot have a lab on this hub" in response.json()["message"]
+    assert_no_server(hub, "grace--x")
 
 
 @pytest.mark.integration

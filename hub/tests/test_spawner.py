@@ -6,37 +6,23 @@ from typing import Any
 
 import pytest
 from hub_fakes import (  # noqa: F401 - pytest fixtures, used by name
-    FakeOrmSpawner,
     FakeServer,
-    FakeUser,
     chart_values_fixture,
     hub_request,
     hub_user,
+    make_spawner,
     offline_kubeconfig_fixture,
     spawn_like_jupyterhub,
 )
 from jupyterhub.apihandlers.users import UserServerAPIHandler
 from jupyterhub.handlers.pages import SpawnHandler
 from tornado import web
-from traitlets.config import Config
 
 from hubconfig.refusals import SpawnRefused
 from hubconfig.spawner import ProfileSpawner
 
 # Fixtures imported above; KubeSpawner loads a kubeconfig when constructed.
 pytestmark = pytest.mark.usefixtures("offline_kubeconfig")
-
-
-def make_spawner(chart_values: dict, user: FakeUser, name: str = "") -> ProfileSpawner:
-    config = Config()
-    config.ProfileSpawner.singleuser_values = chart_values["singleuser"]
-    config.ProfileSpawner.volumes = [{"name": "home", "emptyDir": {}}]
-    config.ProfileSpawner.volume_mounts = [{"name": "home", "mountPath": "/home/jovyan"}]
-    config.ProfileSpawner.node_selector = {"pool": "labs"}
-    config.ProfileSpawner.slow_spawn_message = "Starting {profile} within {start_timeout}s"
-    spawner = ProfileSpawner(config=config, user=user, orm_spawner=FakeOrmSpawner(name), _mock=True)
-    user.spawners[name] = spawner
-    return spawner
 
 
 async def test_form_lists_only_allowed_profiles(chart_values: dict) -> None:
