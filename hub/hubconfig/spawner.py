@@ -73,11 +73,17 @@ class ProfileSpawner(KubeSpawner):
     def group_names(self) -> set[str]:
         return {group.name for group in self.user.groups}
 
-    async def course_id(self) -> str | None:
-        """The LTI course of the user's latest login (auth_state `course.context_id`), if any."""
+    async def course_key(self) -> str | None:
+        """The course key (`<platform>/<context_id>`) of the user's latest LTI launch, if any.
+
+        The authenticator records it as auth_state `course.key`; the platform name keeps course
+        202 of one Moodle apart from course 202 of another. A login recorded before course keys
+        (only `context_id`) counts as no course until the next launch.
+        """
         auth_state = await self.user.get_auth_state() or {}
-        course = auth_state.get("course") or {}
-        return course.get("context_id")
+        course = auth_state.get("course")
+        key = course.get("key") if isinstance(course, dict) else None
+        return key if isinstance(key, str) and key else None
 
     # Pod and home claim names from the username unchanged (see hubconfig.lab_names): KubeSpawner's
     # defaults hash some names into collidable slugs. Without legacy names, a first start never
@@ -115,7 +121,7 @@ class ProfileSpawner(KubeSpawner):
         """KubeSpawner's profile_list for this user: the allowed profiles, preselection marked."""
         catalogue = self.catalogue
         allowed = catalogue.allowed(self.group_names())
-        return form_entries(allowed, catalogue.preselected(allowed, await self.course_id()))
+        return form_entries(allowed, catalogue.preselected(allowed, await self.course_key()))
 
     async def profile_form(self) -> str:
         """The spawn form with the user's profiles; empty (spawn now) for a mapped LTI course."""
@@ -124,9 +130,9 @@ class ProfileSpawner(KubeSpawner):
         allowed = catalogue.allowed(groups)
         if not allowed:
             raise forbidden(user_options.no_profile_message(groups))
-        course_id = await self.course_id()
+        course_key = await self.course_key()
         if self.singleuser_values["skipFormForCourses"] and catalogue.course_profile(
-            course_id, allowed
+            course_key, allowed
         ):
             return ""
         return self._render_options_form(await self.user_profile_list())
@@ -136,14 +142,14 @@ class ProfileSpawner(KubeSpawner):
         lab_names.check_username(self.user.name)
         groups = self.group_names()
         catalogue = self.catalogue
-        course_id = await self.course_id()
+        course_key = await self.course_key()
         if not spawn_request.gives_options(self.handler) and catalogue.course_profile(
-            course_id, catalogue.allowed(groups)
+            course_key, catalogue.allowed(groups)
         ):
             # A course launch opens the course's lab, not whatever an earlier spawn asked for.
             options = {}
         try:
-            selection = user_options.select(options, catalogue, groups, course_id)
+            selection = user_options.select(options, catalogue, groups, course_key)
             quota = self.quota
             # No await between the check and recording the grant, so concurrent spawns see it.
             held = gpu_quota.holdings(self.user, self, quota)

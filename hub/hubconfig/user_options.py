@@ -38,7 +38,7 @@ def select(
     user_options: Any,
     catalogue: ProfileCatalogue,
     groups: Iterable[str],
-    course_id: str | None = None,
+    course_key: str | None = None,
 ) -> Selection:
     """The selection `user_options` asks for, or SpawnRefused saying why it is not allowed."""
     group_set = set(groups)
@@ -46,7 +46,7 @@ def select(
     allowed = catalogue.allowed(group_set)
     if not allowed:
         raise forbidden(no_profile_message(group_set))
-    profile = _profile(options.get("profile"), catalogue, allowed, group_set, course_id)
+    profile = _profile(options.get("profile"), catalogue, allowed, group_set, course_key)
     return Selection(profile, _gpus(options.get("gpus"), profile))
 
 
@@ -69,11 +69,11 @@ def _profile(
     catalogue: ProfileCatalogue,
     allowed: list[Profile],
     groups: set[str],
-    course_id: str | None,
+    course_key: str | None,
 ) -> Profile:
     choices = ", ".join(profile.slug for profile in allowed)
     if slug is None or slug == "":
-        return catalogue.preselected(allowed, course_id) or allowed[0]
+        return catalogue.preselected(allowed, course_key) or allowed[0]
     if not isinstance(slug, str):
         raise bad_request(f"The profile must be given by its name (one of: {choices}).")
     profile = catalogue.by_slug(slug)

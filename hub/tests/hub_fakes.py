@@ -41,7 +41,7 @@ PROFILES = [
         "image": "lab-nlp",
         "cpu": {"limit": 4},
         "memory": {"limit": "8G"},
-        "allowedGroups": ["course-nlp-101", "instructor"],
+        "allowedGroups": ["course-moodle.nlp-101", "instructor"],
     },
     {
         "slug": "gpu",
@@ -134,10 +134,17 @@ class FakeUsers(dict):
         return user
 
 
+def lti_course(key: str) -> dict[str, str]:
+    """auth_state `course` as the authenticator records an LTI launch: `<platform>/<context_id>`."""
+    platform, context_id = key.split("/", 1)
+    return {"key": key, "platform": platform, "context_id": context_id, "title": "A course"}
+
+
 def hub_user(
     name: str, groups: list[str], course: str | None = None, registry: FakeUsers | None = None
 ) -> FakeUser:
-    auth_state = {"login_source": "lti13", "course": {"context_id": course}} if course else None
+    """`course`: the course key of the user's latest LTI launch, if any."""
+    auth_state = {"login_source": "lti13", "course": lti_course(course)} if course else None
     user = FakeUser(name=name, auth_state=auth_state)
     user.settings = {"users": registry if registry is not None else FakeUsers()}
     user.groups = [FakeGroup(group) for group in groups]
@@ -154,7 +161,7 @@ def chart_values_fixture() -> dict[str, Any]:
             "singleuser": {
                 "images": {"lab-nlp": {"name": "example/lab-nlp", "tag": "7"}},
                 "profileList": PROFILES,
-                "courseProfiles": {"nlp-101": "nlp"},
+                "courseProfiles": {"moodle/nlp-101": "nlp"},
                 "gpuQuota": {"perUser": 2, "perGroup": {"gpu": 3}},
             }
         }

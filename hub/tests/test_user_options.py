@@ -30,7 +30,7 @@ def test_no_choice_gets_the_preselected_profile(catalogue: ProfileCatalogue, opt
 def test_no_choice_after_a_course_launch_gets_the_course_profile(
     catalogue: ProfileCatalogue,
 ) -> None:
-    selection = select({}, catalogue, {"course-nlp-101"}, course_id="nlp-101")
+    selection = select({}, catalogue, {"course-moodle.nlp-101"}, course_key="moodle/nlp-101")
     assert selection.profile.slug == "nlp"
 
 
