@@ -51,9 +51,7 @@ def test_profile_names_an_unknown_image(tmp_path: Path) -> None:
 
 
 def test_course_mapped_to_a_missing_profile(tmp_path: Path) -> None:
-    path = values_file(
-        tmp_path, "singleuser:\n  courseProfiles:\n    moodle/ml-1: deep-learning\n"
-    )
+    path = values_file(tmp_path, "singleuser:\n  courseProfiles:\n    moodle/ml-1: deep-learning\n")
     message = render_error(DEV_VALUES, path)
     assert 'course "moodle/ml-1" maps to "deep-learning", which is not a profile slug' in message
 

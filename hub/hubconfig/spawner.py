@@ -139,16 +139,16 @@ class ProfileSpawner(KubeSpawner):
 
     async def check_and_apply(self, options: Any) -> None:
         """JupyterHub's apply_user_options hook: refuse what is not allowed, else apply it."""
-        lab_names.check_username(self.user.name)
-        groups = self.group_names()
-        catalogue = self.catalogue
-        course_key = await self.course_key()
-        if not spawn_request.gives_options(self.handler) and catalogue.course_profile(
-            course_key, catalogue.allowed(groups)
-        ):
-            # A course launch opens the course's lab, not whatever an earlier spawn asked for.
-            options = {}
         try:
+            lab_names.check_username(self.user.name)
+            groups = self.group_names()
+            catalogue = self.catalogue
+            course_key = await self.course_key()
+            if not spawn_request.gives_options(self.handler) and catalogue.course_profile(
+                course_key, catalogue.allowed(groups)
+            ):
+                # A course launch opens the course's lab, not whatever an earlier spawn asked for.
+                options = {}
             selection = user_options.select(options, catalogue, groups, course_key)
             quota = self.quota
             # No await between the check and recording the grant, so concurrent spawns see it.

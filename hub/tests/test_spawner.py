@@ -20,7 +20,6 @@ from jupyterhub.handlers.pages import SpawnHandler
 from tornado import web
 
 from hubconfig.refusals import SpawnRefused
-from hubconfig.spawner import ProfileSpawner
 
 # Fixtures imported above; KubeSpawner loads a kubeconfig when constructed.
 pytestmark = pytest.mark.usefixtures("offline_kubeconfig")
@@ -35,7 +34,9 @@ async def test_form_lists_only_allowed_profiles(chart_values: dict) -> None:
 
 
 async def test_profile_list_is_computed_per_user(chart_values: dict) -> None:
-    student = make_spawner(chart_values, hub_user("stu", ["course-moodle.nlp-101"], course="moodle/nlp-101"))
+    student = make_spawner(
+        chart_values, hub_user("stu", ["course-moodle.nlp-101"], course="moodle/nlp-101")
+    )
     teacher = make_spawner(chart_values, hub_user("ines", ["instructor"]))
     student_list = await student.profile_list(student)
     assert [(p["slug"], p["default"]) for p in student_list] == [("cpu", False), ("nlp", True)]
@@ -53,7 +54,9 @@ async def test_user_without_profiles_gets_a_clear_page(chart_values: dict) -> No
 
 
 async def test_course_launch_skips_the_form(chart_values: dict) -> None:
-    spawner = make_spawner(chart_values, hub_user("stu", ["course-moodle.nlp-101"], course="moodle/nlp-101"))
+    spawner = make_spawner(
+        chart_values, hub_user("stu", ["course-moodle.nlp-101"], course="moodle/nlp-101")
+    )
     assert await spawner.get_options_form() == ""
     await spawner.check_and_apply({})
     assert spawner.image == "example/lab-nlp:7"
@@ -61,7 +64,9 @@ async def test_course_launch_skips_the_form(chart_values: dict) -> None:
 
 async def test_course_launch_shows_the_form_when_asked_to(chart_values: dict) -> None:
     chart_values["singleuser"]["skipFormForCourses"] = False
-    spawner = make_spawner(chart_values, hub_user("stu", ["course-moodle.nlp-101"], course="moodle/nlp-101"))
+    spawner = make_spawner(
+        chart_values, hub_user("stu", ["course-moodle.nlp-101"], course="moodle/nlp-101")
+    )
     assert 'value="nlp"' in await spawner.get_options_form()
 
 
@@ -269,7 +274,9 @@ async def test_the_same_course_id_on_another_platform_is_another_course(chart_va
         {"key": ""},
     ],
 )
-async def test_a_course_without_a_usable_key_is_no_course(chart_values: dict, course: object) -> None:
+async def test_a_course_without_a_usable_key_is_no_course(
+    chart_values: dict, course: object
+) -> None:
     # Logins before course keys recorded only the context_id; the next LTI launch records the key.
     user = hub_user("stu", ["course-moodle.nlp-101"])
     user.auth_state = {"login_source": "lti13", "course": course}

@@ -93,10 +93,10 @@ def test_gpus_on_a_cpu_profile_are_refused(catalogue: ProfileCatalogue) -> None:
     assert "has no GPUs" in refused.message
 
 
-# "²" and "١" (Arabic-Indic one) pass str.isdigit() but int() refuses the first and reads the
-# second as 1; only the ASCII digits a form sends are a count.
+# "²" and the Arabic-Indic digit one pass str.isdigit(), but int() refuses the first and reads
+# the second as 1; only the ASCII digits a form sends are a count.
 @pytest.mark.parametrize(
-    "count", [1.5, 1.0, "two", True, False, "-1", "+1", " 1", "1 ", "²", "١", "1_0", [1], {}]
+    "count", [1.5, 1.0, "two", True, False, "-1", "+1", " 1", "1 ", "²", "\u0661", "1_0", [1], {}]
 )
 @pytest.mark.parametrize("profile", ["gpu", "cpu"])
 def test_gpu_count_must_be_a_whole_number(
