@@ -1,8 +1,9 @@
 """A real JupyterHub, configured by the chart's jupyterhub_config.py, refuses what it must.
 
-The hub runs as a host process with the chart's config file and values; requests that must be
-refused never reach KubeSpawner's start, so no Kubernetes API is needed (the kubeconfig points
-nowhere, and any attempt to create a pod would fail the spawn differently).
+The hub runs as a host process with the chart's config file and values. Its spawner is the
+chart's ProfileSpawner up to the pod: where KubeSpawner would create one, `podless_spawner`
+answers HTTP itself, so an accepted request starts a server the tests can see and stop, and no
+Kubernetes API is needed (the kubeconfig points nowhere).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ def hub_values(port: int) -> dict:
                     "JupyterHub": {
                         "authenticator_class": "dummy",
                         "proxy_class": "memory_proxy.MemoryProxy",
+                        "spawner_class": "podless_spawner.PodlessProfileSpawner",
                         "hub_bind_url": f"http://127.0.0.1:{port}",
                         "hub_connect_url": f"http://127.0.0.1:{port}",
                         "load_groups": {
@@ -89,7 +91,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "JUPYTERHUB_K8S_HUB_SERVICE": "127.0.0.1",
         "JUPYTERHUB_K8S_PROXY_API_SERVICE": "127.0.0.1",
         "KUBECONFIG": str(kubeconfig),
-        # memory_proxy lives next to this file.
+        # memory_proxy and podless_spawner live next to this file.
         "PYTHONPATH": str(Path(__file__).parent),
     }
     log = (workdir / "hub.log").open("w")
@@ -169,6 +171,36 @@ def test_refused_options_are_not_kept_for_the_next_start(hub: str, gpus: object)
     model = api(hub, "GET", "/users/grace", params={"include_stopped_servers": "1"}).json()
     stored = [server["user_options"] for server in model["servers"].values()]
     assert not any(stored), stored
+
+
+def wait_for_servers(hub: str, user: str, expected: dict[str, bool]) -> None:
+    """Until the user's servers are `expected` ({name: ready}); fails after START_TIMEOUT_S."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        servers = api(hub, "GET", f"/users/{user}").json()["servers"]
+        if {name: server["ready"] for name, server in servers.items()} == expected:
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f"{user}'s servers are {servers}, not {expected}")
+        time.sleep(0.2)
+
+
+@pytest.mark.integration
+def test_a_refused_gpu_count_neither_blocks_the_next_start_nor_lowers_the_quota(hub: str) -> None:
+    # grace may hold 1 GPU (the chart's gpuQuota.perUser); -1 on a CPU lab used to be recorded
+    # as -1 GPUs held, so a second server then got 2.
+    assert spawn(hub, "grace", {"profile": "cpu", "gpus": -1}).status_code == 400
+    try:
+        # No body: JupyterHub reuses the stored options, so the refused ones must be gone.
+        started = api(hub, "POST", "/users/grace/server")
+        assert started.status_code in (201, 202), started.text
+        wait_for_servers(hub, "grace", {"": True})
+        more = api(hub, "POST", "/users/grace/servers/train", json={"profile": "gpu", "gpus": 2})
+        assert more.status_code == 403, more.text
+        assert "may hold at most 1 GPU(s) at once and asked for 2" in more.json()["message"]
+    finally:
+        api(hub, "DELETE", "/users/grace/server")
+        wait_for_servers(hub, "grace", {})
 
 
 @pytest.mark.integration
