@@ -23,8 +23,8 @@ from hubconfig.spawner import ProfileSpawner
 pytestmark = pytest.mark.usefixtures("offline_kubeconfig")
 
 # Both in the authenticator's username pattern, 49 characters long: KubeSpawner's safe slug hashes
-# them to the same `studentwithaverylongnamefromtheregist---9d71bccc` (found by a birthday search
-# over 2**17 such names: its hash has 32 bits).
+# them to the same `studentwithaverylongnamefromtheregist---9d71bccc` (a birthday search over the
+# numbered suffixes found them within 64,000 tries: the hash has 32 bits).
 SLUG_TWINS = (
     "studentwithaverylongnamefromtheregistrysyst002228",
     "studentwithaverylongnamefromtheregistrysyst063668",
