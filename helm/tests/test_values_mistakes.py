@@ -51,9 +51,16 @@ def test_profile_names_an_unknown_image(tmp_path: Path) -> None:
 
 
 def test_course_mapped_to_a_missing_profile(tmp_path: Path) -> None:
-    path = values_file(tmp_path, "singleuser:\n  courseProfiles:\n    ml-1: deep-learning\n")
+    path = values_file(tmp_path, "singleuser:\n  courseProfiles:\n    moodle/ml-1: deep-learning\n")
     message = render_error(DEV_VALUES, path)
-    assert 'course "ml-1" maps to "deep-learning", which is not a profile slug' in message
+    assert 'course "moodle/ml-1" maps to "deep-learning", which is not a profile slug' in message
+
+
+def test_course_key_from_before_platform_names(tmp_path: Path) -> None:
+    path = values_file(tmp_path, 'singleuser:\n  courseProfiles:\n    "101": cpu\n')
+    message = render_error(DEV_VALUES, path)
+    assert "/singleuser/courseProfiles/101" in message
+    assert "with its LTI platform name, e.g. moodle/101 for course 101" in message
 
 
 def test_ingress_without_hosts(tmp_path: Path) -> None:

@@ -63,12 +63,23 @@ def check(quota: GpuQuota, requested: int, groups: Iterable[str], held: Holdings
             )
 
 
+def held_count(value: Any) -> int:
+    """GPUs a server holds, from what its state recorded.
+
+    Anything but a whole number >= 0 counts as none: state written before the spawn policy
+    refused negative counts may hold -1, which would otherwise lower the user's total.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    return 0
+
+
 def holdings(user: Any, current: HoldsGpus, quota: GpuQuota) -> Holdings:
     """Read GPUs held from the hub: `user` is JupyterHub's User, `current` the spawner starting."""
     by_server = {
-        spawner.name: spawner.gpus_held
+        spawner.name: held_count(spawner.gpus_held)
         for spawner in _other_active(user.spawners.values(), current)
-        if spawner.gpus_held
+        if held_count(spawner.gpus_held)
     }
     group_names = {group.name for group in user.groups} & set(quota.per_group)
     by_group = {name: _group_total(user, name, current) for name in group_names}
@@ -79,7 +90,7 @@ def _group_total(user: Any, group_name: str, current: HoldsGpus) -> int:
     group = next(group for group in user.groups if group.name == group_name)
     users = user.settings["users"]
     return sum(
-        spawner.gpus_held
+        held_count(spawner.gpus_held)
         for member in group.users
         for spawner in _other_active(users[member].spawners.values(), current)
     )

@@ -73,7 +73,8 @@ def _image(entry: dict[str, Any], singleuser: dict[str, Any]) -> dict[str, Any]:
 
 
 class ProfileCatalogue:
-    """Every configured profile plus the LTI course -> profile mapping."""
+    """Every configured profile plus the LTI course key (`<platform>/<context_id>`) -> profile
+    mapping."""
 
     def __init__(self, profiles: list[Profile], course_profiles: dict[str, str]) -> None:
         self.profiles = profiles
@@ -92,14 +93,14 @@ class ProfileCatalogue:
         group_set = set(groups)
         return [profile for profile in self.profiles if profile.allows(group_set)]
 
-    def course_profile(self, course_id: str | None, allowed: list[Profile]) -> Profile | None:
+    def course_profile(self, course_key: str | None, allowed: list[Profile]) -> Profile | None:
         """The profile an LTI course maps to, if the user may use it."""
-        slug = self.course_profiles.get(course_id) if course_id else None
+        slug = self.course_profiles.get(course_key) if course_key else None
         return next((profile for profile in allowed if profile.slug == slug), None)
 
-    def preselected(self, allowed: list[Profile], course_id: str | None) -> Profile | None:
+    def preselected(self, allowed: list[Profile], course_key: str | None) -> Profile | None:
         """The course's profile, else the first allowed default one, else the first allowed."""
-        course = self.course_profile(course_id, allowed)
+        course = self.course_profile(course_key, allowed)
         if course:
             return course
         return next((profile for profile in allowed if profile.default), None) or next(

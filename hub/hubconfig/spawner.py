@@ -9,9 +9,9 @@ from typing import Any
 from kubespawner import KubeSpawner
 from traitlets import Dict, Integer, Unicode, default
 
-from hubconfig import gpu_quota, spawn_request, user_options
+from hubconfig import gpu_quota, lab_names, spawn_request, user_options
 from hubconfig.profiles import ProfileCatalogue, form_entries
-from hubconfig.refusals import SpawnRefused, forbidden
+from hubconfig.refusals import forbidden
 
 # Memory-backed shared memory for GPU frameworks (PyTorch data loaders), not a temporary file.
 SHM_PATH = "/dev/shm"  # noqa: S108
@@ -73,11 +73,37 @@ class ProfileSpawner(KubeSpawner):
     def group_names(self) -> set[str]:
         return {group.name for group in self.user.groups}
 
-    async def course_id(self) -> str | None:
-        """The LTI course of the user's latest login (auth_state `course.context_id`), if any."""
+    async def course_key(self) -> str | None:
+        """The course key (`<platform>/<context_id>`) of the user's latest LTI launch, if any.
+
+        The authenticator records it as auth_state `course.key`; the platform name keeps course
+        202 of one Moodle apart from course 202 of another. A login recorded before course keys
+        (only `context_id`) counts as no course until the next launch.
+        """
         auth_state = await self.user.get_auth_state() or {}
-        course = auth_state.get("course") or {}
-        return course.get("context_id")
+        course = auth_state.get("course")
+        key = course.get("key") if isinstance(course, dict) else None
+        return key if isinstance(key, str) and key else None
+
+    # Pod and home claim names from the username unchanged (see hubconfig.lab_names): KubeSpawner's
+    # defaults hash some names into collidable slugs. Without legacy names, a first start never
+    # looks for a claim named by KubeSpawner 6's escaping either, which another user's name can
+    # equal ("a-b" escaped is "a-2db"); this chart never ran KubeSpawner 6.
+    @default("slug_scheme")
+    def _slug_scheme_default(self) -> str:
+        return "safe"
+
+    @default("pod_name_template")
+    def _pod_name_template_default(self) -> str:
+        return lab_names.POD_NAME_TEMPLATE
+
+    @default("pvc_name_template")
+    def _pvc_name_template_default(self) -> str:
+        return lab_names.PVC_NAME_TEMPLATE
+
+    @default("handle_legacy_names")
+    def _handle_legacy_names_default(self) -> bool:
+        return False
 
     @default("profile_list")
     def _profile_list_default(self) -> Any:
@@ -95,7 +121,7 @@ class ProfileSpawner(KubeSpawner):
         """KubeSpawner's profile_list for this user: the allowed profiles, preselection marked."""
         catalogue = self.catalogue
         allowed = catalogue.allowed(self.group_names())
-        return form_entries(allowed, catalogue.preselected(allowed, await self.course_id()))
+        return form_entries(allowed, catalogue.preselected(allowed, await self.course_key()))
 
     async def profile_form(self) -> str:
         """The spawn form with the user's profiles; empty (spawn now) for a mapped LTI course."""
@@ -104,35 +130,37 @@ class ProfileSpawner(KubeSpawner):
         allowed = catalogue.allowed(groups)
         if not allowed:
             raise forbidden(user_options.no_profile_message(groups))
-        course_id = await self.course_id()
+        course_key = await self.course_key()
         if self.singleuser_values["skipFormForCourses"] and catalogue.course_profile(
-            course_id, allowed
+            course_key, allowed
         ):
             return ""
         return self._render_options_form(await self.user_profile_list())
 
     async def check_and_apply(self, options: Any) -> None:
         """JupyterHub's apply_user_options hook: refuse what is not allowed, else apply it."""
-        groups = self.group_names()
-        catalogue = self.catalogue
-        course_id = await self.course_id()
-        if not spawn_request.gives_options(self.handler) and catalogue.course_profile(
-            course_id, catalogue.allowed(groups)
-        ):
-            # A course launch opens the course's lab, not whatever an earlier spawn asked for.
-            options = {}
         try:
-            selection = user_options.select(options, catalogue, groups, course_id)
+            lab_names.check_username(self.user.name)
+            groups = self.group_names()
+            catalogue = self.catalogue
+            course_key = await self.course_key()
+            if not spawn_request.gives_options(self.handler) and catalogue.course_profile(
+                course_key, catalogue.allowed(groups)
+            ):
+                # A course launch opens the course's lab, not whatever an earlier spawn asked for.
+                options = {}
+            selection = user_options.select(options, catalogue, groups, course_key)
             quota = self.quota
             # No await between the check and recording the grant, so concurrent spawns see it.
             held = gpu_quota.holdings(self.user, self, quota)
             gpu_quota.check(quota, selection.gpus, groups, held)
-        except SpawnRefused:
-            # JupyterHub stored these options before the check; a later spawn must not reuse them.
+            self.gpus_held = selection.gpus
+            self.apply_selection(selection)
+        except Exception:
+            # JupyterHub stored these options before the check; a later spawn must not reuse
+            # them, whether they were refused or made a check fail unexpectedly.
             self.user_options = self.orm_spawner.user_options = {}
             raise
-        self.gpus_held = selection.gpus
-        self.apply_selection(selection)
 
     def apply_selection(self, selection: user_options.Selection) -> None:
         """Set the pod's image, resources, scheduling and volumes from a checked selection."""
@@ -193,7 +221,7 @@ class ProfileSpawner(KubeSpawner):
 
     def load_state(self, state: dict[str, Any]) -> None:
         super().load_state(state)
-        self.gpus_held = state.get("gpus", 0)
+        self.gpus_held = gpu_quota.held_count(state.get("gpus"))
 
     def clear_state(self) -> None:
         super().clear_state()

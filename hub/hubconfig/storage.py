@@ -23,8 +23,6 @@ def lab_storage(storage: dict[str, Any], shared_claim: str | None) -> LabStorage
     if storage["type"] == "dynamic":
         traits = {
             "storage_pvc_ensure": True,
-            # One home per user, whichever named server mounts it.
-            "pvc_name_template": "claim-{username}",
             "storage_capacity": storage["capacity"],
             "storage_class": storage["storageClass"] or None,
             "storage_access_modes": ["ReadWriteOnce"],

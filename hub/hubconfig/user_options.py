@@ -6,6 +6,7 @@ than the form offers.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -37,7 +38,7 @@ def select(
     user_options: Any,
     catalogue: ProfileCatalogue,
     groups: Iterable[str],
-    course_id: str | None = None,
+    course_key: str | None = None,
 ) -> Selection:
     """The selection `user_options` asks for, or SpawnRefused saying why it is not allowed."""
     group_set = set(groups)
@@ -45,7 +46,7 @@ def select(
     allowed = catalogue.allowed(group_set)
     if not allowed:
         raise forbidden(no_profile_message(group_set))
-    profile = _profile(options.get("profile"), catalogue, allowed, group_set, course_id)
+    profile = _profile(options.get("profile"), catalogue, allowed, group_set, course_key)
     return Selection(profile, _gpus(options.get("gpus"), profile))
 
 
@@ -68,11 +69,11 @@ def _profile(
     catalogue: ProfileCatalogue,
     allowed: list[Profile],
     groups: set[str],
-    course_id: str | None,
+    course_key: str | None,
 ) -> Profile:
     choices = ", ".join(profile.slug for profile in allowed)
     if slug is None or slug == "":
-        return catalogue.preselected(allowed, course_id) or allowed[0]
+        return catalogue.preselected(allowed, course_key) or allowed[0]
     if not isinstance(slug, str):
         raise bad_request(f"The profile must be given by its name (one of: {choices}).")
     profile = catalogue.by_slug(slug)
@@ -88,11 +89,18 @@ def _profile(
 
 
 def _gpus(requested: Any, profile: Profile) -> int:
+    """The GPU count asked for: none given means the profile's; 0 is accepted for a CPU profile,
+    since it is exactly what that profile has."""
     if requested is None or requested == "":
         return profile.gpus
     count = _as_count(requested)
     if count is None:
-        raise bad_request(f"The GPU count must be a whole number, not {requested!r}.")
+        raise bad_request(
+            "The GPU count must be a whole number written with the digits 0-9, such as 1; "
+            f"{requested!r} is not."
+        )
+    if count < 0:
+        raise bad_request(f"The GPU count cannot be negative; {count} was requested.")
     if profile.gpus == 0 and count > 0:
         raise forbidden(f"The profile {profile.display_name!r} has no GPUs; choose a GPU profile.")
     if count > profile.gpus:
@@ -105,12 +113,18 @@ def _gpus(requested: Any, profile: Profile) -> int:
     return count
 
 
+# ASCII digits only: str.isdigit() also accepts "²" (int() then raises) and other scripts' digits,
+# and int() accepts signs, spaces and underscores. The length bound keeps int() below Python's
+# limit on digits; no profile offers that many GPUs anyway.
+_COUNT = re.compile(r"[0-9]{1,9}")
+
+
 def _as_count(value: Any) -> int | None:
     """Form data arrives as strings and JSON as numbers; bools and fractions are not counts."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and _COUNT.fullmatch(value):
         return int(value)
     return None

@@ -19,6 +19,9 @@ from jupyterhub.objects import Hub
 from kubernetes_asyncio.config import kube_config
 from tornado.httputil import HTTPHeaders, HTTPServerRequest, RequestStartLine
 from tornado.web import Application, RequestHandler
+from traitlets.config import Config
+
+from hubconfig.spawner import ProfileSpawner
 
 CHART = Path(__file__).resolve().parents[2] / "helm" / "jupyterhub-k8s"
 VALUES_FILES = Path(__file__).resolve().parents[2] / "helm"
@@ -38,7 +41,7 @@ PROFILES = [
         "image": "lab-nlp",
         "cpu": {"limit": 4},
         "memory": {"limit": "8G"},
-        "allowedGroups": ["course-nlp-101", "instructor"],
+        "allowedGroups": ["course-moodle.nlp-101", "instructor"],
     },
     {
         "slug": "gpu",
@@ -131,10 +134,17 @@ class FakeUsers(dict):
         return user
 
 
+def lti_course(key: str) -> dict[str, str]:
+    """auth_state `course` as the authenticator records an LTI launch: `<platform>/<context_id>`."""
+    platform, context_id = key.split("/", 1)
+    return {"key": key, "platform": platform, "context_id": context_id, "title": "A course"}
+
+
 def hub_user(
     name: str, groups: list[str], course: str | None = None, registry: FakeUsers | None = None
 ) -> FakeUser:
-    auth_state = {"login_source": "lti13", "course": {"context_id": course}} if course else None
+    """`course`: the course key of the user's latest LTI launch, if any."""
+    auth_state = {"login_source": "lti13", "course": lti_course(course)} if course else None
     user = FakeUser(name=name, auth_state=auth_state)
     user.settings = {"users": registry if registry is not None else FakeUsers()}
     user.groups = [FakeGroup(group) for group in groups]
@@ -151,7 +161,7 @@ def chart_values_fixture() -> dict[str, Any]:
             "singleuser": {
                 "images": {"lab-nlp": {"name": "example/lab-nlp", "tag": "7"}},
                 "profileList": PROFILES,
-                "courseProfiles": {"nlp-101": "nlp"},
+                "courseProfiles": {"moodle/nlp-101": "nlp"},
                 "gpuQuota": {"perUser": 2, "perGroup": {"gpu": 3}},
             }
         }
@@ -206,3 +216,16 @@ async def spawn_like_jupyterhub(spawner: Any, options: dict[str, Any] | None, ha
     spawner.user_options = options
     spawner.handler = handler
     await spawner._run_apply_user_options(spawner.user_options)
+
+
+def make_spawner(chart_values: dict, user: FakeUser, name: str = "") -> ProfileSpawner:
+    """A ProfileSpawner for `user`'s server `name`, as the chart configures it (mock, no pod)."""
+    config = Config()
+    config.ProfileSpawner.singleuser_values = chart_values["singleuser"]
+    config.ProfileSpawner.volumes = [{"name": "home", "emptyDir": {}}]
+    config.ProfileSpawner.volume_mounts = [{"name": "home", "mountPath": "/home/jovyan"}]
+    config.ProfileSpawner.node_selector = {"pool": "labs"}
+    config.ProfileSpawner.slow_spawn_message = "Starting {profile} within {start_timeout}s"
+    spawner = ProfileSpawner(config=config, user=user, orm_spawner=FakeOrmSpawner(name), _mock=True)
+    user.spawners[name] = spawner
+    return spawner

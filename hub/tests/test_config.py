@@ -60,7 +60,6 @@ def test_spawner_gets_the_singleuser_values(chart_values: dict) -> None:
 def test_home_is_one_claim_per_user_that_outlives_the_user(chart_values: dict) -> None:
     spawner = configured(chart_values).ProfileSpawner
     assert spawner.storage_pvc_ensure is True
-    assert spawner.pvc_name_template == "claim-{username}"
     assert spawner.storage_capacity == "10G"
     assert spawner.storage_class is None
     assert spawner.delete_pvc is False

@@ -61,3 +61,14 @@ def test_holdings_read_active_servers_of_the_user_and_the_group() -> None:
     held = holdings(alice, starting, QUOTA)
     assert held.by_server == {"": 1}
     assert held.by_group == {"gpu": 2}
+
+
+def test_negative_or_garbage_holdings_never_lower_the_total() -> None:
+    user = hub_user("alice", ["gpu"])
+    starting = FakeServer("new", 0)
+    user.spawners = {"bad": FakeServer("bad", -1), "odd": FakeServer("odd", "x"), "new": starting}
+    held = holdings(user, starting, QUOTA)
+    assert sum(held.by_server.values()) == 0
+    assert held.by_group == {"gpu": 0}
+    with pytest.raises(SpawnRefused, match="at most 2 GPU\\(s\\) at once and asked for 3 more"):
+        check(QUOTA, 3, {"gpu"}, held)

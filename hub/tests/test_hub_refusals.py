@@ -1,8 +1,9 @@
 """A real JupyterHub, configured by the chart's jupyterhub_config.py, refuses what it must.
 
-The hub runs as a host process with the chart's config file and values; requests that must be
-refused never reach KubeSpawner's start, so no Kubernetes API is needed (the kubeconfig points
-nowhere, and any attempt to create a pod would fail the spawn differently).
+The hub runs as a host process with the chart's config file and values. Its spawner is the
+chart's ProfileSpawner up to the pod: where KubeSpawner would create one, `podless_spawner`
+answers HTTP itself, so an accepted request starts a server the tests can see and stop, and no
+Kubernetes API is needed (the kubeconfig points nowhere).
 """
 
 from __future__ import annotations
@@ -47,10 +48,11 @@ def hub_values(port: int) -> dict:
                     "JupyterHub": {
                         "authenticator_class": "dummy",
                         "proxy_class": "memory_proxy.MemoryProxy",
+                        "spawner_class": "podless_spawner.PodlessProfileSpawner",
                         "hub_bind_url": f"http://127.0.0.1:{port}",
                         "hub_connect_url": f"http://127.0.0.1:{port}",
                         "load_groups": {
-                            "students": {"users": ["stu"]},
+                            "students": {"users": ["stu", "grace--x"]},
                             "gpu": {"users": ["grace"]},
                             "visitors": {"users": ["outsider"]},
                         },
@@ -89,7 +91,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "JUPYTERHUB_K8S_HUB_SERVICE": "127.0.0.1",
         "JUPYTERHUB_K8S_PROXY_API_SERVICE": "127.0.0.1",
         "KUBECONFIG": str(kubeconfig),
-        # memory_proxy lives next to this file.
+        # memory_proxy and podless_spawner live next to this file.
         "PYTHONPATH": str(Path(__file__).parent),
     }
     log = (workdir / "hub.log").open("w")
@@ -145,6 +147,8 @@ def assert_no_server(hub: str, user: str) -> None:
         ("stu", {"profile": "gpu"}, 403, "'GPU lab' is only for members of: gpu, instructor"),
         ("grace", {"profile": "gpu", "gpus": 3}, 403, "offers at most 2 GPU(s); 3 were requested"),
         ("grace", {"profile": "cpu", "gpus": 1}, 403, "'Python lab' has no GPUs"),
+        ("grace", {"profile": "cpu", "gpus": -1}, 400, "cannot be negative; -1 was requested"),
+        ("grace", {"profile": "gpu", "gpus": "²"}, 400, "whole number written with the digits"),
         ("grace", {"profile": "cpu", "image": "x/y"}, 400, "Unknown server option(s): image"),
         ("grace", {"profile": "tpu"}, 400, "There is no profile named 'tpu'"),
         ("outsider", {}, 403, "No lab profile is available to your account"),
@@ -157,6 +161,56 @@ def test_refused_spawn_explains_and_starts_nothing(
     assert response.status_code == status, response.text
     assert message in response.json()["message"]
     assert_no_server(hub, user)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("gpus", ["²", -1])
+def test_refused_options_are_not_kept_for_the_next_start(hub: str, gpus: object) -> None:
+    """JupyterHub stores the options before the check and reuses them for a start without any."""
+    assert spawn(hub, "grace", {"profile": "cpu", "gpus": gpus}).status_code == 400
+    model = api(hub, "GET", "/users/grace", params={"include_stopped_servers": "1"}).json()
+    stored = [server["user_options"] for server in model["servers"].values()]
+    assert not any(stored), stored
+
+
+def wait_for_servers(hub: str, user: str, expected: dict[str, bool]) -> None:
+    """Until the user's servers are `expected` ({name: ready}); fails after START_TIMEOUT_S."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        servers = api(hub, "GET", f"/users/{user}").json()["servers"]
+        if {name: server["ready"] for name, server in servers.items()} == expected:
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f"{user}'s servers are {servers}, not {expected}")
+        time.sleep(0.2)
+
+
+@pytest.mark.integration
+def test_a_refused_gpu_count_neither_blocks_the_next_start_nor_lowers_the_quota(hub: str) -> None:
+    # grace may hold 1 GPU (the chart's gpuQuota.perUser); -1 on a CPU lab used to be recorded
+    # as -1 GPUs held, so a second server then got 2.
+    assert spawn(hub, "grace", {"profile": "cpu", "gpus": -1}).status_code == 400
+    try:
+        # No body: JupyterHub reuses the stored options, so the refused ones must be gone.
+        started = api(hub, "POST", "/users/grace/server")
+        assert started.status_code in (201, 202), started.text
+        wait_for_servers(hub, "grace", {"": True})
+        more = api(hub, "POST", "/users/grace/servers/train", json={"profile": "gpu", "gpus": 2})
+        assert more.status_code == 403, more.text
+        assert "may hold at most 1 GPU(s) at once and asked for 2" in more.json()["message"]
+    finally:
+        api(hub, "DELETE", "/users/grace/server")
+        wait_for_servers(hub, "grace", {})
+
+
+@pytest.mark.integration
+def test_an_account_name_outside_the_pattern_gets_no_lab(hub: str) -> None:
+    # Created by the hub's configuration (as an administrator may create any name), this name
+    # would give the pod name of user grace's server "x".
+    response = spawn(hub, "grace--x", {})
+    assert response.status_code == 403, response.text
+    assert "The account 'grace--x' cannot have a lab on this hub" in response.json()["message"]
+    assert_no_server(hub, "grace--x")
 
 
 @pytest.mark.integration

@@ -22,7 +22,7 @@ def slugs(profiles: list) -> list[str]:
     ("groups", "expected"),
     [
         (set(), ["cpu"]),
-        ({"course-nlp-101"}, ["cpu", "nlp"]),
+        ({"course-moodle.nlp-101"}, ["cpu", "nlp"]),
         ({"gpu"}, ["cpu", "gpu"]),
         ({"instructor"}, ["cpu", "nlp", "gpu"]),
         ({"course-other", "students"}, ["cpu"]),
@@ -57,14 +57,14 @@ def test_unknown_image_key_is_a_values_error(chart_values: dict) -> None:
 
 
 def test_course_maps_to_its_profile(catalogue: ProfileCatalogue) -> None:
-    allowed = catalogue.allowed({"course-nlp-101"})
-    assert catalogue.preselected(allowed, "nlp-101").slug == "nlp"
+    allowed = catalogue.allowed({"course-moodle.nlp-101"})
+    assert catalogue.preselected(allowed, "moodle/nlp-101").slug == "nlp"
 
 
 def test_course_profile_the_user_may_not_use_is_ignored(catalogue: ProfileCatalogue) -> None:
     allowed = catalogue.allowed(set())
-    assert catalogue.course_profile("nlp-101", allowed) is None
-    assert catalogue.preselected(allowed, "nlp-101").slug == "cpu"
+    assert catalogue.course_profile("moodle/nlp-101", allowed) is None
+    assert catalogue.preselected(allowed, "moodle/nlp-101").slug == "cpu"
 
 
 def test_without_course_the_default_profile_is_preselected(catalogue: ProfileCatalogue) -> None:

@@ -6,40 +6,27 @@ from typing import Any
 
 import pytest
 from hub_fakes import (  # noqa: F401 - pytest fixtures, used by name
-    FakeOrmSpawner,
     FakeServer,
-    FakeUser,
     chart_values_fixture,
     hub_request,
     hub_user,
+    lti_course,
+    make_spawner,
     offline_kubeconfig_fixture,
     spawn_like_jupyterhub,
 )
 from jupyterhub.apihandlers.users import UserServerAPIHandler
 from jupyterhub.handlers.pages import SpawnHandler
-from traitlets.config import Config
+from tornado import web
 
 from hubconfig.refusals import SpawnRefused
-from hubconfig.spawner import ProfileSpawner
 
 # Fixtures imported above; KubeSpawner loads a kubeconfig when constructed.
 pytestmark = pytest.mark.usefixtures("offline_kubeconfig")
 
 
-def make_spawner(chart_values: dict, user: FakeUser, name: str = "") -> ProfileSpawner:
-    config = Config()
-    config.ProfileSpawner.singleuser_values = chart_values["singleuser"]
-    config.ProfileSpawner.volumes = [{"name": "home", "emptyDir": {}}]
-    config.ProfileSpawner.volume_mounts = [{"name": "home", "mountPath": "/home/jovyan"}]
-    config.ProfileSpawner.node_selector = {"pool": "labs"}
-    config.ProfileSpawner.slow_spawn_message = "Starting {profile} within {start_timeout}s"
-    spawner = ProfileSpawner(config=config, user=user, orm_spawner=FakeOrmSpawner(name), _mock=True)
-    user.spawners[name] = spawner
-    return spawner
-
-
 async def test_form_lists_only_allowed_profiles(chart_values: dict) -> None:
-    spawner = make_spawner(chart_values, hub_user("stu", ["course-nlp-101"]))
+    spawner = make_spawner(chart_values, hub_user("stu", ["course-moodle.nlp-101"]))
     form = await spawner.get_options_form()
     assert 'value="cpu"' in form
     assert 'value="nlp"' in form
@@ -47,7 +34,9 @@ async def test_form_lists_only_allowed_profiles(chart_values: dict) -> None:
 
 
 async def test_profile_list_is_computed_per_user(chart_values: dict) -> None:
-    student = make_spawner(chart_values, hub_user("stu", ["course-nlp-101"], course="nlp-101"))
+    student = make_spawner(
+        chart_values, hub_user("stu", ["course-moodle.nlp-101"], course="moodle/nlp-101")
+    )
     teacher = make_spawner(chart_values, hub_user("ines", ["instructor"]))
     student_list = await student.profile_list(student)
     assert [(p["slug"], p["default"]) for p in student_list] == [("cpu", False), ("nlp", True)]
@@ -65,7 +54,9 @@ async def test_user_without_profiles_gets_a_clear_page(chart_values: dict) -> No
 
 
 async def test_course_launch_skips_the_form(chart_values: dict) -> None:
-    spawner = make_spawner(chart_values, hub_user("stu", ["course-nlp-101"], course="nlp-101"))
+    spawner = make_spawner(
+        chart_values, hub_user("stu", ["course-moodle.nlp-101"], course="moodle/nlp-101")
+    )
     assert await spawner.get_options_form() == ""
     await spawner.check_and_apply({})
     assert spawner.image == "example/lab-nlp:7"
@@ -73,7 +64,9 @@ async def test_course_launch_skips_the_form(chart_values: dict) -> None:
 
 async def test_course_launch_shows_the_form_when_asked_to(chart_values: dict) -> None:
     chart_values["singleuser"]["skipFormForCourses"] = False
-    spawner = make_spawner(chart_values, hub_user("stu", ["course-nlp-101"], course="nlp-101"))
+    spawner = make_spawner(
+        chart_values, hub_user("stu", ["course-moodle.nlp-101"], course="moodle/nlp-101")
+    )
     assert 'value="nlp"' in await spawner.get_options_form()
 
 
@@ -145,14 +138,14 @@ def api_spawn(body: bytes) -> Any:
 async def test_course_launch_after_a_refused_forgery_opens_the_course_lab(
     chart_values: dict,
 ) -> None:
-    user = hub_user("stu", ["course-nlp-101"])
+    user = hub_user("stu", ["course-moodle.nlp-101"])
     spawner = make_spawner(chart_values, user)
     forged = b'{"user_options": {"profile": "gpu", "gpus": 2}}'
     with pytest.raises(SpawnRefused) as refused:
         await spawn_like_jupyterhub(spawner, {"profile": "gpu", "gpus": 2}, api_spawn(forged))
     assert refused.value.status_code == 403
     assert not spawner.orm_spawner.user_options
-    user.auth_state = {"course": {"context_id": "nlp-101"}}
+    user.auth_state = {"course": lti_course("moodle/nlp-101")}
     await spawn_like_jupyterhub(spawner, None, course_launch())
     assert spawner.image == "example/lab-nlp:7"
 
@@ -168,13 +161,13 @@ async def test_refused_options_are_not_reused_by_a_plain_spawn(chart_values: dic
 async def test_course_launch_opens_the_course_lab_not_the_last_gpu_choice(
     chart_values: dict,
 ) -> None:
-    user = hub_user("gpu-student", ["gpu", "course-nlp-101"])
+    user = hub_user("gpu-student", ["gpu", "course-moodle.nlp-101"])
     spawner = make_spawner(chart_values, user)
     await spawn_like_jupyterhub(
         spawner, {"profile": "gpu", "gpus": "1"}, hub_request(SpawnHandler, "POST", "/hub/spawn")
     )
     assert spawner.gpus_held == 1
-    user.auth_state = {"course": {"context_id": "nlp-101"}}
+    user.auth_state = {"course": lti_course("moodle/nlp-101")}
     await spawn_like_jupyterhub(spawner, None, course_launch())
     assert spawner.image == "example/lab-nlp:7"
     assert spawner.gpus_held == 0
@@ -182,7 +175,7 @@ async def test_course_launch_opens_the_course_lab_not_the_last_gpu_choice(
 
 
 async def test_options_given_with_a_course_login_are_still_honoured(chart_values: dict) -> None:
-    user = hub_user("gpu-student", ["gpu", "course-nlp-101"], course="nlp-101")
+    user = hub_user("gpu-student", ["gpu", "course-moodle.nlp-101"], course="moodle/nlp-101")
     spawner = make_spawner(chart_values, user)
     body = b'{"user_options": {"profile": "gpu", "gpus": 1}}'
     await spawn_like_jupyterhub(spawner, {"profile": "gpu", "gpus": 1}, api_spawn(body))
@@ -217,3 +210,77 @@ async def test_progress_starts_with_the_slow_spawn_message(chart_values: dict) -
     first = await anext(progress)
     await progress.aclose()
     assert first == {"progress": 1, "message": "Starting GPU lab within 900s"}
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        {"profile": "cpu", "gpus": "²"},
+        {"profile": "cpu", "gpus": -1},
+        {"profile": "gpu", "gpus": "9" * 5000},
+    ],
+)
+async def test_bad_gpu_counts_are_refused_and_not_reused(chart_values: dict, forged: dict) -> None:
+    spawner = make_spawner(chart_values, hub_user("grace", ["gpu"]))
+    with pytest.raises(SpawnRefused) as refused:
+        await spawn_like_jupyterhub(spawner, forged, api_spawn(b"{}"))
+    assert refused.value.status_code == 400
+    assert not spawner.orm_spawner.user_options
+    assert spawner.gpus_held == 0
+    await spawn_like_jupyterhub(spawner, None, api_spawn(b""))
+    assert (spawner.gpus_held, spawner.extra_resource_limits) == (0, {})
+
+
+async def test_options_are_dropped_whatever_the_check_raises(
+    chart_values: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spawner = make_spawner(chart_values, hub_user("grace", ["gpu"]))
+
+    def broken(*args: object) -> None:
+        raise ValueError("a bug in a check")
+
+    monkeypatch.setattr("hubconfig.user_options.select", broken)
+    # JupyterHub answers any exception of the hook with 400 "Invalid user options".
+    with pytest.raises(web.HTTPError, match="Invalid user options"):
+        await spawn_like_jupyterhub(spawner, {"profile": "cpu"}, api_spawn(b"{}"))
+    assert not spawner.orm_spawner.user_options
+    assert not spawner.user_options
+
+
+@pytest.mark.parametrize("stored", [-1, "2", True, 1.5, None])
+async def test_unusable_stored_gpus_count_as_none_held(chart_values: dict, stored: object) -> None:
+    user = hub_user("grace", ["gpu"])
+    other = make_spawner(chart_values, user, name="old")
+    other.load_state({"gpus": stored})
+    assert other.gpus_held == 0
+
+
+async def test_the_same_course_id_on_another_platform_is_another_course(chart_values: dict) -> None:
+    # courseProfiles maps moodle/nlp-101; a second Moodle's course nlp-101 is not that course.
+    user = hub_user("ines", ["instructor"], course="moodle-archive/nlp-101")
+    spawner = make_spawner(chart_values, user)
+    form = await spawner.get_options_form()
+    assert 'value="nlp"' in form
+    assert [p["slug"] for p in await spawner.profile_list(spawner) if p["default"]] == ["cpu"]
+
+
+@pytest.mark.parametrize(
+    "course",
+    [
+        "moodle/nlp-101",
+        ["moodle/nlp-101"],
+        {"context_id": "nlp-101"},
+        {"key": ["moodle/nlp-101"]},
+        {"key": ""},
+    ],
+)
+async def test_a_course_without_a_usable_key_is_no_course(
+    chart_values: dict, course: object
+) -> None:
+    # Logins before course keys recorded only the context_id; the next LTI launch records the key.
+    user = hub_user("stu", ["course-moodle.nlp-101"])
+    user.auth_state = {"login_source": "lti13", "course": course}
+    spawner = make_spawner(chart_values, user)
+    assert 'value="nlp"' in await spawner.get_options_form()
+    await spawner.check_and_apply({})
+    assert spawner.image == "jupyterhub-k8s/lab-base:latest"

@@ -17,10 +17,16 @@ def test_schema_is_the_charts_file() -> None:
     assert packaged.resolve() == chart_schema.resolve()
 
 
-@pytest.mark.parametrize("name", ["values-dev.yaml", "values-production.yaml"])
-def test_values_files_are_valid(name: str) -> None:
-    override = yaml.safe_load((VALUES_FILES / name).read_text())
-    assert values.describe_errors(values_with(override)) == []
+DEV_SERVICES_VALUES = VALUES_FILES.parent / "dev" / "cluster" / "values-dev-services.yaml"
+
+
+@pytest.mark.parametrize(
+    "files",
+    [("values-dev.yaml",), ("values-production.yaml",), ("values-dev.yaml", DEV_SERVICES_VALUES)],
+)
+def test_values_files_are_valid(files: tuple) -> None:
+    overrides = [yaml.safe_load((VALUES_FILES / name).read_text()) for name in files]
+    assert values.describe_errors(values_with(*overrides)) == []
 
 
 def test_chart_defaults_are_valid() -> None:
@@ -62,3 +68,23 @@ def test_load_accepts_defaults(tmp_path: Path) -> None:
 
 def _profile() -> dict:
     return {"slug": "x", "displayName": "X", "cpu": {"limit": 1}, "memory": {"limit": "1G"}}
+
+
+MIGRATION_HINT = (
+    "prefix a bare context_id (the format before course keys) with its LTI platform name, "
+    "e.g. moodle/101 for course 101"
+)
+
+
+@pytest.mark.parametrize("key", ["101", "nlp-101", "/101", "moodle/", "Moodle/101", "a--b/1"])
+def test_course_key_without_a_platform_says_how_to_migrate(key: str) -> None:
+    bad = values_with({"singleuser": {"courseProfiles": {key: "cpu"}}})
+    with pytest.raises(values.ValuesError) as refused:
+        values.validate(bad)
+    assert f"singleuser.courseProfiles.{key}: " in str(refused.value)
+    assert MIGRATION_HINT in str(refused.value)
+
+
+def test_course_keys_name_the_platform_then_the_context_id() -> None:
+    good = {"moodle/101": "cpu", "moodle-2/nlp-101": "cpu", "ilias/a/b c": "cpu"}
+    assert values.describe_errors(values_with({"singleuser": {"courseProfiles": good}})) == []
