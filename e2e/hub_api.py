@@ -79,6 +79,22 @@ class HubAdmin:
             what=f"{name}'s server to stop",
         )
 
+    def unlink_identity(self, name: str, identity: dict[str, str]) -> bool:
+        """Remove a linked sign-in of `name` as an admin does on /hub/linked-identities; False
+        when it was not linked."""
+        response = self.session.post(
+            f"{self.hub_url}/hub/linked-identities",
+            params={"user": name},
+            data={"client_id": "", **identity},
+            allow_redirects=False,
+            timeout=30,
+        )
+        if response.status_code == 404:
+            return False
+        if response.status_code != 302:
+            raise AssertionError(f"unlinking failed: {response.status_code} {response.text}")
+        return True
+
     def contents_url(self, name: str, path: str) -> str:
         """The user's server's contents API (the admin role may access every server)."""
         return f"{self.hub_url}/user/{name}/api/contents/{path}"

@@ -114,11 +114,12 @@ class IdentityStore:
                 row.last_login_at = time.time()
                 session.commit()
 
-    def unlink(self, hub_db: Session, identity: Identity) -> bool:
-        """Remove the link; False when there was none."""
+    def unlink(self, hub_db: Session, identity: Identity, username: str) -> bool:
+        """Remove the link of `identity` to `username`; False when there was none."""
         with own_session(hub_db) as session:
             removed = session.execute(
                 delete(_LinkedIdentity).where(
+                    _LinkedIdentity.username == username,
                     _LinkedIdentity.source == identity.source,
                     _LinkedIdentity.issuer == identity.issuer,
                     _LinkedIdentity.client_id == identity.client_id,

@@ -157,12 +157,21 @@ class LinkAccountHandler(RefusalPagesMixin, BaseHandler):
 
 
 class LinkedIdentitiesHandler(RefusalPagesMixin, BaseHandler):
-    """/hub/linked-identities[?user=NAME]: the sign-ins linked to an account."""
+    """/hub/linked-identities[?user=NAME]: the sign-ins linked to an account.
+
+    Accepts API tokens too (scripts, the e2e suite); what a token may do is its scopes', so
+    managing other people's links needs `admin:users`, not merely an admin's token.
+    """
 
     login_source = "linked-identities"
+    _accept_token_auth = True
+
+    @property
+    def _may_manage_links(self) -> bool:
+        return "admin:users" in self.expanded_scopes
 
     def _account_name(self, user: Any, name: str | None) -> str:
-        if name and name != user.name and not user.admin:
+        if name and name != user.name and not self._may_manage_links:
             raise LoginRefused(
                 403,
                 "Only administrators can see other people's linked sign-ins.",
@@ -184,14 +193,14 @@ class LinkedIdentitiesHandler(RefusalPagesMixin, BaseHandler):
                 "removed: ask the hub's administrators.",
             ],
             links=[_row(link) for link in links],
-            can_remove=user.admin,
+            can_remove=self._may_manage_links,
             form_action=url_concat(hub_url(self, IDENTITIES_PATH), {"user": name}),
         )
 
     @web.authenticated
     async def post(self) -> None:
         user = self.current_user
-        if not user.admin:
+        if not self._may_manage_links:
             raise LoginRefused(
                 403,
                 "Only administrators can remove linked sign-ins.",
@@ -200,7 +209,7 @@ class LinkedIdentitiesHandler(RefusalPagesMixin, BaseHandler):
         name = self._account_name(user, self.get_query_argument("user", None))
         fields = {field: self.get_body_argument(field, "") for field in _IDENTITY_FIELDS}
         identity = Identity(**fields)
-        removed = self.authenticator.identities.unlink(self.db, identity)
+        removed = self.authenticator.identities.unlink(self.db, identity, name)
         if not removed:
             raise LoginRefused(404, "That sign-in is not linked (any more).", f"no {identity}")
         self.log.info("Admin %s removed the link of %s to %s", user.name, identity, name)

@@ -507,3 +507,25 @@ async def test_look_alike_names_are_refused_even_from_a_platform_that_claims_non
 
     assert response.code == 403
     assert b"look like other letters" in response.body
+
+
+async def test_links_are_managed_with_a_token_only_as_far_as_its_scopes_go(hub: HubUnderTest):
+    assert (await lti11_launch(hub, "student")).code == 302
+    assert (await keycloak_login(hub, "admin", ["admins"])).code == 302
+    admin = hub.user("admin")
+    narrow = admin.new_api_token(scopes=["read:users"], note="narrow")
+    full = admin.new_api_token(scopes=["admin:users"], note="full")
+    fields = {"source": "lti11", "issuer": LTI11_KEY, "client_id": ""}
+    fields["subject"] = moodle_lti11_params(username="student")["user_id"]
+
+    async def remove(token: str) -> Any:
+        return await hub.request(
+            "linked-identities?user=student",
+            "POST",
+            form(fields),
+            headers={"Authorization": f"token {token}"},
+        )
+
+    assert (await remove(narrow)).code == 403
+    assert (await remove(full)).code == 302
+    assert hub.authenticator.identities.links_of(hub.app.db, "student") == []

@@ -15,10 +15,11 @@ from hub_fakes import (  # noqa: F401 - pytest fixtures, used by name
 )
 from traitlets.config import Config
 
-from hubconfig import configure
+from hubconfig import configure, lab_names
 from hubconfig.config import Deployment
 from hubconfig.refusals import SpawnRefused
 from hubconfig.spawner import ProfileSpawner
+from multilogin.usernames import DEFAULT_USERNAME_PATTERN
 
 pytestmark = pytest.mark.usefixtures("offline_kubeconfig")
 
@@ -89,3 +90,8 @@ async def test_a_username_outside_the_pattern_gets_no_lab(
     assert "Ask the hub's administrators to rename the account" in refused.value.message
     with pytest.raises(SpawnRefused, match="options were not checked"):
         await spawner.load_user_options()
+
+
+def test_the_spawners_username_pattern_is_the_authenticators_default():
+    """Two packages, one rule: the authenticator admits exactly the names labs can be named by."""
+    assert lab_names.USERNAME_PATTERN == DEFAULT_USERNAME_PATTERN
