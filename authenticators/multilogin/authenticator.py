@@ -526,6 +526,12 @@ class MultiLoginAuthenticator(Authenticator):
             return None
         return self.keycloak_login.end_session_redirect(auth_state, after_logout_url)
 
+    def delete_user(self, user: Any) -> None:
+        """A deleted account's links go with it: its identities would otherwise land in a new
+        account that happens to get the name."""
+        removed = self.identities.unlink_all(user.db, user.name)
+        self.log.info("Removed %d linked identities of deleted user %s", removed, user.name)
+
     async def pre_spawn_start(self, user: Any, spawner: Any) -> None:
         """Hand the login source and entitlements to the spawner as environment variables."""
         auth_state = await user.get_auth_state() or {}

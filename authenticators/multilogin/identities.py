@@ -128,3 +128,12 @@ class IdentityStore:
             )
             session.commit()
             return bool(removed.rowcount)
+
+    def unlink_all(self, hub_db: Session, username: str) -> int:
+        """Remove every link to `username` (the account is deleted); how many there were."""
+        with own_session(hub_db) as session:
+            removed = session.execute(
+                delete(_LinkedIdentity).where(_LinkedIdentity.username == username)
+            )
+            session.commit()
+            return removed.rowcount

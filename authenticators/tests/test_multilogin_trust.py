@@ -529,3 +529,16 @@ async def test_links_are_managed_with_a_token_only_as_far_as_its_scopes_go(hub: 
     assert (await remove(narrow)).code == 403
     assert (await remove(full)).code == 302
     assert hub.authenticator.identities.links_of(hub.app.db, "student") == []
+
+
+async def test_a_deleted_accounts_links_go_with_it(hub: HubUnderTest):
+    assert (await lti11_launch(hub, "student")).code == 302
+    assert (await keycloak_login(hub, "admin", ["admins"])).code == 302
+    token = hub.user("admin").new_api_token(scopes=["admin:users"], note="delete")
+
+    response = await hub.request(
+        "api/users/student", "DELETE", headers={"Authorization": f"token {token}"}
+    )
+
+    assert response.code == 204
+    assert hub.authenticator.identities.links_of(hub.app.db, "student") == []

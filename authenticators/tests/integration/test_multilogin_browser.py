@@ -18,6 +18,8 @@ pytestmark = pytest.mark.integration
 
 PREFIX = "/prefix/"
 ALLOWED_GROUPS = {"students", "gpu", "instructors", "admins"}
+# The mock Moodle's users are the realm's: it may claim their names, never the admin's.
+CAMPUS_MOODLE_TRUST = {"name": "moodle", "authoritative_usernames": "(?!admin$)[a-z0-9-]+"}
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +61,10 @@ def hub(
             "JupyterHub": {"default_url": f"{PREFIX}hub/home"},
             "MultiLoginAuthenticator": {"auth_refresh_age": 5},
             "KeycloakLogin": keycloak_settings(keycloak),
-            "LTI11Login": {"consumers": {lti11["consumer_key"]: lti11["shared_secret"]}},
+            "LTI11Login": {
+                "consumers": {lti11["consumer_key"]: lti11["shared_secret"]},
+                "consumer_trust": {lti11["consumer_key"]: CAMPUS_MOODLE_TRUST},
+            },
             "LTI13Login": {
                 "platforms": [
                     {
@@ -68,6 +73,7 @@ def hub(
                         "deployment_ids": [lti13["deployment_id"]],
                         "authorize_url": lti13["authorize_url"],
                         "jwks_url": lti13["jwks_url"],
+                        **CAMPUS_MOODLE_TRUST,
                     }
                 ]
             },
