@@ -49,6 +49,8 @@ from tornado.httpclient import AsyncHTTPClient, HTTPResponse
 
 CONSUMER_KEY = "bench-key"
 CONSUMER_SECRET = "bench-secret"  # noqa: S105 - a throwaway secret for a local hub
+# The benchmark's Moodle is the campus Moodle: its launches land in accounts by username.
+CAMPUS_MOODLE_TRUST = {"name": "moodle", "authoritative_usernames": "[a-z0-9-]+"}
 
 Launch = Callable[[AsyncHTTPClient, int], Awaitable[float]]
 Users = Callable[[], int]
@@ -163,8 +165,11 @@ async def run(launches: int, levels: list[int], per_minute: int, returning: bool
             base_url="/bench/",
             settings={
                 "MultiLoginAuthenticator": {"enable_keycloak": False},
-                "LTI11Login": {"consumers": {CONSUMER_KEY: CONSUMER_SECRET}},
-                "LTI13Login": {"platforms": [platform.trusted_entry()]},
+                "LTI11Login": {
+                    "consumers": {CONSUMER_KEY: CONSUMER_SECRET},
+                    "consumer_trust": {CONSUMER_KEY: CAMPUS_MOODLE_TRUST},
+                },
+                "LTI13Login": {"platforms": [{**platform.trusted_entry(), **CAMPUS_MOODLE_TRUST}]},
             },
         )
         await asyncio.to_thread(hub.start)

@@ -140,6 +140,20 @@ async def test_logout_ends_the_keycloak_session_and_returns_to_the_login_page(hu
     assert response_cookies(response)["jupyterhub-hub-login"] == ""
 
 
+async def test_logout_of_a_moodle_session_after_a_campus_login_ends_that_login_too(
+    hub: HubUnderTest,
+):
+    assert (await keycloak_login(hub, "student", ["students"])).code == 302
+    body = sign_lti11(hub.url("lti/launch"), moodle_lti11_params(), LTI11_KEY, LTI11_SECRET)
+    launched = await hub.request("lti/launch", "POST", body)
+
+    response = await logout(hub, launched)
+
+    location = urlparse(response.headers["Location"])
+    assert location.path == "/realms/campus/protocol/openid-connect/logout"
+    assert parse_qs(location.query)["id_token_hint"] == ["id-token-of-student"]
+
+
 async def test_logout_after_a_moodle_launch_stays_on_the_hub(hub: HubUnderTest):
     body = sign_lti11(hub.url("lti/launch"), moodle_lti11_params(), LTI11_KEY, LTI11_SECRET)
     signed_in = await hub.request("lti/launch", "POST", body)
