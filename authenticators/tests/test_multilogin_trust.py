@@ -76,6 +76,11 @@ async def hub(
     await stop_hub(app)
 
 
+def trusting_other_key(trust: dict[str, str]) -> dict[str, Any]:
+    """Settings giving the second LTI 1.1 key a trust of its own."""
+    return {"LTI11Login": {"consumer_trust": {OTHER_KEY: trust}}}
+
+
 async def lti11_launch(
     hub: HubUnderTest, username: str, key: str = LTI11_KEY, secret: str = LTI11_SECRET, **kw: str
 ) -> Any:
@@ -253,16 +258,7 @@ async def test_a_learner_launch_replaces_the_instructor_share_of_that_course(hub
 
 
 @pytest.mark.parametrize(
-    "settings",
-    [
-        {
-            "LTI11Login": {
-                "consumer_trust": {
-                    OTHER_KEY: {"name": "other-moodle", "authoritative_usernames": ".*"}
-                }
-            }
-        }
-    ],
+    "settings", [trusting_other_key({"name": "other-moodle", "authoritative_usernames": ".*"})]
 )
 async def test_course_groups_are_scoped_to_their_platform(hub: HubUnderTest):
     assert (await lti11_launch(hub, "student", context_id="202")).code == 302
@@ -392,16 +388,7 @@ async def test_link_page_without_a_pending_launch_explains_itself(hub: HubUnderT
 
 
 @pytest.mark.parametrize(
-    "settings",
-    [
-        {
-            "LTI11Login": {
-                "consumer_trust": {
-                    OTHER_KEY: {"name": "guests", "unlinked_identities": "separate-account"}
-                }
-            }
-        }
-    ],
+    "settings", [trusting_other_key({"name": "guests", "unlinked_identities": "separate-account"})]
 )
 async def test_separate_account_policy_gives_a_platform_named_account(hub: HubUnderTest):
     assert (await keycloak_login(hub, "student", ["students"])).code == 302
@@ -413,9 +400,7 @@ async def test_separate_account_policy_gives_a_platform_named_account(hub: HubUn
     assert (await keycloak_login(hub, "guests-student", ["students"])).code == 403
 
 
-@pytest.mark.parametrize(
-    "settings", [{"LTI11Login": {"consumer_trust": {OTHER_KEY: {"unlinked_identities": "refuse"}}}}]
-)
+@pytest.mark.parametrize("settings", [trusting_other_key({"unlinked_identities": "refuse"})])
 async def test_refuse_policy_refuses_unlinked_identities(hub: HubUnderTest):
     response = await lti11_launch(hub, "student", OTHER_KEY, OTHER_SECRET)
 
