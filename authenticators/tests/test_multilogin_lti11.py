@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import time
 
-from inprocess_hub import LTI11_KEY, LTI11_SECRET, HubUnderTest
-from ltiauthenticator.lti11.validator import LTI11LaunchValidator
-from multilogin_harness import moodle_lti11_params, random_nonce, sign_lti11
+from inprocess_hub import LTI11_KEY, LTI11_SECRET, HubUnderTest, hub_config, start_hub, stop_hub
+from multilogin_harness import (
+    KeycloakWire,
+    LTI13Platform,
+    moodle_lti11_params,
+    random_nonce,
+    sign_lti11,
+)
 
 
 async def launch(hub: HubUnderTest, body: str, accept: str = "text/html") -> object:
@@ -119,13 +124,26 @@ async def test_replayed_nonce_is_refused_in_the_same_process(hub: HubUnderTest):
     assert b"already used" in response.body
 
 
-async def test_replayed_nonce_is_refused_by_the_database_alone(hub: HubUnderTest):
-    """Another hub process (or this one after a restart) has an empty in-memory cache."""
-    body = signed(hub, nonce=random_nonce())
-    assert (await launch(hub, body)).code == 302
-    LTI11LaunchValidator.nonces.clear()
+async def test_replayed_nonce_is_refused_after_a_hub_restart(
+    lti13_platform: LTI13Platform,
+    keycloak_wire: KeycloakWire,
+    free_port: int,
+    hub_db_url: str,
+    crypt_key: str,
+):
+    """The hub stopped and started again on the same database remembers the nonce."""
+    config = hub_config(lti13_platform, keycloak_wire, free_port, hub_db_url)
+    origin = f"http://127.0.0.1:{free_port}"
+    first = HubUnderTest(await start_hub(config), origin, lti13_platform, keycloak_wire)
+    body = signed(first, nonce=random_nonce())
+    assert (await launch(first, body)).code == 302
+    await stop_hub(first.app)
 
-    response = await launch(hub, body)
+    second = HubUnderTest(await start_hub(config), origin, lti13_platform, keycloak_wire)
+    try:
+        response = await launch(second, body)
+    finally:
+        await stop_hub(second.app)
 
     assert response.code == 401
     assert b"already used" in response.body

@@ -81,16 +81,6 @@ async def test_login_redirect_goes_to_the_platform_with_prefixed_callback(hub: H
     assert started.redirect["response_mode"] == "form_post"
 
 
-async def test_custom_username_parameter_wins_over_ext_claim(hub: HubUnderTest):
-    started = await start_launch(hub)
-    claims = hub.platform.claims(started.nonce, username="moodle-name", custom={"username": "Ada"})
-
-    response = await finish_launch(hub, started, hub.platform.id_token(claims))
-
-    assert response.code == 302
-    assert hub.user_names() == {"ada"}
-
-
 async def test_launch_target_accepts_the_id_token_too(hub: HubUnderTest):
     started = await start_launch(hub)
     token = hub.platform.id_token(hub.platform.claims(started.nonce))

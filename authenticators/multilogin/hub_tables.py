@@ -1,0 +1,44 @@
+"""This package's own tables in the hub database, used without touching the hub's session.
+
+JupyterHub's handlers share one SQLAlchemy session (`handler.db`); committing or rolling it back
+here would commit or drop changes the hub has pending. Code in this package therefore:
+
+- declares its tables on `Base` (one metadata, so one `create_all` creates them all), and
+- reads and writes them in `own_session(handler.db)`: a separate, short-lived session on the
+  hub's engine (the tables are created on first use), closed on exit. Commit it yourself;
+  what is not committed is rolled back when the block ends.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import DeclarativeBase, Session
+
+
+class Base(DeclarativeBase):
+    """The declarative base of every multilogin table (names start with `multilogin_`)."""
+
+
+# Engines whose tables exist; weak, so a hub (or test) that drops its engine drops the entry.
+_ready: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def ensure_tables(engine: Engine) -> None:
+    """Create the missing multilogin tables, once per engine and process."""
+    if engine not in _ready:
+        Base.metadata.create_all(engine, checkfirst=True)
+        _ready.add(engine)
+
+
+@contextmanager
+def own_session(hub_db: Session) -> Iterator[Session]:
+    """A new session on the engine of `hub_db`, leaving `hub_db` itself untouched."""
+    engine = hub_db.get_bind()
+    ensure_tables(engine)
+    # Closing the session rolls back whatever it did not commit.
+    with Session(engine) as session:
+        yield session
