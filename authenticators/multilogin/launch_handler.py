@@ -3,14 +3,39 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
+from jupyterhub.auth import Authenticator
 from jupyterhub.handlers import BaseHandler
 from ltiauthenticator.lti13.handlers import LTI13CallbackHandler
 
 from .entitlements import LTI11, LTI13
 from .errors import LoginRefused, RefusalPagesMixin
 from .urls import safe_next_url
+
+# The hub database's `users.name` is VARCHAR(255): a longer name fails the insert on PostgreSQL.
+_MAX_USERNAME = 255
+
+
+def check_hub_username(authenticator: Authenticator, claimed: str, source: str) -> None:
+    """Refuse a launched username the hub cannot hold, before JupyterHub tries to.
+
+    JupyterHub answers a name its validate_username() refuses with a 500 when the login data
+    is not a dict, and PostgreSQL refuses names over 255 characters or with control characters.
+    """
+    name = authenticator.normalize_username(claimed)
+    if (
+        len(name) > _MAX_USERNAME
+        or any(unicodedata.category(char) == "Cc" for char in name)
+        or not authenticator.validate_username(name)
+    ):
+        raise LoginRefused(
+            400,
+            "Your Moodle username cannot be used on this hub (it is too long or has characters "
+            "the hub does not accept). Ask the hub's administrators for help.",
+            f"{source}: username {claimed[:80]!r} is not valid on the hub",
+        )
 
 
 class LTILaunchHandler(RefusalPagesMixin, LTI13CallbackHandler):
@@ -46,6 +71,7 @@ class LTILaunchHandler(RefusalPagesMixin, LTI13CallbackHandler):
             launch = await source.validate_launch(self, multi.nonces)
         else:
             launch = source.validate_launch(self, multi.nonces)
+        check_hub_username(multi, launch.username, self.login_source)
         user = await self.login_user(launch)
         if user is None:
             raise LoginRefused(403, "This account may not use the hub.", "login_user refused")

@@ -40,6 +40,7 @@ def launch_arguments(request: HTTPServerRequest, source: str) -> dict[str, str]:
 
     Every LTI parameter is single-valued; a second value (in the body or the query) would let
     what is checked (the first, say) differ from what is used, so it is refused outright.
+    NUL is refused too: Moodle never sends it and PostgreSQL text cannot store it.
     """
     arguments: dict[str, str] = {}
     # Tornado keeps the values as bytes and decodes the names as Latin-1.
@@ -61,5 +62,27 @@ def launch_arguments(request: HTTPServerRequest, source: str) -> dict[str, str]:
                 "to Moodle and open the link again.",
                 f"{source}: argument {name!r} sent {len(decoded)} times",
             )
+        if "\x00" in name or "\x00" in decoded[0]:
+            raise nul_refusal(source, name)
         arguments[name] = decoded[0]
     return arguments
+
+
+def nul_refusal(source: str, where: str) -> LoginRefused:
+    return LoginRefused(
+        400,
+        "The launch from Moodle is not valid (it contains a NUL character). Go back to Moodle "
+        "and open the link again.",
+        f"{source}: NUL character in {where!r}",
+    )
+
+
+def contains_nul(value: Any) -> bool:
+    """Whether a decoded JSON value holds a NUL character in any string, key or value."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(contains_nul(key) or contains_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(contains_nul(item) for item in value)
+    return False

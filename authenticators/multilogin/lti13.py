@@ -37,7 +37,7 @@ from traitlets import List, Unicode, default, validate
 from . import schemas
 from .entitlements import LTI13, LoginFacts
 from .errors import LoginRefused, RefusalPagesMixin
-from .launches import ValidatedLaunch, launch_arguments
+from .launches import ValidatedLaunch, contains_nul, launch_arguments, nul_refusal
 from .nonces import NonceStore
 from .urls import hub_url, next_from_target_link
 from .usernames import lookup_claim, normalize_username
@@ -102,6 +102,8 @@ def check_claim_types(id_token: dict[str, Any]) -> None:
     The token is signed by a trusted platform, but a wrong type would otherwise end in a 500
     here or in ltiauthenticator's validator (which calls `.get` on the context claim).
     """
+    if contains_nul(id_token):
+        raise nul_refusal("LTI 1.3", "id_token")
     for name in ("nonce", DEPLOYMENT_CLAIM, "azp"):
         if name in id_token and not isinstance(id_token[name], str):
             raise _malformed(name)

@@ -191,3 +191,21 @@ async def test_stale_timestamp_is_still_refused(hub: HubUnderTest):
 
     assert response.code == 401
     assert b"expired" in response.body
+
+
+@pytest.mark.parametrize("username", ["../admin", "a" * 256, "ad\ta"])
+async def test_username_the_hub_cannot_hold_is_a_clear_refusal(hub: HubUnderTest, username: str):
+    response = await launch(hub, signed(hub, username=username))
+
+    assert response.code == 400, response.body
+    assert b"cannot be used on this hub" in response.body
+    assert hub.user_names() == set()
+
+
+async def test_nul_character_is_refused(hub: HubUnderTest):
+    """PostgreSQL text cannot hold NUL; Moodle never sends one."""
+    response = await launch(hub, signed(hub, context_id="4\x002"))
+
+    assert response.code == 400
+    assert b"Moodle" in response.body
+    assert hub.user_names() == set()

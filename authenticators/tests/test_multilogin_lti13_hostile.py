@@ -185,3 +185,18 @@ async def test_client_id_is_the_authorized_party_when_there_are_several_audience
 
     assert response.code == 302
     assert [v.client_id for v in seen_launches] == [client_id]
+
+
+@pytest.mark.parametrize("username", ["../admin", "a" * 256, "ad\ta"])
+async def test_username_the_hub_cannot_hold_is_a_clear_refusal(hub: HubUnderTest, username: str):
+    response = await launch_with(hub, **{CLAIM + "ext": {"user_username": username}})
+
+    await refused(hub, response, 400, b"cannot be used on this hub")
+
+
+async def test_nul_character_in_a_claim_is_refused(hub: HubUnderTest):
+    context = {"id": "4\x002", "label": "DS101", "title": "Data Science 101"}
+
+    response = await launch_with(hub, **{CLAIM + "context": context})
+
+    await refused(hub, response, 400, b"Moodle")
