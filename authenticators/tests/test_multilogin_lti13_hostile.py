@@ -200,3 +200,9 @@ async def test_nul_character_in_a_claim_is_refused(hub: HubUnderTest):
     response = await launch_with(hub, **{CLAIM + "context": context})
 
     await refused(hub, response, 400, b"Moodle")
+
+
+async def test_token_for_another_authorized_party_is_refused(hub: HubUnderTest):
+    response = await launch_with(hub, azp="another-tool")
+
+    await refused(hub, response, 401, b"meant for another tool")
