@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from inprocess_hub import HubUnderTest
+from inprocess_hub import HubUnderTest, record_launches
 from jupyterhub import orm
 from multilogin_harness import CLAIM, form
 from test_multilogin_lti13 import finish_launch, refused, start_launch
@@ -155,15 +155,7 @@ async def test_overlong_nonce_is_stored_as_a_digest(hub: HubUnderTest):
 
 @pytest.fixture
 def seen_launches(hub: HubUnderTest, monkeypatch: pytest.MonkeyPatch) -> list[ValidatedLaunch]:
-    seen: list[ValidatedLaunch] = []
-    authenticate = hub.authenticator.authenticate
-
-    async def spy(handler: Any, data: Any = None) -> Any:
-        seen.append(data)
-        return await authenticate(handler, data)
-
-    monkeypatch.setattr(hub.authenticator, "authenticate", spy)
-    return seen
+    return record_launches(hub, monkeypatch)
 
 
 async def test_validated_launch_names_the_person_at_the_platform(
