@@ -58,6 +58,7 @@ _RELAUNCH = "Go back to Moodle and open the link again."
 _OTHER_BROWSER = "The launch did not return to the browser that started it. " + _RELAUNCH
 # The state id names the launch's cookies, so a browser can run several launches at once.
 _STATE_ID = re.compile(r"[0-9a-f]{32}")
+_LAUNCH_COOKIE_MAX_AGE_S = 600
 
 
 def state_cookie_name(state_id: str) -> str:
@@ -449,7 +450,17 @@ class LTI13LoginHandler(RefusalPagesMixin, LTI13LoginInitHandler):
         samesite = {}
         if get_browser_protocol(self.request) == "https":
             samesite = {"samesite": self.lti13.state_cookie_samesite, "secure": True}
-        self._set_cookie(key, value, expires_days=1, httponly=True, encrypted=True, **samesite)
+        # Named per launch, so an abandoned launch's cookies must not pile up in the browser;
+        # the platform answers the redirect at once, and the id_token lives no longer anyway.
+        self._set_cookie(
+            key,
+            value,
+            expires_days=None,
+            max_age=_LAUNCH_COOKIE_MAX_AGE_S,
+            httponly=True,
+            encrypted=True,
+            **samesite,
+        )
 
 
 class LTI13ConfigHandler(BaseHandler):

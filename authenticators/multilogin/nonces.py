@@ -12,9 +12,10 @@ import hashlib
 import time
 
 from sqlalchemy import Float, String, delete
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from .errors import LoginRefused
 from .hub_tables import Base, own_session
 
 # Expired rows are deleted at most this often per process, so a launch rarely pays for it.
@@ -52,7 +53,8 @@ class NonceStore:
             self._last_purge = now
 
     def claim(self, hub_db: Session, scope: str, nonce: str, lifetime_s: float) -> bool:
-        """Record `nonce` as used; False when it was already recorded.
+        """Record `nonce` as used; False when it was already recorded, LoginRefused (503)
+        when the database cannot say.
 
         `hub_db` only names the database (the hub's engine); its pending changes are left alone.
         A nonce still in the table after its expiry is refused too: the launch that carries it
@@ -60,13 +62,23 @@ class NonceStore:
         one statement per launch.
         """
         now = time.time()
-        with own_session(hub_db) as session:
-            self._purge_expired(session, now)
-            session.add(
-                UsedNonce(scope=scope, nonce=nonce_digest(nonce), expires_at=now + lifetime_s)
-            )
-            try:
-                session.commit()
-            except IntegrityError:
-                return False
+        try:
+            with own_session(hub_db) as session:
+                self._purge_expired(session, now)
+                session.add(
+                    UsedNonce(scope=scope, nonce=nonce_digest(nonce), expires_at=now + lifetime_s)
+                )
+                try:
+                    session.commit()
+                except IntegrityError:
+                    return False
+        except SQLAlchemyError as error:
+            # A locked or unreachable database (or another process creating the table at the
+            # same moment): the launch cannot be checked for replay now, but may be soon.
+            raise LoginRefused(
+                503,
+                "The hub could not check this launch right now. Try again in a moment: go back "
+                "to Moodle and open the link again.",
+                f"{scope}: nonce not recorded: {type(error).__name__}: {error}",
+            ) from None
         return True

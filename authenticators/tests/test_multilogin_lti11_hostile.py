@@ -4,6 +4,7 @@ to the log and leaves the hub's own database session alone."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from typing import Any
 from urllib.parse import quote
@@ -191,3 +192,19 @@ async def test_nul_character_is_refused(hub: HubUnderTest):
     assert response.code == 400
     assert b"Moodle" in response.body
     assert hub.user_names() == set()
+
+
+async def test_database_that_cannot_record_the_nonce_is_a_clear_503(
+    hub: HubUnderTest, hub_db_url: str
+):
+    """Another process holding the SQLite write lock past the busy timeout: try again later."""
+    blocker = sqlite3.connect(hub_db_url.removeprefix("sqlite:///"), timeout=0)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        response = await launch(hub, signed(hub))
+    finally:
+        blocker.rollback()
+        blocker.close()
+
+    assert response.code == 503, response.body
+    assert b"Try again" in response.body

@@ -198,3 +198,18 @@ async def test_token_for_another_authorized_party_is_refused(hub: HubUnderTest):
     response = await launch_with(hub, azp="another-tool")
 
     await refused(hub, response, 401, b"meant for another tool")
+
+
+async def test_an_abandoned_launch_leaves_its_cookies_for_minutes_not_a_day(hub: HubUnderTest):
+    """Cookies are named per launch; a browser that starts many must not collect them all."""
+    params = hub.platform.login_initiation(hub.url("lti/launch"))
+
+    response = await hub.request("lti13/oauth_login", "POST", form(params))
+
+    launch_cookies = [
+        c for c in response.headers.get_list("Set-Cookie") if c.startswith("lti13authenticator")
+    ]
+    assert len(launch_cookies) == 2
+    for cookie in launch_cookies:
+        assert "Max-Age=600" in cookie
+        assert "expires=" not in cookie.lower()
