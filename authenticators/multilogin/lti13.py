@@ -1,9 +1,10 @@
 """LTI 1.3 launches from one or more trusted platforms (Moodle sites).
 
 Reuses ltiauthenticator's launch validator (required claims, message type, version, iat age,
-azp) and its state/nonce cookie handling; adds what it lacks: several platforms, deployment ids,
-cached JWKS fetched off the event loop, nonces recorded in the hub database, routes that work
-under a URL prefix, and cookies that survive a cross-site launch.
+azp) and its nonce derivation; adds what it lacks: several platforms, deployment ids, cached
+JWKS fetched off the event loop, nonces recorded in the hub database, claim type checks, state
+and nonce cookies named per launch (several tabs) that survive a cross-site launch, and routes
+that work under a URL prefix.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def parse_state(value: str) -> dict[str, Any]:
     """
     try:
         state = json.loads(base64.urlsafe_b64decode(value.encode("ascii")))
-    except (ValueError, UnicodeError):
+    except (ValueError, RecursionError):  # bad base64, UTF-8 or JSON; JSON nested too deep
         state = None
     if (
         not isinstance(state, dict)
@@ -320,7 +321,9 @@ class LTI13Login(LTI13Authenticator):
                 f"LTI 1.3: reused nonce from {platform.issuer!r}",
             )
         nonce_state = handler._get_oauth_cookie(nonce_cookie_name(state["state_id"]))
-        if not nonce_state or not hmac.compare_digest(get_nonce(nonce_state), nonce):
+        if not nonce_state or not hmac.compare_digest(
+            get_nonce(nonce_state).encode(), nonce.encode()
+        ):
             raise LoginRefused(
                 400, _OTHER_BROWSER, "LTI 1.3: nonce does not match the nonce state cookie"
             )

@@ -3,6 +3,7 @@ from Moodle's own claim, one state value, odd claim types, two tabs, the identit
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
@@ -142,10 +143,11 @@ async def test_reused_launch_leaves_pending_hub_changes_alone(hub: HubUnderTest)
     assert hub.app.db.query(orm.Group).filter_by(name="pending-elsewhere").one()
 
 
-async def test_overlong_nonce_is_stored_as_a_digest(hub: HubUnderTest):
+@pytest.mark.parametrize("nonce", ["n" * 10_000, "nonce-\u00e9"], ids=["overlong", "non-ascii"])
+async def test_odd_nonce_is_stored_as_a_digest_and_refused(hub: HubUnderTest, nonce: str):
     started = await start_launch(hub)
     claims = hub.platform.claims(started.nonce)
-    token = hub.platform.id_token({**claims, "nonce": "n" * 10_000})
+    token = hub.platform.id_token({**claims, "nonce": nonce})
 
     response = await finish_launch(hub, started, token)
 
@@ -213,3 +215,16 @@ async def test_an_abandoned_launch_leaves_its_cookies_for_minutes_not_a_day(hub:
     for cookie in launch_cookies:
         assert "Max-Age=600" in cookie
         assert "expires=" not in cookie.lower()
+
+
+async def test_deeply_nested_state_or_token_is_a_clear_refusal(hub: HubUnderTest):
+    started = await start_launch(hub)
+    token = hub.platform.id_token(hub.platform.claims(started.nonce))
+    nested = base64.urlsafe_b64encode(b"[" * 100_000 + b"]" * 100_000).decode()
+    deep_token = f"eyJhbGciOiJSUzI1NiJ9.{nested.rstrip('=')}.c2ln"
+
+    state_response = await finish_launch(hub, started, token, state=nested)
+    token_response = await finish_launch(hub, started, deep_token)
+
+    assert (state_response.code, token_response.code) == (400, 400)
+    assert hub.user_names() == set()
