@@ -7,6 +7,10 @@ here would commit or drop changes the hub has pending. Code in this package ther
 - reads and writes them in `own_session(handler.db)`: a separate, short-lived session on the
   hub's engine (the tables are created on first use), closed on exit. Commit it yourself;
   what is not committed is rolled back when the block ends.
+
+An in-memory SQLite database (`sqlite://`) has one connection for every session (StaticPool):
+there, changes the hub has flushed but not committed share the transaction that `own_session`
+commits or rolls back (its unflushed changes stay apart). Use a file or a server database.
 """
 
 from __future__ import annotations
