@@ -1,34 +1,48 @@
-"""The package's own tables in the hub database, reached through sessions of their own.
+"""This package's own tables in the hub database, used without touching the hub's session.
 
-JupyterHub's shared session (`handler.db`) may hold changes of the request in progress; a commit
-or rollback here must never flush or drop them, so every write goes through `own_session`.
+JupyterHub's handlers share one SQLAlchemy session (`handler.db`); committing or rolling it back
+here would commit or drop changes the hub has pending. Code in this package therefore:
+
+- declares its tables on `Base` (one metadata, so one `create_all` creates them all), and
+- reads and writes them in `own_session(handler.db)`: a separate, short-lived session on the
+  hub's engine (the tables are created on first use), closed on exit. Commit it yourself;
+  what is not committed is rolled back when the block ends.
+
+An in-memory SQLite database (`sqlite://`) has one connection for every session (StaticPool):
+there, changes the hub has flushed but not committed share the transaction that `own_session`
+commits or rolls back (its unflushed changes stay apart). Use a file or a server database.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import DeclarativeBase, Session
 
-_engines_ready: set[int] = set()
-
 
 class Base(DeclarativeBase):
-    """Every table of this package; created on first use, beside JupyterHub's own."""
+    """The declarative base of every multilogin table (names start with `multilogin_`)."""
+
+
+# Engines whose tables exist; weak, so a hub (or test) that drops its engine drops the entry.
+_ready: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def ensure_tables(engine: Engine) -> None:
+    """Create the missing multilogin tables, once per engine and process."""
+    if engine not in _ready:
+        Base.metadata.create_all(engine, checkfirst=True)
+        _ready.add(engine)
 
 
 @contextmanager
 def own_session(hub_db: Session) -> Iterator[Session]:
-    """A short-lived session on the hub database's engine, with the package's tables present."""
+    """A new session on the engine of `hub_db`, leaving `hub_db` itself untouched."""
     engine = hub_db.get_bind()
-    _ensure_tables(engine)
-    with Session(engine, expire_on_commit=False) as session:
+    ensure_tables(engine)
+    # Closing the session rolls back whatever it did not commit.
+    with Session(engine) as session:
         yield session
-
-
-def _ensure_tables(engine: Engine) -> None:
-    if id(engine) not in _engines_ready:
-        Base.metadata.create_all(engine, checkfirst=True)
-        _engines_ready.add(id(engine))

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from jupyterhub.handlers import BaseHandler
@@ -11,6 +12,22 @@ from ltiauthenticator.lti13.handlers import LTI13CallbackHandler
 from .entitlements import LTI11, LTI13
 from .errors import LoginRefused, RefusalPagesMixin
 from .urls import safe_next_url
+
+# The hub database's `users.name` is VARCHAR(255): a longer name fails the insert on PostgreSQL.
+_MAX_USERNAME = 255
+
+
+def check_claimed_username(claimed: str, source: str) -> None:
+    """Refuse a launched username that no column, cookie or page should carry: over 255
+    characters or with control characters. Whether a claim may become an account name is the
+    authenticator's decision (its username_pattern); the claim alone decides nothing."""
+    if len(claimed) > _MAX_USERNAME or any(unicodedata.category(c) == "Cc" for c in claimed):
+        raise LoginRefused(
+            400,
+            "Your Moodle username cannot be used on this hub (it is too long or has characters "
+            "the hub does not accept). Ask the hub's administrators for help.",
+            f"{source}: username {claimed[:80]!r} is not valid on the hub",
+        )
 
 
 class LTILaunchHandler(RefusalPagesMixin, LTI13CallbackHandler):
@@ -46,6 +63,7 @@ class LTILaunchHandler(RefusalPagesMixin, LTI13CallbackHandler):
             launch = await source.validate_launch(self, multi.nonces)
         else:
             launch = source.validate_launch(self, multi.nonces)
+        check_claimed_username(launch.username, self.login_source)
         user = await self.login_user(launch)
         if user is None:
             raise LoginRefused(403, "This account may not use the hub.", "login_user refused")

@@ -1,47 +1,101 @@
 """LTI 1.1 launches (Moodle's "External tool" with a consumer key and secret).
 
-Signature, required parameters, consumer key and timestamp are checked by ltiauthenticator's
-LTI11LaunchValidator; this module adds replay protection in the hub database, the username
-mapping, and clear refusals.
+The launch is checked here with oauthlib's signature functions rather than ltiauthenticator's
+LTI11LaunchValidator (1.6.3), which logs the expected signature at DEBUG, fills its in-memory
+nonce cache before the signature check (so unsigned junk flushes it), and answers a
+non-numeric `oauth_timestamp` with a 500. Replays are refused by the hub database (nonces.py).
 """
 
 from __future__ import annotations
 
+import hmac
+import re
+import time
 from typing import Any
 
 from jupyterhub.handlers import BaseHandler
 from ltiauthenticator.lti11.auth import LTI11Authenticator
-from ltiauthenticator.lti11.validator import LTI11LaunchValidator
-from ltiauthenticator.utils import convert_request_to_dict
-from tornado.web import HTTPError
+from ltiauthenticator.lti11.constants import LTI11_LAUNCH_PARAMS_REQUIRED
+from oauthlib.oauth1.rfc5849 import Client, signature
 from traitlets import Dict, Int, List, Unicode, default
 
 from .entitlements import LTI11, LoginFacts, split_lti11_roles
 from .errors import LoginRefused
-from .launches import ValidatedLaunch
+from .launches import ValidatedLaunch, launch_arguments
 from .nonces import NonceStore
 from .usernames import first_present
 
-# ltiauthenticator accepts timestamps up to 30 s off; a nonce can be replayed only while its
-# timestamp is accepted, so keeping it a while longer than that is enough.
+# A timestamp more than this far from the hub's clock is refused; a nonce can be replayed only
+# while its timestamp is accepted, so keeping it a while longer than that is enough.
 _TIMESTAMP_WINDOW_S = 30
+# Seconds since 1970 as OAuth sends them: digits only (no sign, exponent or spaces).
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_RELAUNCH = "Go back to Moodle and open the link again."
 
 
-def _refusal_for(error: HTTPError) -> LoginRefused:
-    """A message for the person from ltiauthenticator's technical one."""
-    reason = error.log_message or str(error)
-    lowered = reason.lower()
-    if "consumer_key" in lowered:
-        message = "This hub does not know the Moodle site that sent you (unknown consumer key)."
-    elif "timestamp" in lowered and "already used" not in lowered:
-        message = "The launch link has expired. Go back to Moodle and open the link again."
-    elif "already used" in lowered:
-        message = "This launch was already used. Go back to Moodle and open the link again."
-    elif "signature" in lowered:
-        message = "The launch could not be verified (bad signature). Check the tool's secret."
-    else:
-        message = "The launch from Moodle is incomplete. Go back to Moodle and try again."
-    return LoginRefused(400 if error.status_code == 400 else 401, message, f"LTI 1.1: {reason}")
+def check_signed_launch(
+    launch_url: str, args: dict[str, str], consumers: dict[str, str], now: float
+) -> str:
+    """Check the OAuth 1.0a HMAC-SHA1 signature and timestamp; the consumer key on success.
+
+    Nothing here logs: the expected signature would let anyone who reads the log replay a
+    launch once the nonce has expired.
+    """
+    missing = [name for name in LTI11_LAUNCH_PARAMS_REQUIRED if not args.get(name)]
+    if missing:
+        raise LoginRefused(
+            400,
+            f"The launch from Moodle is incomplete. {_RELAUNCH}",
+            f"LTI 1.1: missing or empty {', '.join(missing)}",
+        )
+    consumer_key = args["oauth_consumer_key"]
+    secret = consumers.get(consumer_key)
+    if secret is None:
+        raise LoginRefused(
+            401,
+            "This hub does not know the Moodle site that sent you (unknown consumer key).",
+            f"LTI 1.1: unknown oauth_consumer_key {consumer_key!r}",
+        )
+    if args["oauth_signature_method"] != "HMAC-SHA1" or args["oauth_version"] != "1.0":
+        raise LoginRefused(
+            400,
+            "The launch from Moodle is not signed as this hub expects (OAuth 1.0 HMAC-SHA1).",
+            f"LTI 1.1: signature method {args['oauth_signature_method']!r}, "
+            f"version {args['oauth_version']!r}",
+        )
+    timestamp = args["oauth_timestamp"]
+    if not _TIMESTAMP.fullmatch(timestamp):
+        raise LoginRefused(
+            400,
+            f"The launch from Moodle is not valid (bad timestamp). {_RELAUNCH}",
+            f"LTI 1.1: malformed oauth_timestamp {timestamp[:40]!r}",
+        )
+    if abs(now - int(timestamp)) > _TIMESTAMP_WINDOW_S:
+        raise LoginRefused(
+            401,
+            f"The launch link has expired. {_RELAUNCH}",
+            f"LTI 1.1: oauth_timestamp {int(now) - int(timestamp)} s off the hub's clock",
+        )
+    try:
+        base_string = signature.signature_base_string(
+            "POST",
+            signature.base_string_uri(launch_url),
+            signature.normalize_parameters(signature.collect_parameters(body=list(args.items()))),
+        )
+    except ValueError as error:
+        raise LoginRefused(
+            400, "The launch could not be read.", f"LTI 1.1: bad launch URL: {error}"
+        ) from None
+    expected = signature.sign_hmac_sha1_with_client(
+        base_string, Client(consumer_key, client_secret=secret)
+    )
+    if not hmac.compare_digest(expected.encode(), args["oauth_signature"].encode()):
+        raise LoginRefused(
+            401,
+            "The launch could not be verified (bad signature). Check the tool's secret.",
+            f"LTI 1.1: bad oauth_signature from consumer {consumer_key!r}",
+        )
+    return consumer_key
 
 
 class LTI11Login(LTI11Authenticator):
@@ -81,23 +135,17 @@ class LTI11Login(LTI11Authenticator):
 
     def validate_launch(self, handler: BaseHandler, nonces: NonceStore) -> ValidatedLaunch:
         """Check a launch POST; raise LoginRefused when anything is wrong."""
-        args = convert_request_to_dict(handler.request.arguments)
+        args = launch_arguments(handler.request, "LTI 1.1")
         launch_url = (
             f"{self.get_uri_scheme(handler.request)}://{handler.request.host}{handler.request.uri}"
         )
-        try:
-            LTI11LaunchValidator(self.consumers).validate_launch_request(
-                launch_url, handler.request.headers, args
-            )
-        except HTTPError as error:
-            raise _refusal_for(error) from None
-        consumer_key = args["oauth_consumer_key"]
+        consumer_key = check_signed_launch(launch_url, args, self.consumers, time.time())
         if not nonces.claim(
             handler.db, f"lti11:{consumer_key}", args["oauth_nonce"], self.nonce_lifetime_s
         ):
             raise LoginRefused(
                 401,
-                "This launch was already used. Go back to Moodle and open the link again.",
+                f"This launch was already used. {_RELAUNCH}",
                 f"LTI 1.1: replayed oauth_nonce from consumer {consumer_key!r}",
             )
         found = first_present(args, self.username_keys)
@@ -117,9 +165,6 @@ class LTI11Login(LTI11Authenticator):
         launch_data: dict[str, Any] = {k: v for k, v in args.items() if not k.startswith("oauth_")}
         return ValidatedLaunch(
             username=found[1],
-            issuer=consumer_key,
-            client_id="",
-            subject=args.get("user_id", ""),
             facts=LoginFacts(
                 source=LTI11,
                 lti_roles=split_lti11_roles(args.get("roles", "")),
@@ -127,5 +172,8 @@ class LTI11Login(LTI11Authenticator):
             ),
             course=course,
             next_url=args.get("custom_next") or handler.get_query_argument("next", None),
+            issuer=consumer_key,
+            client_id="",
+            subject=args["user_id"],
             launch_data=launch_data,
         )

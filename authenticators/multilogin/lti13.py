@@ -1,14 +1,19 @@
 """LTI 1.3 launches from one or more trusted platforms (Moodle sites).
 
 Reuses ltiauthenticator's launch validator (required claims, message type, version, iat age,
-azp) and its state/nonce cookie handling; adds what it lacks: several platforms, deployment ids,
-cached JWKS fetched off the event loop, nonces recorded in the hub database, routes that work
-under a URL prefix, and cookies that survive a cross-site launch.
+azp) and its nonce derivation; adds what it lacks: several platforms, deployment ids, cached
+JWKS fetched off the event loop, nonces recorded in the hub database, claim type checks, state
+and nonce cookies named per launch (several tabs) that survive a cross-site launch, and routes
+that work under a URL prefix.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import hmac
+import json
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -21,22 +26,22 @@ from ltiauthenticator.lti13.error import InvalidAudienceError, TokenError, Valid
 from ltiauthenticator.lti13.handlers import (
     LTI13CallbackHandler,
     LTI13LoginInitHandler,
-    _deserialize_state,
     _serialize_state,
+    get_nonce,
+    make_nonce_state,
 )
 from ltiauthenticator.lti13.validator import LTI13LaunchValidator
-from ltiauthenticator.utils import convert_request_to_dict, get_browser_protocol
+from ltiauthenticator.utils import get_browser_protocol
 from tornado.httputil import url_concat
-from tornado.web import HTTPError
 from traitlets import List, Unicode, default, validate
 
 from . import schemas
 from .entitlements import LTI13, LoginFacts
 from .errors import LoginRefused, RefusalPagesMixin
-from .launches import ValidatedLaunch
+from .launches import ValidatedLaunch, contains_nul, launch_arguments, nul_refusal
 from .nonces import NonceStore
 from .urls import hub_url, next_from_target_link
-from .usernames import first_present
+from .usernames import lookup_claim, normalize_username
 
 CALLBACK_PATH = "lti13/oauth_callback"
 LOGIN_PATH = "lti13/oauth_login"
@@ -48,8 +53,79 @@ DEPLOYMENT_CLAIM = CLAIM + "deployment_id"
 CONTEXT_CLAIM = CLAIM + "context"
 ROLES_CLAIM = CLAIM + "roles"
 EXT_CLAIM = CLAIM + "ext"
+RESOURCE_LINK_CLAIM = CLAIM + "resource_link"
 
 _RELAUNCH = "Go back to Moodle and open the link again."
+_OTHER_BROWSER = "The launch did not return to the browser that started it. " + _RELAUNCH
+# The state id names the launch's cookies, so a browser can run several launches at once.
+_STATE_ID = re.compile(r"[0-9a-f]{32}")
+_LAUNCH_COOKIE_MAX_AGE_S = 600
+
+
+def state_cookie_name(state_id: str) -> str:
+    return f"lti13authenticator-state-{state_id}"
+
+
+def nonce_cookie_name(state_id: str) -> str:
+    return f"lti13authenticator-nonce-state-{state_id}"
+
+
+def parse_state(value: str) -> dict[str, Any]:
+    """The state the login initiation issued: `state_id`, `iss` and `next_url`.
+
+    Only its shape is checked here; the state cookie named by its id proves it is ours.
+    """
+    try:
+        state = json.loads(base64.urlsafe_b64decode(value.encode("ascii")))
+    except (ValueError, RecursionError):  # bad base64, UTF-8 or JSON; JSON nested too deep
+        state = None
+    if (
+        not isinstance(state, dict)
+        or not isinstance(state.get("state_id"), str)
+        or not _STATE_ID.fullmatch(state["state_id"])
+        or not isinstance(state.get("iss"), str)
+        or not isinstance(state.get("next_url"), str | None)
+    ):
+        raise LoginRefused(400, _OTHER_BROWSER, "LTI 1.3: state not issued by this hub")
+    return state
+
+
+def _malformed(claim: str) -> LoginRefused:
+    return LoginRefused(
+        400,
+        f"The launch from Moodle is not valid (a claim has the wrong form). {_RELAUNCH}",
+        f"LTI 1.3: claim {claim!r} has the wrong type",
+    )
+
+
+def check_claim_types(id_token: dict[str, Any]) -> None:
+    """Refuse claims of the wrong JSON type before anything reads them.
+
+    The token is signed by a trusted platform, but a wrong type would otherwise end in a 500
+    here or in ltiauthenticator's validator (which calls `.get` on the context claim).
+    """
+    if contains_nul(id_token):
+        raise nul_refusal("LTI 1.3", "id_token")
+    for name in ("nonce", DEPLOYMENT_CLAIM, "azp"):
+        if name in id_token and not isinstance(id_token[name], str):
+            raise _malformed(name)
+    if not isinstance(id_token.get("sub"), str) or not id_token["sub"]:
+        raise _malformed("sub")
+    for name in (CONTEXT_CLAIM, RESOURCE_LINK_CLAIM, LTI13_CUSTOM_CLAIM, EXT_CLAIM):
+        if name in id_token and not isinstance(id_token[name], dict):
+            raise _malformed(name)
+    roles = id_token.get(ROLES_CLAIM, [])
+    if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
+        raise _malformed(ROLES_CLAIM)
+    context = id_token.get(CONTEXT_CLAIM, {})
+    for key in ("id", "label", "title"):
+        if key in context and not isinstance(context[key], str):
+            raise _malformed(f"{CONTEXT_CLAIM}#{key}")
+    # Custom parameters are strings in LTI 1.3; `username` and `next` are read from them.
+    if not all(isinstance(value, str) for value in id_token.get(LTI13_CUSTOM_CLAIM, {}).values()):
+        raise _malformed(LTI13_CUSTOM_CLAIM)
+    if not isinstance(id_token.get(EXT_CLAIM, {}).get("user_username", ""), str):
+        raise _malformed(f"{EXT_CLAIM}#user_username")
 
 
 @dataclass(frozen=True)
@@ -79,9 +155,12 @@ class LTI13Login(LTI13Authenticator):
     username_claims = List(
         Unicode(),
         config=True,
-        help="""id_token claims tried in order for the username; `CLAIM#KEY` reads KEY inside
-        an object claim. Default: the custom parameter `username` (set it in Moodle's tool
-        settings as `username=$User.username`), then Moodle's `ext` claim `user_username`.
+        help="""id_token claims that carry the username, first present wins; `CLAIM#KEY`
+        reads KEY inside an object claim. Every one present must name the same user (after
+        normalisation), else the launch is refused. Default: Moodle's `ext` claim
+        `user_username` (only Moodle sets it), then the custom parameter `username`, used only
+        when the ext claim is absent: a teacher can set custom parameters on an activity, so a
+        custom username that disagrees with Moodle's is an attempt to launch as someone else.
         No fallback to `sub`: an opaque id would make a second account.""",
     )
     state_cookie_samesite = Unicode(
@@ -95,7 +174,7 @@ class LTI13Login(LTI13Authenticator):
 
     @default("username_claims")
     def _username_claims_default(self) -> list[str]:
-        return [f"{LTI13_CUSTOM_CLAIM}#username", f"{EXT_CLAIM}#user_username"]
+        return [f"{EXT_CLAIM}#user_username", f"{LTI13_CUSTOM_CLAIM}#username"]
 
     @validate("platforms")
     def _validate_platforms(self, proposal: Any) -> list[dict[str, Any]]:
@@ -122,7 +201,7 @@ class LTI13Login(LTI13Authenticator):
         }
 
     def platform_for(self, issuer: str | None, client_id: str | None = None) -> Platform:
-        platform = self.trusted_platforms().get(issuer or "")
+        platform = self.trusted_platforms().get(issuer) if isinstance(issuer, str) else None
         if platform is None:
             raise LoginRefused(
                 401,
@@ -144,7 +223,8 @@ class LTI13Login(LTI13Authenticator):
         try:
             # PyJWKClient fetches with urllib; a thread keeps the event loop free.
             signing_key = await asyncio.to_thread(client.get_signing_key_from_jwt, encoded)
-        except jwt.PyJWKClientError as error:
+        except jwt.PyJWTError as error:
+            # PyJWKClientError (no key, JWKS unreachable) or a token header it cannot read.
             raise LoginRefused(
                 401,
                 "The launch could not be verified (the platform's signing key was not found).",
@@ -177,7 +257,7 @@ class LTI13Login(LTI13Authenticator):
         self, handler: LTI13CallbackHandler, nonces: NonceStore
     ) -> ValidatedLaunch:
         """Check an id_token POST; raise LoginRefused when anything is wrong."""
-        args = convert_request_to_dict(handler.request.arguments)
+        args = launch_arguments(handler.request, "LTI 1.3")
         validator = LTI13LaunchValidator(parent=self)
         try:
             validator.validate_auth_response(args)
@@ -185,14 +265,12 @@ class LTI13Login(LTI13Authenticator):
             raise LoginRefused(
                 400, f"The launch is incomplete. {_RELAUNCH}", f"LTI 1.3: {error}"
             ) from None
-        try:
-            handler.check_state()
-        except HTTPError as error:
-            raise LoginRefused(
-                400,
-                "The launch did not return to the browser that started it. " + _RELAUNCH,
-                f"LTI 1.3: {error.log_message}",
-            ) from None
+        # The one state value (launch_arguments refuses a second) is both the one compared
+        # with the cookie and the one whose issuer and next are used.
+        state = parse_state(args["state"])
+        cookie_state = handler._get_oauth_cookie(state_cookie_name(state["state_id"]))
+        if not hmac.compare_digest(cookie_state.encode(), args["state"].encode()):
+            raise LoginRefused(400, _OTHER_BROWSER, "LTI 1.3: state missing from the cookies")
         encoded = args["id_token"]
         try:
             claimed_issuer = jwt.decode(encoded, options={"verify_signature": False}).get("iss")
@@ -201,15 +279,15 @@ class LTI13Login(LTI13Authenticator):
                 400, "The launch could not be read.", f"LTI 1.3: malformed id_token: {error}"
             ) from None
         platform = self.platform_for(claimed_issuer)
-        state = _deserialize_state(args["state"])
-        if state.get("iss") != platform.issuer:
+        if state["iss"] != platform.issuer:
             raise LoginRefused(
                 400,
-                "The launch did not return to the browser that started it. " + _RELAUNCH,
-                f"LTI 1.3: state issued for {state.get('iss')!r}, token from {platform.issuer!r}",
+                _OTHER_BROWSER,
+                f"LTI 1.3: state issued for {state['iss']!r}, token from {platform.issuer!r}",
             )
         key = await self._signing_key(platform, encoded)
         id_token = self._decode(encoded, key, platform, validator.time_leeway)
+        check_claim_types(id_token)
         try:
             validator.validate_id_token(id_token)
             validator.validate_azp_claim(id_token, platform.client_ids)
@@ -242,43 +320,82 @@ class LTI13Login(LTI13Authenticator):
                 f"This launch was already used. {_RELAUNCH}",
                 f"LTI 1.3: reused nonce from {platform.issuer!r}",
             )
-        try:
-            handler.check_nonce(id_token)
-        except HTTPError as error:
+        nonce_state = handler._get_oauth_cookie(nonce_cookie_name(state["state_id"]))
+        if not nonce_state or not hmac.compare_digest(
+            get_nonce(nonce_state).encode(), nonce.encode()
+        ):
             raise LoginRefused(
-                400,
-                "The launch did not return to the browser that started it. " + _RELAUNCH,
-                f"LTI 1.3: {error.log_message}",
-            ) from None
-        return self._launch_from(id_token, state)
+                400, _OTHER_BROWSER, "LTI 1.3: nonce does not match the nonce state cookie"
+            )
+        return self._launch_from(id_token, state, _client_id(id_token, platform))
 
-    def _launch_from(self, id_token: dict[str, Any], state: dict[str, Any]) -> ValidatedLaunch:
-        found = first_present(id_token, self.username_claims)
-        if found is None:
+    def _username(self, id_token: dict[str, Any]) -> str:
+        """The first username claim present; every other one present must name the same user."""
+        found = [
+            (path, value)
+            for path in self.username_claims
+            if isinstance(value := lookup_claim(id_token, path), str) and value.strip()
+        ]
+        if not found:
             raise LoginRefused(
                 400,
-                "Moodle did not send your username. Ask the site administrator to add the "
-                "custom parameter username=$User.username to the tool.",
+                "Moodle did not send your username. Ask the site administrator to let the tool "
+                "see the launcher's name (or add the custom parameter username=$User.username).",
                 f"LTI 1.3: none of {self.username_claims} in the id_token from "
                 f"{id_token.get('iss')!r}",
             )
+        if len({normalize_username(value) for _, value in found}) > 1:
+            raise LoginRefused(
+                400,
+                "The usernames in the launch do not agree (a custom username parameter differs "
+                "from your Moodle username). Ask the course's teacher to remove the custom "
+                "parameter `username` from the activity.",
+                f"LTI 1.3: username claims disagree: {found}",
+            )
+        return found[0][1]
+
+    def _launch_from(
+        self, id_token: dict[str, Any], state: dict[str, Any], client_id: str
+    ) -> ValidatedLaunch:
         context = id_token.get(CONTEXT_CLAIM) or {}
-        context_id = str(context["id"]) if context.get("id") else None
-        roles = id_token.get(ROLES_CLAIM) or []
+        context_id = context.get("id") or None
         custom = id_token.get(LTI13_CUSTOM_CLAIM) or {}
-        audience = id_token.get("azp") or id_token.get("aud")
         return ValidatedLaunch(
-            username=found[1],
-            issuer=id_token["iss"],
-            client_id=audience if isinstance(audience, str) else audience[0],
-            subject=id_token["sub"],
-            facts=LoginFacts(source=LTI13, lti_roles=tuple(roles), context_id=context_id),
+            username=self._username(id_token),
+            facts=LoginFacts(
+                source=LTI13,
+                lti_roles=tuple(id_token.get(ROLES_CLAIM) or ()),
+                context_id=context_id,
+            ),
             course={"context_id": context_id, "title": context.get("title", "")}
             if context_id
             else None,
             next_url=state.get("next_url") or custom.get("next"),
+            issuer=id_token["iss"],
+            client_id=client_id,
+            subject=id_token["sub"],
             launch_data=id_token,
         )
+
+
+def _client_id(id_token: dict[str, Any], platform: Platform) -> str:
+    """The platform's client id this token was issued to: `azp` when present, else the `aud`
+    value among the platform's client ids (jwt.decode made sure there is one)."""
+    azp = id_token.get("azp")
+    if azp is not None:
+        if azp not in platform.client_ids:
+            raise LoginRefused(
+                401,
+                "The launch was meant for another tool.",
+                f"LTI 1.3: azp {azp!r} is not a client id of {platform.issuer!r}",
+            )
+        return azp
+    audiences = id_token["aud"]
+    return next(
+        aud
+        for aud in ([audiences] if isinstance(audiences, str) else audiences)
+        if aud in platform.client_ids
+    )
 
 
 class LTI13LoginHandler(RefusalPagesMixin, LTI13LoginInitHandler):
@@ -291,7 +408,7 @@ class LTI13LoginHandler(RefusalPagesMixin, LTI13LoginInitHandler):
         return self.authenticator.lti13_login
 
     def post(self) -> None:
-        args = convert_request_to_dict(self.request.arguments)
+        args = launch_arguments(self.request, "LTI 1.3 login")
         try:
             LTI13LaunchValidator(parent=self.lti13).validate_login_request(args)
         except ValidationError as error:
@@ -307,10 +424,14 @@ class LTI13LoginHandler(RefusalPagesMixin, LTI13LoginInitHandler):
                 f"LTI 1.3 login: unknown deployment_id {deployment_id!r} from {platform.issuer!r}",
             )
         next_url = args.get("next") or next_from_target_link(args["target_link_uri"])
+        state_id = uuid.uuid4().hex
         state = _serialize_state(
-            {"state_id": uuid.uuid4().hex, "next_url": next_url, "iss": platform.issuer}
+            {"state_id": state_id, "next_url": next_url, "iss": platform.issuer}
         )
-        self.set_state_cookie(state)
+        # Cookies named by the state id: a second launch in another tab keeps the first one's.
+        self._set_oauth_cookie(state_cookie_name(state_id), state)
+        nonce_state = make_nonce_state()
+        self._set_oauth_cookie(nonce_cookie_name(state_id), nonce_state)
         params = {
             "response_type": "id_token",
             "scope": "openid",
@@ -319,7 +440,7 @@ class LTI13LoginHandler(RefusalPagesMixin, LTI13LoginInitHandler):
             "client_id": args.get("client_id") or platform.client_ids[0],
             "redirect_uri": hub_url(self, CALLBACK_PATH),
             "login_hint": args["login_hint"],
-            "nonce": self.generate_nonce(),
+            "nonce": get_nonce(nonce_state),
             "state": state,
         }
         if args.get("lti_message_hint"):
@@ -332,7 +453,17 @@ class LTI13LoginHandler(RefusalPagesMixin, LTI13LoginInitHandler):
         samesite = {}
         if get_browser_protocol(self.request) == "https":
             samesite = {"samesite": self.lti13.state_cookie_samesite, "secure": True}
-        self._set_cookie(key, value, expires_days=1, httponly=True, encrypted=True, **samesite)
+        # Named per launch, so an abandoned launch's cookies must not pile up in the browser;
+        # the platform answers the redirect at once, and the id_token lives no longer anyway.
+        self._set_cookie(
+            key,
+            value,
+            expires_days=None,
+            max_age=_LAUNCH_COOKIE_MAX_AGE_S,
+            httponly=True,
+            encrypted=True,
+            **samesite,
+        )
 
 
 class LTI13ConfigHandler(BaseHandler):

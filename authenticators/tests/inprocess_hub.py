@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from typing import Any
 
+import pytest
 from jupyterhub import orm
 from jupyterhub.app import JupyterHub
 from jupyterhub.crypto import CryptKeeper
@@ -15,6 +18,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPResponse
 from traitlets.config import Config
 
 from multilogin import MultiLoginAuthenticator
+from multilogin.launches import ValidatedLaunch
 
 LTI11_KEY = "moodle-key"
 LTI11_SECRET = "moodle-secret"
@@ -126,3 +130,34 @@ async def stop_hub(app: JupyterHub) -> None:
         callback.stop()
     InProcessHub.clear_instance()
     CryptKeeper.clear_instance()
+
+
+def record_launches(hub: HubUnderTest, monkeypatch: pytest.MonkeyPatch) -> list[ValidatedLaunch]:
+    """Every ValidatedLaunch the launch handlers hand to authenticate(), in order."""
+    seen: list[ValidatedLaunch] = []
+    authenticate = hub.authenticator.authenticate
+
+    async def spy(handler: Any, data: Any = None) -> Any:
+        seen.append(data)
+        return await authenticate(handler, data)
+
+    monkeypatch.setattr(hub.authenticator, "authenticate", spy)
+    return seen
+
+
+@dataclass
+class RestartableHub:
+    """One hub configuration and database, started as often as a test needs."""
+
+    config: Config
+    origin: str
+    platform: LTI13Platform
+    keycloak: KeycloakWire
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[HubUnderTest]:
+        app = await start_hub(self.config)
+        try:
+            yield HubUnderTest(app, self.origin, self.platform, self.keycloak)
+        finally:
+            await stop_hub(app)

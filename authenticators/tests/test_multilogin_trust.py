@@ -5,6 +5,7 @@ proofs by which a platform identity does reach an account (authoritative platfor
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -25,10 +26,13 @@ from multilogin_harness import (
     LTI13Platform,
     form,
     moodle_lti11_params,
+    moodle_user_id,
     sign_lti11,
 )
 from test_multilogin_keycloak import keycloak_login
 from test_multilogin_lti13 import finish_launch, start_launch
+
+from multilogin.identities import Identity
 
 OTHER_KEY = "other-course-key"
 OTHER_SECRET = "other-course-secret"
@@ -178,6 +182,17 @@ async def test_look_alike_names_are_refused(hub: HubUnderTest, name: str):
     assert response.code == 403
     assert b"look like other letters" in response.body
     assert hub.user_names() == {"admin"}
+
+
+@pytest.mark.parametrize("name", ["../admin", "jane.doe", "a" * 64])
+async def test_names_outside_the_username_pattern_are_refused_from_moodle(
+    hub: HubUnderTest, name: str
+):
+    response = await lti11_launch(hub, name)
+
+    assert response.code == 403
+    assert b"does not have the form of a hub username" in response.body
+    assert hub.user_names() == set()
 
 
 async def test_names_outside_the_username_pattern_are_refused_from_keycloak(hub: HubUnderTest):
@@ -527,3 +542,73 @@ async def test_a_deleted_accounts_links_go_with_it(hub: HubUnderTest):
 
     assert response.code == 204
     assert hub.authenticator.identities.links_of(hub.app.db, "student") == []
+
+
+@pytest.mark.parametrize(
+    "settings", [trusting_other_key({"name": "guests", "unlinked_identities": "separate-account"})]
+)
+async def test_a_separate_account_name_taken_by_someone_else_is_refused(hub: HubUnderTest):
+    assert (await keycloak_login(hub, "guests-student", ["students"])).code == 302
+
+    response = await lti11_launch(hub, "student", OTHER_KEY, OTHER_SECRET)
+
+    assert response.code == 403
+    assert b"already exists" in response.body
+
+
+async def freshly_signed_in_to_link(
+    hub: HubUnderTest, platform: LTI13Platform, campus_user: str, groups: list[str]
+) -> dict[str, str]:
+    """The cookies of a browser that launched from `platform`, then signed in with Keycloak."""
+    launched = await lti13_launch(hub, platform, "sam")
+    signed_in = await keycloak_login(hub, campus_user, groups, next_url="/prefix/hub/link-account")
+    return {**response_cookies(launched), **response_cookies(signed_in)}
+
+
+async def test_confirming_a_link_without_a_fresh_campus_login_is_refused(
+    hub: HubUnderTest, rogue_platform: LTI13Platform
+):
+    signed_in = await keycloak_login(hub, "student", ["students"])
+    launched = await lti13_launch(hub, rogue_platform, "sam")
+    cookies = {**response_cookies(signed_in), **response_cookies(launched)}
+
+    response = await hub.request(
+        "link-account", "POST", form({"_xsrf": cookies["_xsrf"]}), cookies=cookies
+    )
+
+    assert response.code == 403
+    assert b"Sign in with the campus login first" in response.body
+    assert hub.authenticator.identities.links_of(hub.app.db, "student")[0].identity.source == (
+        "keycloak"
+    )
+    assert len(hub.authenticator.identities.links_of(hub.app.db, "student")) == 1
+
+
+async def test_a_moodle_account_cannot_be_linked_to_an_admin_account(
+    hub: HubUnderTest, rogue_platform: LTI13Platform
+):
+    cookies = await freshly_signed_in_to_link(hub, rogue_platform, "admin", ["admins"])
+
+    page = await hub.request("link-account", cookies=cookies)
+
+    assert page.code == 403
+    assert b"cannot be linked to one" in page.body
+
+
+async def test_an_identity_linked_meanwhile_is_not_linked_twice(
+    hub: HubUnderTest, rogue_platform: LTI13Platform
+):
+    cookies = await freshly_signed_in_to_link(hub, rogue_platform, "student", ["students"])
+    page = await hub.request("link-account", cookies=cookies)
+    identity = Identity("lti13", rogue_platform.issuer, rogue_platform.client_id, "")
+    sam = replace(identity, subject=moodle_user_id("sam"))
+    assert hub.authenticator.identities.link(hub.app.db, sam, "someone", "test")
+
+    response = await hub.request(
+        "link-account",
+        "POST",
+        form({"_xsrf": _xsrf_from(page.body)}),
+        cookies={**cookies, **response_cookies(page)},
+    )
+
+    assert response.code == 409
