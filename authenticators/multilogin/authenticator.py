@@ -82,6 +82,8 @@ _KEYCLOAK_STATE_KEYS = (
     "keycloak_authenticated_at",
 )
 _DAY_S = 86400.0
+# Course groups and keys carry the context id; JupyterHub's group names are VARCHAR(255).
+_MAX_CONTEXT_ID = 200
 
 # oauthenticator's login and callback handlers read these from `self.authenticator`, which is
 # this class; they belong to the Keycloak part.
@@ -424,6 +426,12 @@ class MultiLoginAuthenticator(Authenticator):
                 f"{identity} launched into admin account {name!r}",
             )
         facts = replace(launch.facts, platform=trust.name)
+        if facts.context_id and len(facts.context_id) > _MAX_CONTEXT_ID:
+            raise LoginRefused(
+                400,
+                "The launch names a course this hub cannot hold (its id is too long).",
+                f"{identity}: context_id of {len(facts.context_id)} characters",
+            )
         course = None
         if launch.course and facts.course_key:
             course = {**launch.course, "platform": trust.name, "key": facts.course_key}

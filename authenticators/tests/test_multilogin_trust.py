@@ -612,3 +612,11 @@ async def test_an_identity_linked_meanwhile_is_not_linked_twice(
     )
 
     assert response.code == 409
+
+
+async def test_a_course_id_too_long_for_a_group_name_is_refused(hub: HubUnderTest):
+    response = await lti11_launch(hub, "student", context_id="7" * 250)
+
+    assert response.code == 400
+    assert b"course this hub cannot hold" in response.body
+    assert hub.user_names() == set()
