@@ -42,7 +42,7 @@ def hub_groups(hub_admin: HubAdmin, username: str) -> set[str]:
 def test_a_moodle_launch_as_the_admin_never_signs_in_as_admin(
     new_context: type[BrowserContext], env: Environment, hub_admin: HubAdmin
 ) -> None:
-    """10. Someone launches from Moodle as `admin`: the hub asks to link a campus account and
+    """11. Someone launches from Moodle as `admin`: the hub asks to link a campus account and
     signs nobody in, so the admin page stays out of reach."""
     page = new_context().new_page()
 
@@ -58,7 +58,7 @@ def test_a_moodle_launch_as_the_admin_never_signs_in_as_admin(
 def test_a_look_alike_of_a_name_is_refused(
     new_context: type[BrowserContext], env: Environment, hub_admin: HubAdmin
 ) -> None:
-    """11. A Moodle account named with full-width letters that look like `admin` is refused
+    """12. A Moodle account named with full-width letters that look like `admin` is refused
     with a message, and no account is made."""
     page = new_context().new_page()
 
@@ -72,7 +72,7 @@ def test_a_look_alike_of_a_name_is_refused(
 def test_leaving_a_keycloak_group_takes_effect_in_a_moodle_session(
     new_context: type[BrowserContext], env: Environment, hub_admin: HubAdmin
 ) -> None:
-    """12. `gpu-student` signs in with the campus login, then comes back through Moodle; taken
+    """13. `gpu-student` signs in with the campus login, then comes back through Moodle; taken
     out of `gpu` in Keycloak, they lose the group at the hub's next refresh, in that Moodle
     session."""
     context = new_context()
@@ -96,7 +96,7 @@ def test_leaving_a_keycloak_group_takes_effect_in_a_moodle_session(
 def test_a_moodle_local_account_is_linked_once_by_the_campus_login(
     new_context: type[BrowserContext], env: Environment, hub_admin: HubAdmin
 ) -> None:
-    """13. `student` launches from a Moodle-local login: the hub asks them to link it; they sign
+    """14. `student` launches from a Moodle-local login: the hub asks them to link it; they sign
     in with the campus login (asked for the password although a campus session is open), confirm,
     and from then on the Moodle link opens their campus account."""
     hub_admin.unlink_identity("student", MOODLE_LOCAL_IDENTITY)
