@@ -50,7 +50,12 @@ from tornado.httpclient import AsyncHTTPClient, HTTPResponse
 CONSUMER_KEY = "bench-key"
 CONSUMER_SECRET = "bench-secret"  # noqa: S105 - a throwaway secret for a local hub
 # The benchmark's Moodle is the campus Moodle: its launches land in accounts by username.
-CAMPUS_MOODLE_TRUST = {"name": "moodle", "authoritative_usernames": "[a-z0-9-]+"}
+CAMPUS_MOODLE_TRUST = {
+    "name": "moodle",
+    "authoritative_usernames": "[a-z0-9-]+",
+    # No Keycloak here to link with.
+    "unlinked_identities": "refuse",
+}
 
 Launch = Callable[[AsyncHTTPClient, int], Awaitable[float]]
 Users = Callable[[], int]
