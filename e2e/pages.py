@@ -116,6 +116,18 @@ class LabPage:
         self.page.goto(f"{lab_url}?reset")
         expect(self.page.locator(".jp-Launcher").first).to_be_visible(timeout=LAB_TIMEOUT_MS)
 
+    def open_someone_elses(self, url: str) -> None:
+        """Open another user's lab at `url` (as an admin): the hub asks to authorize the access
+        once, unless this admin already did."""
+        self.page.goto(url)
+        authorize = self.page.get_by_role("button", name="Authorize")
+        expect(self.page.locator(".jp-LabShell").or_(authorize).first).to_be_visible(
+            timeout=LAB_TIMEOUT_MS
+        )
+        if authorize.is_visible():
+            authorize.click()
+        self.wait_until_loaded()
+
     def fetch(self, url: str) -> dict[str, Any]:
         """GET `url` from script in this page, with its cookies, as the page's own code would:
         `{"status": ..., "body": ...}`, or `{"blocked": message}` when the browser refuses

@@ -35,8 +35,15 @@ def lab_pod(env: Environment, username: str) -> dict:
 
 
 def open_running_lab(page: Page, env: Environment, hub_admin: HubAdmin, username: str) -> None:
-    """Open the user's JupyterLab, first starting the `cpu` server through the API unless one
-    runs (the culler may have stopped it between stories)."""
+    """Open the user's JupyterLab, first starting the `cpu` server unless one runs."""
+    ensure_running(hub_admin, username)
+    page.goto(env.user_url(username, "lab"))
+    LabPage(page).wait_until_loaded()
+
+
+def ensure_running(hub_admin: HubAdmin, username: str) -> None:
+    """Start the user's `cpu` server through the API unless one runs (the culler may have
+    stopped it between stories)."""
     if not hub_admin.server_running(username):
         response = hub_admin.start_server(username, {"profile": "cpu"})
         assert response.status_code in (201, 202), response.text
@@ -45,8 +52,6 @@ def open_running_lab(page: Page, env: Environment, hub_admin: HubAdmin, username
             timeout_s=300,
             what=f"{username}'s server to start",
         )
-    page.goto(env.user_url(username, "lab"))
-    LabPage(page).wait_until_loaded()
 
 
 def start_from_form(page_hub: HubPages, profile: str) -> LabPage:
@@ -262,8 +267,10 @@ def test_a_students_server_cannot_read_the_hub_as_the_admin_who_opens_it(
     carry the admin's session (JupyterHub's security overview: user content must not share the
     hub's origin)."""
     page = sign_in(new_context(), env, "admin")
-    open_running_lab(page, env, hub_admin, "student")
-    assert page.url.startswith(env.user_url("student"))
+    ensure_running(hub_admin, "student")
+    lab = LabPage(page)
+    lab.open_someone_elses(env.user_url("student", "lab"))
+    assert page.url.startswith(env.user_url("student")), f"not on student's origin: {page.url}"
 
-    hub_page = LabPage(page).fetch(f"{env.hub_url}/hub/admin")
+    hub_page = lab.fetch(f"{env.hub_url}/hub/admin")
     assert "blocked" in hub_page, f"the student's page read the hub as admin: {hub_page}"
