@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from environment import Environment
 from hub_api import HubAdmin
+from loopback import resolve_localhost_subdomains
 from pages import HubPages
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from slugify import slugify
@@ -38,6 +39,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if getattr(config.option, "output", None) == "test-results":
         config.option.output = str(ARTIFACTS)
     expect.set_options(timeout=EXPECT_TIMEOUT_MS)
+    # Users' servers are on <user>.localhost; Chromium resolves those names, Python must too.
+    resolve_localhost_subdomains()
 
 
 @pytest.fixture(scope="session")
@@ -66,7 +69,7 @@ def sign_in(context: BrowserContext, env: Environment, username: str) -> Page:
     """A page of `context` signed in to the hub through Keycloak as `username`."""
     page = context.new_page()
     account = env.accounts[username]
-    HubPages(page, env.hub_url).sign_in_with_keycloak(account.username, account.password)
+    HubPages(page, env).sign_in_with_keycloak(account.username, account.password)
     return page
 
 
@@ -74,7 +77,7 @@ def sign_in(context: BrowserContext, env: Environment, username: str) -> Page:
 def hub_admin(browser: Browser, env: Environment) -> Iterator[HubAdmin]:
     context = browser.new_context()
     sign_in(context, env, "admin")
-    yield HubAdmin.from_signed_in_context(context, env.hub_url)
+    yield HubAdmin.from_signed_in_context(context, env)
     context.close()
 
 

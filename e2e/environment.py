@@ -4,10 +4,14 @@ accounts and a kubectl for its namespace."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
+from urllib.parse import quote, urlsplit
+
+from jupyterhub.utils import subdomain_hook_idna
 
 from devenv import cluster_config, dev_env, tools
 
@@ -26,6 +30,7 @@ class Environment:
     hub_url: str
     keycloak_url: str
     mock_moodle_url: str
+    subdomain_host: str
     namespace: str = dev_env.NAMESPACE
 
     @classmethod
@@ -35,6 +40,23 @@ class Environment:
             urls[dev_env.HUB_SERVICE_PORT],
             urls[dev_env.KEYCLOAK_PORT],
             urls[dev_env.MOCK_MOODLE_PORT],
+            dev_env.subdomain_host(),
+        )
+
+    def user_url(self, username: str, path: str = "") -> str:
+        """`path` on the user's server, on the user's own origin: JupyterHub's subdomain for
+        the name (its own hook, so escaping agrees) under `subdomain_host`, never the hub's.
+        Every test reaches a user's server through this URL."""
+        host = urlsplit(self.subdomain_host)
+        domain = subdomain_hook_idna(username, host.hostname, "user")
+        return f"{host.scheme}://{domain}:{host.port}/user/{quote(username, safe='@~')}/{path}"
+
+    @property
+    def user_url_pattern(self) -> re.Pattern[str]:
+        """Any user's server (what the hub redirects to once a server runs)."""
+        host = urlsplit(self.subdomain_host)
+        return re.compile(
+            re.escape(f"{host.scheme}://") + r"[^/]+\." + re.escape(host.netloc) + "/user/"
         )
 
     @cached_property

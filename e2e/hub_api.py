@@ -25,17 +25,17 @@ def xsrf_headers(context: BrowserContext) -> dict[str, str]:
 class HubAdmin:
     """The hub's REST API with an admin's token."""
 
-    def __init__(self, hub_url: str, token: str) -> None:
-        self.hub_url = hub_url
-        self.api = f"{hub_url}/hub/api"
+    def __init__(self, env: Environment, token: str) -> None:
+        self.env = env
+        self.api = f"{env.hub_url}/hub/api"
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"token {token}"
 
     @classmethod
-    def from_signed_in_context(cls, context: BrowserContext, hub_url: str) -> HubAdmin:
+    def from_signed_in_context(cls, context: BrowserContext, env: Environment) -> HubAdmin:
         """Make a token through the browser session of an admin signed in to the hub."""
         response = context.request.post(
-            f"{hub_url}/hub/api/users/admin/tokens",
+            f"{env.hub_url}/hub/api/users/admin/tokens",
             data={"note": "e2e", "expires_in": TOKEN_LIFETIME_S},
             headers=xsrf_headers(context),
         )
@@ -43,7 +43,7 @@ class HubAdmin:
             raise AssertionError(
                 f"creating an admin token failed: {response.status} {response.text()}"
             )
-        return cls(hub_url, response.json()["token"])
+        return cls(env, response.json()["token"])
 
     def user(self, name: str) -> dict[str, Any] | None:
         response = self.session.get(f"{self.api}/users/{name}", timeout=30)
@@ -67,14 +67,14 @@ class HubAdmin:
     def start_server(self, name: str, options: dict[str, Any]) -> requests.Response:
         return self.session.post(f"{self.api}/users/{name}/server", json=options, timeout=60)
 
-    def stop_server(self, env: Environment, name: str) -> None:
+    def stop_server(self, name: str) -> None:
         """Stop the user's default server (if any) and wait until its pod is gone."""
         if self.server_exists(name):
             response = self.session.delete(f"{self.api}/users/{name}/server", timeout=60)
             if response.status_code not in (202, 204, 400):
                 response.raise_for_status()
         wait_until(
-            lambda: not self.server_exists(name) and not env.lab_pods(name),
+            lambda: not self.server_exists(name) and not self.env.lab_pods(name),
             timeout_s=SERVER_STOP_WAIT_S,
             what=f"{name}'s server to stop",
         )
@@ -96,8 +96,9 @@ class HubAdmin:
         return True
 
     def contents_url(self, name: str, path: str) -> str:
-        """The user's server's contents API (the admin role may access every server)."""
-        return f"{self.hub_url}/user/{name}/api/contents/{path}"
+        """The user's server's contents API (the admin role may access every server), on the
+        user's origin: the process resolves it to the loopback (`loopback.py`)."""
+        return self.env.user_url(name, f"api/contents/{path}")
 
     def write_file(self, name: str, path: str, text: str) -> None:
         model = {"type": "file", "format": "text", "content": text}

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
+from environment import Environment
 from playwright.sync_api import Page, expect
 
 # Starting a lab on the 2-core dev machine: pod scheduling, volume, JupyterLab start.
@@ -34,14 +36,20 @@ class HubPages:
     """The hub's own pages: login, spawn form, spawn progress, home, admin."""
 
     page: Page
-    hub_url: str
+    env: Environment
+
+    @property
+    def hub_url(self) -> str:
+        return self.env.hub_url
 
     def sign_in_with_keycloak(self, username: str, password: str) -> None:
         self.page.goto(f"{self.hub_url}/hub/login")
         self.page.locator("#multilogin-keycloak").click()
         KeycloakLoginPage(self.page).sign_in(username, password)
-        # Back at the hub: its spawn form, the spawn progress, or a running lab.
-        self.page.wait_for_url(re.compile(re.escape(self.hub_url) + r"/(hub|user)/"))
+        # Back at the hub (its spawn form, the spawn progress) or in a running lab, which is on
+        # the user's own origin.
+        hub = re.escape(self.hub_url) + "/hub/"
+        self.page.wait_for_url(re.compile(f"{hub}|{self.env.user_url_pattern.pattern}"))
 
     def sign_out(self) -> None:
         """The Logout button of the hub's home page: back on the hub's login page once every
@@ -107,6 +115,34 @@ class LabPage:
         lab_url = re.sub(r"(/user/[^/]+/lab).*", r"\1", self.page.url)
         self.page.goto(f"{lab_url}?reset")
         expect(self.page.locator(".jp-Launcher").first).to_be_visible(timeout=LAB_TIMEOUT_MS)
+
+    def open_someone_elses(self, url: str) -> None:
+        """Open another user's lab at `url` (as an admin): the hub asks to authorize the access
+        once, unless this admin already did."""
+        self.page.goto(url)
+        authorize = self.page.get_by_role("button", name="Authorize")
+        expect(self.page.locator(".jp-LabShell").or_(authorize).first).to_be_visible(
+            timeout=LAB_TIMEOUT_MS
+        )
+        if authorize.is_visible():
+            authorize.click()
+        self.wait_until_loaded()
+
+    def fetch(self, url: str) -> dict[str, Any]:
+        """GET `url` from script in this page, with its cookies, as the page's own code would:
+        `{"status": ..., "body": ...}`, or `{"blocked": message}` when the browser refuses
+        (a cross-origin read without CORS)."""
+        return self.page.evaluate(
+            """async url => {
+                try {
+                    const response = await fetch(url, {credentials: "include"});
+                    return {status: response.status, body: await response.text()};
+                } catch (error) {
+                    return {blocked: String(error)};
+                }
+            }""",
+            url,
+        )
 
     def new_notebook(self) -> None:
         self.open_launcher()

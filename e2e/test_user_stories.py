@@ -6,6 +6,7 @@ stories run in any order (the file order is the cheapest).
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -34,8 +35,15 @@ def lab_pod(env: Environment, username: str) -> dict:
 
 
 def open_running_lab(page: Page, env: Environment, hub_admin: HubAdmin, username: str) -> None:
-    """Open the user's JupyterLab, first starting the `cpu` server through the API unless one
-    runs (the culler may have stopped it between stories)."""
+    """Open the user's JupyterLab, first starting the `cpu` server unless one runs."""
+    ensure_running(hub_admin, username)
+    page.goto(env.user_url(username, "lab"))
+    LabPage(page).wait_until_loaded()
+
+
+def ensure_running(hub_admin: HubAdmin, username: str) -> None:
+    """Start the user's `cpu` server through the API unless one runs (the culler may have
+    stopped it between stories)."""
     if not hub_admin.server_running(username):
         response = hub_admin.start_server(username, {"profile": "cpu"})
         assert response.status_code in (201, 202), response.text
@@ -44,8 +52,6 @@ def open_running_lab(page: Page, env: Environment, hub_admin: HubAdmin, username
             timeout_s=300,
             what=f"{username}'s server to start",
         )
-    page.goto(f"{env.hub_url}/user/{username}/lab")
-    LabPage(page).wait_until_loaded()
 
 
 def start_from_form(page_hub: HubPages, profile: str) -> LabPage:
@@ -62,14 +68,15 @@ def test_student_runs_a_notebook_on_a_cpu_profile(
 ) -> None:
     """1. `student` signs in through Keycloak, sees only CPU profiles, starts `cpu`, JupyterLab
     loads and a notebook cell prints its result."""
-    hub_admin.stop_server(env, "student")
+    hub_admin.stop_server("student")
     page = sign_in(new_context(), env, "student")
-    hub = HubPages(page, env.hub_url)
+    hub = HubPages(page, env)
     hub.open_spawn_form()
     offered = set(hub.profile_slugs())
     assert offered, "the spawn form offers no profile"
     assert offered <= CPU_PROFILES, f"student is offered non-CPU profiles: {offered}"
     lab = start_from_form(hub, "cpu")
+    assert page.url.startswith(env.user_url("student")), f"the lab is not on its origin: {page.url}"
     lab.new_notebook()
     assert lab.run_cell("print(6 * 7)").strip() == "42"
     limits = lab_pod(env, "student")["spec"]["containers"][0]["resources"].get("limits", {})
@@ -81,9 +88,9 @@ def test_gpu_student_gets_one_gpu_on_the_gpu_node(
 ) -> None:
     """2. `gpu-student` sees the GPU profile, starts it with one GPU; the pod runs on the GPU
     node with one `nvidia.com/gpu`, and `nvidia-smi` in a JupyterLab terminal shows one GPU."""
-    hub_admin.stop_server(env, "gpu-student")
+    hub_admin.stop_server("gpu-student")
     page = sign_in(new_context(), env, "gpu-student")
-    hub = HubPages(page, env.hub_url)
+    hub = HubPages(page, env)
     hub.open_spawn_form()
     assert "gpu" in hub.profile_slugs()
     hub.choose_profile("gpu")
@@ -114,10 +121,10 @@ def test_student_cannot_forge_the_gpu_profile(
 ) -> None:
     """3. `student` forges the spawn form, then the REST API, to get the GPU profile: refused
     with a clear message each time, and no pod is created."""
-    hub_admin.stop_server(env, "student")
+    hub_admin.stop_server("student")
     context = new_context()
     page = sign_in(context, env, "student")
-    hub = HubPages(page, env.hub_url)
+    hub = HubPages(page, env)
     hub.open_spawn_form()
     hub.forge_profile("gpu")
     hub.submit_spawn_form()
@@ -143,7 +150,7 @@ def test_moodle_course_launch_opens_the_course_lab(
     username: str,
 ) -> None:
     """4. A Moodle course launch (LTI 1.1, then 1.3) opens the course's lab directly."""
-    hub_admin.stop_server(env, username)
+    hub_admin.stop_server(username)
     page = new_context().new_page()
     MockMoodlePages(page, env.mock_moodle_url).launch(lti_version, username, NLP_COURSE)
     LabPage(page).wait_until_loaded()
@@ -163,17 +170,19 @@ def test_keycloak_and_moodle_reach_the_same_server(
 
     moodle_page = new_context().new_page()
     MockMoodlePages(moodle_page, env.mock_moodle_url).launch("1.1", "student", "101")
-    LabPage(moodle_page).wait_until_loaded()
-    assert re.search(r"/user/student/", moodle_page.url)
+    moodle_lab = LabPage(moodle_page)
+    moodle_lab.wait_until_loaded()
+    assert moodle_page.url.startswith(env.user_url("student"))
     assert lab_pod(env, "student")["metadata"]["uid"] == pod_uid
-    listing = moodle_page.request.get(f"{env.hub_url}/user/student/api/contents/")
-    assert listing.ok, listing.text()
-    assert "from-keycloak.txt" in {item["name"] for item in listing.json()["content"]}
+    listing = moodle_lab.fetch(env.user_url("student", "api/contents/"))
+    assert listing.get("status") == 200, listing
+    names = {item["name"] for item in json.loads(listing["body"])["content"]}
+    assert "from-keycloak.txt" in names
 
 
 def test_idle_server_is_culled(env: Environment, hub_admin: HubAdmin) -> None:
     """6. An idle server is culled after the dev environment's short cull timeout."""
-    hub_admin.stop_server(env, "instructor")
+    hub_admin.stop_server("instructor")
     hub_admin.ensure_user("instructor")
     response = hub_admin.start_server("instructor", {"profile": "cpu"})
     assert response.status_code in (201, 202), response.text
@@ -222,18 +231,18 @@ def test_profiles_and_admin_page_follow_groups(
     new_context: type[BrowserContext], env: Environment, hub_admin: HubAdmin
 ) -> None:
     """8. `instructor` sees the course profiles; `admin` reaches the admin page; `student` not."""
-    hub_admin.stop_server(env, "instructor")
-    instructor = HubPages(sign_in(new_context(), env, "instructor"), env.hub_url)
+    hub_admin.stop_server("instructor")
+    instructor = HubPages(sign_in(new_context(), env, "instructor"), env)
     instructor.open_spawn_form()
     assert {"cpu", "nlp", "gpu"} <= set(instructor.profile_slugs())
 
-    admin = HubPages(sign_in(new_context(), env, "admin"), env.hub_url)
+    admin = HubPages(sign_in(new_context(), env, "admin"), env)
     assert admin.goto_admin() == 200
     expect(
         admin.page.locator("#react-admin-hook, [data-testid='user-table']").first
     ).to_be_visible()
 
-    student = HubPages(sign_in(new_context(), env, "student"), env.hub_url)
+    student = HubPages(sign_in(new_context(), env, "student"), env)
     assert student.goto_admin() == 403
 
 
@@ -242,9 +251,26 @@ def test_signing_out_ends_the_campus_login_on_a_shared_computer(
 ) -> None:
     """9. On a shared lab computer `student` signs out; whoever sits down next is asked for a
     Keycloak password rather than signed straight back in as `student`."""
-    student = HubPages(sign_in(new_context(), env, "student"), env.hub_url)
+    student = HubPages(sign_in(new_context(), env, "student"), env)
 
     student.sign_out()
 
     student.page.locator("#multilogin-keycloak").click()
     expect(student.page.locator("#kc-form-login")).to_be_visible()
+
+
+def test_a_students_server_cannot_read_the_hub_as_the_admin_who_opens_it(
+    new_context: type[BrowserContext], env: Environment, hub_admin: HubAdmin
+) -> None:
+    """10. `admin` opens `student`'s JupyterLab (admins may); script that the student's server
+    serves runs on the student's origin, so the browser refuses it the hub's pages, which would
+    carry the admin's session (JupyterHub's security overview: user content must not share the
+    hub's origin)."""
+    page = sign_in(new_context(), env, "admin")
+    ensure_running(hub_admin, "student")
+    lab = LabPage(page)
+    lab.open_someone_elses(env.user_url("student", "lab"))
+    assert page.url.startswith(env.user_url("student")), f"not on student's origin: {page.url}"
+
+    hub_page = lab.fetch(f"{env.hub_url}/hub/admin")
+    assert "blocked" in hub_page, f"the student's page read the hub as admin: {hub_page}"

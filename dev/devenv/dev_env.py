@@ -128,6 +128,19 @@ def public_urls() -> dict[str, str]:
     return {name: f"http://localhost:{port}" for name, port in cluster_config.host_ports().items()}
 
 
+def subdomain_host() -> str:
+    """The hub's JupyterHub.subdomain_host: each user's server on its own origin,
+    http://<user>.localhost:<hub port>/user/<user>/, never the hub's. Chromium resolves every
+    *.localhost name to the loopback (RFC 6761), so no hosts file or DNS is needed."""
+    return public_urls()[HUB_SERVICE_PORT]
+
+
+def user_server_pattern() -> str:
+    """Where a user's server is, for people reading the summary."""
+    scheme, host = subdomain_host().split("://")
+    return f"{scheme}://<user>.{host}/user/<user>/"
+
+
 def keycloak_issuer() -> str:
     return f"{public_urls()[KEYCLOAK_PORT]}/realms/{REALM}"
 
@@ -220,7 +233,10 @@ def generated_values(locked: dict[str, Any]) -> dict[str, Any]:
     """Values that depend on ports.yaml and the image lock: the third values file."""
     values = image_values(locked, dev_lab_keys())
     hub_config = values.setdefault("hub", {}).setdefault("config", {})
-    hub_config["JupyterHub"] = {"public_url": public_urls()[HUB_SERVICE_PORT] + "/"}
+    hub_config["JupyterHub"] = {
+        "public_url": public_urls()[HUB_SERVICE_PORT] + "/",
+        "subdomain_host": subdomain_host(),
+    }
     hub_config["LTI13Login"] = {"platforms": [lti13_platform(mock_moodle_config())]}
     return values
 
@@ -438,6 +454,7 @@ def summary() -> str:
     return f"""
 The dev environment is up.
   Hub:         {urls[HUB_SERVICE_PORT]}/
+  Labs:        {user_server_pattern()}  (each user on their own origin)
   Keycloak:    {urls[KEYCLOAK_PORT]}/admin  (console: keycloak-admin / dev-keycloak-admin)
   Mock Moodle: {urls[MOCK_MOODLE_PORT]}/  (pick a course and a user, then launch)
   Accounts (Keycloak realm {REALM}; the same names in the mock Moodle):

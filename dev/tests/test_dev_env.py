@@ -52,6 +52,14 @@ def test_chart_values_name_locked_images_and_the_mock_moodle_platform() -> None:
     assert platform["jwks_url"].startswith(dev_env.MOCK_MOODLE_SERVICE_URL)
 
 
+def test_user_servers_get_their_own_origin_under_the_hubs_host_port() -> None:
+    """Not the hub's origin: a student's server must not serve script there (helm/README.md)."""
+    jupyterhub = dev_env.generated_values(locked())["hub"]["config"]["JupyterHub"]
+    port = cluster_config.host_ports()["hub"]
+    assert jupyterhub["subdomain_host"] == f"http://localhost:{port}"
+    assert f"http://<user>.localhost:{port}/user/<user>/" in dev_env.summary()
+
+
 def test_mock_moodle_config_points_at_the_hub_and_has_the_extra_courses() -> None:
     config = dev_env.mock_moodle_config()
     hub = dev_env.public_urls()["hub"]

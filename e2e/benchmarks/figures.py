@@ -31,6 +31,7 @@ sys.path.insert(0, str(E2E_DIR))  # the suite's page objects and API helpers
 
 from environment import Environment  # noqa: E402
 from hub_api import HubAdmin  # noqa: E402
+from loopback import resolve_localhost_subdomains  # noqa: E402
 from pages import HubPages, LabPage  # noqa: E402
 from waits import wait_until  # noqa: E402
 
@@ -49,10 +50,10 @@ def time_spawns(browser: Browser, env: Environment, admin: HubAdmin, count: int)
     results: dict[str, Any] = {}
     for profile, username, options in SPAWN_CASES:
         context = browser.new_context()
-        hub = HubPages(sign_in(context, env, username), env.hub_url)
+        hub = HubPages(sign_in(context, env, username), env)
         seconds = []
         for attempt in range(count):
-            admin.stop_server(env, username)
+            admin.stop_server(username)
             hub.open_spawn_form()
             hub.choose_profile(profile)
             for option, value in options.items():
@@ -62,7 +63,7 @@ def time_spawns(browser: Browser, env: Environment, admin: HubAdmin, count: int)
             LabPage(hub.page).wait_until_loaded()
             seconds.append(round(time.monotonic() - started, 1))
             print(f"  {profile} spawn {attempt + 1}/{count}: {seconds[-1]} s", flush=True)
-        admin.stop_server(env, username)
+        admin.stop_server(username)
         context.close()
         results[profile] = {
             "spawns": seconds,
@@ -88,7 +89,7 @@ def launch_burst(env: Environment, admin: HubAdmin, count: int) -> dict:
     learners = [LEARNER_FORMAT.format(number) for number in range(1, count + 1)]
     for learner in learners:
         if admin.user(learner) is not None:
-            admin.stop_server(env, learner)
+            admin.stop_server(learner)
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=count) as pool:
         answers = dict(zip(learners, pool.map(lambda n: launch(env, n), learners), strict=True))
@@ -112,7 +113,7 @@ def launch_burst(env: Environment, admin: HubAdmin, count: int) -> dict:
     except AssertionError as error:
         print(f"  {error}", flush=True)
     for learner in learners:
-        admin.stop_server(env, learner)
+        admin.stop_server(learner)
     return {
         "launches": count,
         "all_posted_within_s": launched_s,
@@ -131,13 +132,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--skip-spawns", action="store_true")
     parser.add_argument("--skip-launches", action="store_true")
     args = parser.parse_args(argv)
+    # The launches' redirects end on each learner's own origin, <learner>.localhost.
+    resolve_localhost_subdomains()
     env = Environment.from_ports()
     figures: dict[str, Any] = {}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(**chromium_launch_args())
         admin_context = browser.new_context()
         sign_in(admin_context, env, "admin")
-        admin = HubAdmin.from_signed_in_context(admin_context, env.hub_url)
+        admin = HubAdmin.from_signed_in_context(admin_context, env)
         if not args.skip_spawns:
             figures["spawn_to_lab"] = time_spawns(browser, env, admin, args.spawns)
         if not args.skip_launches:

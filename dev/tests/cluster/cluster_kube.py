@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 TEST_IMAGE = "debian:bookworm-slim"
+CONNECT_WAIT_S = 5
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
 WAIT_S = 120
 
@@ -117,3 +118,15 @@ def unschedulable_message(kube: Kube, namespace: str, name: str) -> str:
         return None
 
     return kube.wait_until(f"pod {namespace}/{name} to be reported unschedulable", message)
+
+
+def greeting(kube: Kube, namespace: str, pod: str, address: str, port: int) -> str:
+    """The first line a TCP server at address:port sends the pod, "" when the pod cannot connect
+    within CONNECT_WAIT_S (the test image has no netcat: bash's /dev/tcp)."""
+    output = kube.run(
+        "exec", "-n", namespace, pod, "--",
+        "timeout", str(CONNECT_WAIT_S), "bash", "-c",
+        f"exec 3<>/dev/tcp/{address}/{port} && head -n1 <&3",
+        check=False,
+    )  # fmt: skip
+    return output.strip()

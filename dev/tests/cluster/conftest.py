@@ -7,13 +7,19 @@ skip. Each test gets its own namespace, deleted afterwards.
 from __future__ import annotations
 
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from cluster_kube import Kube
 
 from devenv import cluster_config, tools
+
+# The chart's NetworkPolicies are tested here, beside the enforcement test, rendered by the
+# chart tests' own helpers (helm/tests/chart_render.py).
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "helm" / "tests"))
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from cluster_kube import Kube, pod_manifest, running_pod
+from cluster_kube import Kube, greeting, pod_manifest, running_pod
 
 from devenv import cluster, tools
 
@@ -20,13 +20,8 @@ SERVER = [
 
 
 def connects(kube: Kube, namespace: str, address: str) -> bool:
-    """Whether the client pod can open a TCP connection to the server within 5 s."""
-    output = kube.run(
-        "exec", "-n", namespace, "client", "--",
-        "timeout", "5", "bash", "-c", f"exec 3<>/dev/tcp/{address}/{PORT} && head -n1 <&3",
-        check=False,
-    )  # fmt: skip
-    return output.strip() == "hello"
+    """Whether the client pod can open a TCP connection to the server."""
+    return greeting(kube, namespace, "client", address, PORT) == "hello"
 
 
 def test_a_policy_denying_ingress_is_enforced(kube: Kube, namespace: str) -> None:

@@ -94,11 +94,39 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace 
       app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
-{{/* DNS egress to any namespace (cluster DNS runs in kube-system). */}}
+{{/* DNS egress (UDP and TCP 53) to the cluster DNS pods and networkPolicy.dns.extraCidrs only:
+     a rule without `to` would let any pod reach any server on port 53. */}}
 {{- define "jhk8s.dnsEgress" -}}
+{{- $dns := .Values.networkPolicy.dns -}}
 - ports:
     - protocol: UDP
       port: 53
     - protocol: TCP
       port: 53
+  to:
+    - namespaceSelector:
+        matchLabels:
+          kubernetes.io/metadata.name: {{ $dns.namespace }}
+      podSelector:
+        matchLabels:
+          {{- toYaml $dns.podLabels | nindent 10 }}
+    {{- range $dns.extraCidrs }}
+    - ipBlock:
+        cidr: {{ . }}
+    {{- end }}
+{{- end -}}
+
+{{/* Egress to the IPv4 internet minus networkPolicy.alwaysExcept (cloud metadata, carrier-grade
+     NAT) and the ranges given: call with (dict "root" $ "except" LIST). */}}
+{{- define "jhk8s.internetEgress" -}}
+- to:
+    - ipBlock:
+        cidr: 0.0.0.0/0
+        except:
+          {{- concat .root.Values.networkPolicy.alwaysExcept (.except | default list) | uniq | toYaml | nindent 10 }}
+{{- end -}}
+
+{{/* JupyterHub.subdomain_host as z2jh spells it (hub.config), "" when unset. */}}
+{{- define "jhk8s.subdomainHost" -}}
+{{- dig "JupyterHub" "subdomain_host" "" .Values.hub.config -}}
 {{- end -}}
