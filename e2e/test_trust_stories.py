@@ -6,13 +6,14 @@ The dev Moodle may claim every campus-directory name but the admin's (helm/value
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 from environment import Environment
 from hub_api import HubAdmin
 from keycloak_admin import KeycloakAdmin
-from pages import HubPages, KeycloakLoginPage, MockMoodlePages
+from pages import HubPages, KeycloakLoginPage, LabPage, MockMoodlePages
 from playwright.sync_api import BrowserContext, Page, expect
 from waits import wait_until
 
@@ -22,6 +23,8 @@ pytestmark = pytest.mark.cluster
 
 # A course no profile is mapped to: a launch from it opens the hub, not a lab.
 PLAIN_COURSE = "202"
+# A course mapped to the `cpu` profile (dev values' courseProfiles): a launch opens that lab.
+LAB_COURSE = "101"
 MOODLE_LOCAL_LOGIN = "s.dent"
 MOODLE_LOCAL_IDENTITY = {"source": "lti11", "issuer": "moodle-dev", "subject": "3001"}
 LOOK_ALIKE_OF_ADMIN = "\uff41\uff44\uff4d\uff49\uff4e"
@@ -98,7 +101,7 @@ def test_a_moodle_local_account_is_linked_once_by_the_campus_login(
 ) -> None:
     """14. `student` launches from a Moodle-local login: the hub asks them to link it; they sign
     in with the campus login (asked for the password although a campus session is open), confirm,
-    and from then on the Moodle link opens their campus account."""
+    and from then on the Moodle link opens their campus account, with its files."""
     hub_admin.unlink_identity("student", MOODLE_LOCAL_IDENTITY)
     context = new_context()
     sign_in(context, env, "student")
@@ -115,10 +118,13 @@ def test_a_moodle_local_account_is_linked_once_by_the_campus_login(
     expect(page.locator("#multilogin-link-done")).to_be_visible()
 
     moodle_only = new_context().new_page()
-    MockMoodlePages(moodle_only, env.mock_moodle_url).launch(
-        "1.1", MOODLE_LOCAL_LOGIN, PLAIN_COURSE
-    )
-    moodle_only.wait_for_url(re.compile(re.escape(env.hub_url) + r"/(hub|user)/"))
+    MockMoodlePages(moodle_only, env.mock_moodle_url).launch("1.1", MOODLE_LOCAL_LOGIN, LAB_COURSE)
+    lab = LabPage(moodle_only)
+    lab.wait_until_loaded()
+    assert moodle_only.url.startswith(env.user_url("student"))
+    hub_admin.write_file("student", "linked.txt", "the campus account's home")
+    listing = lab.fetch(env.user_url("student", "api/contents/"))
+    assert "linked.txt" in {item["name"] for item in json.loads(listing["body"])["content"]}
     assert signed_in_as(moodle_only, env) == "student"
     moodle_only.goto(f"{env.hub_url}/hub/linked-identities")
     expect(moodle_only.locator("#multilogin-links")).to_contain_text("3001")
