@@ -129,13 +129,16 @@ class LabPage:
         self.wait_until_loaded()
 
     def fetch(self, url: str) -> dict[str, Any]:
-        """GET `url` from script in this page, with its cookies, as the page's own code would:
-        `{"status": ..., "body": ...}`, or `{"blocked": message}` when the browser refuses
-        (a cross-origin read without CORS)."""
+        """GET `url` from script in this page, with its cookies and its XSRF token, as
+        JupyterLab's own requests go (a server refuses a browser's cookie-authenticated API
+        request without it): `{"status": ..., "body": ...}`, or `{"blocked": message}` when the
+        browser refuses (a cross-origin read without CORS)."""
         return self.page.evaluate(
             """async url => {
+                const xsrf = document.cookie.match(/(?:^|; )_xsrf=([^;]*)/);
+                const headers = xsrf ? {"X-XSRFToken": decodeURIComponent(xsrf[1])} : {};
                 try {
-                    const response = await fetch(url, {credentials: "include"});
+                    const response = await fetch(url, {credentials: "include", headers});
                     return {status: response.status, body: await response.text()};
                 } catch (error) {
                     return {blocked: String(error)};
