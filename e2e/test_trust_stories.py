@@ -53,7 +53,7 @@ def test_a_moodle_launch_as_the_admin_never_signs_in_as_admin(
 
     expect(page.locator("#multilogin-link-start")).to_be_visible()
     assert signed_in_as(page, env) is None
-    HubPages(page, env.hub_url).goto_admin()
+    HubPages(page, env).goto_admin()
     assert re.search(r"/hub/login", page.url), page.url
     assert hub_admin.user("admin")["admin"]
 
@@ -67,7 +67,7 @@ def test_a_look_alike_of_a_name_is_refused(
 
     MockMoodlePages(page, env.mock_moodle_url).launch("1.3", LOOK_ALIKE_OF_ADMIN, PLAIN_COURSE)
 
-    assert "look like other letters" in HubPages(page, env.hub_url).error_message()
+    assert "look like other letters" in HubPages(page, env).error_message()
     assert signed_in_as(page, env) is None
     assert hub_admin.user(LOOK_ALIKE_OF_ADMIN) is None
 
