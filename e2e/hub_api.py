@@ -83,7 +83,7 @@ class HubAdmin:
         """Remove a linked sign-in of `name` as an admin does on /hub/linked-identities; False
         when it was not linked."""
         response = self.session.post(
-            f"{self.hub_url}/hub/linked-identities",
+            f"{self.env.hub_url}/hub/linked-identities",
             params={"user": name},
             data={"client_id": "", **identity},
             allow_redirects=False,
