@@ -30,6 +30,14 @@ class KeycloakLoginPage:
         self.page.fill("#password", password)
         self.page.click("#kc-login")
 
+    def reauthenticate(self, password: str) -> None:
+        """Keycloak's form for a person whose campus session is open but who must give the
+        password again (OpenID Connect `prompt=login`): it shows the username, asks only for
+        the password."""
+        expect(self.page.locator("body")).to_contain_text("Please re-authenticate")
+        self.page.fill("#password", password)
+        self.page.click("#kc-login")
+
 
 @dataclass
 class HubPages:

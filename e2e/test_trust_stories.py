@@ -112,7 +112,7 @@ def test_a_moodle_local_account_is_linked_once_by_the_campus_login(
     expect(page.locator("#multilogin-link-start")).to_contain_text(MOODLE_LOCAL_LOGIN)
     page.locator("#multilogin-continue").click()
     account = env.accounts["student"]
-    KeycloakLoginPage(page).sign_in(account.username, account.password)
+    KeycloakLoginPage(page).reauthenticate(account.password)
     expect(page.locator("#multilogin-link-confirm")).to_contain_text("'student'")
     page.locator("#multilogin-confirm").click()
     expect(page.locator("#multilogin-link-done")).to_be_visible()
