@@ -472,14 +472,16 @@ class MultiLoginAuthenticator(Authenticator):
         source = auth_state.get("login_source")
         keycloak_model = None
         if self.keycloak_login is not None and auth_state.get("token_response"):
-            keycloak_model = await self._refreshed_keycloak(user, handler)
+            keycloak_model = await self._refreshed_keycloak(user, handler, auth_state)
         if source == KEYCLOAK:
             if keycloak_model is None:
                 return False
             return await self._keycloak_auth_model(keycloak_model, auth_state)
         return self._refreshed_lti_session(user.name, auth_state, keycloak_model)
 
-    async def _refreshed_keycloak(self, user: Any, handler: BaseHandler | None) -> dict | None:
+    async def _refreshed_keycloak(
+        self, user: Any, handler: BaseHandler | None, auth_state: dict[str, Any]
+    ) -> dict | None:
         """Keycloak's current model of the person, or None when it no longer vouches for them."""
         refreshed = await self.keycloak_login.refresh_user(user, handler)
         if not isinstance(refreshed, dict):
@@ -489,6 +491,10 @@ class MultiLoginAuthenticator(Authenticator):
             self.log.info("Keycloak no longer admits %s", user.name)
             return None
         refreshed["name"] = user.name
+        # When the person last gave Keycloak their password: a refresh is no new sign-in.
+        refreshed["auth_state"]["keycloak_authenticated_at"] = auth_state.get(
+            "keycloak_authenticated_at"
+        )
         return refreshed
 
     def _refreshed_lti_session(
@@ -507,7 +513,6 @@ class MultiLoginAuthenticator(Authenticator):
                     if key in refreshed_state
                 }
             )
-            state["keycloak_authenticated_at"] = auth_state.get("keycloak_authenticated_at")
             facts = LoginFacts(
                 source=KEYCLOAK, keycloak_groups=frozenset(keycloak_model.get("groups") or ())
             )

@@ -190,6 +190,11 @@ async def test_refresh_user_renews_expired_access_token(hub: HubUnderTest):
 
     assert refreshed["auth_state"]["access_token"] != before["access_token"]
     assert refreshed["auth_state"]["login_source"] == "keycloak"
+    # A refresh is no new sign-in: linking accounts still needs a fresh campus login.
+    assert (
+        refreshed["auth_state"]["keycloak_authenticated_at"]
+        == (before["keycloak_authenticated_at"])
+    )
     assert refreshed["groups"] == []
 
 
