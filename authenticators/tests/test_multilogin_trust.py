@@ -85,6 +85,11 @@ def trusting_other_key(trust: dict[str, str]) -> dict[str, Any]:
     return {"LTI11Login": {"consumer_trust": {OTHER_KEY: trust}}}
 
 
+SEPARATE_GUEST_ACCOUNTS = trusting_other_key(
+    {"name": "guests", "unlinked_identities": "separate-account"}
+)
+
+
 async def lti11_launch(
     hub: HubUnderTest, username: str, key: str = LTI11_KEY, secret: str = LTI11_SECRET, **kw: str
 ) -> Any:
@@ -402,9 +407,7 @@ async def test_link_page_without_a_pending_launch_explains_itself(hub: HubUnderT
     assert b"Open the link in your Moodle course again" in response.body
 
 
-@pytest.mark.parametrize(
-    "settings", [trusting_other_key({"name": "guests", "unlinked_identities": "separate-account"})]
-)
+@pytest.mark.parametrize("settings", [SEPARATE_GUEST_ACCOUNTS])
 async def test_separate_account_policy_gives_a_platform_named_account(hub: HubUnderTest):
     assert (await keycloak_login(hub, "student", ["students"])).code == 302
 
@@ -544,9 +547,7 @@ async def test_a_deleted_accounts_links_go_with_it(hub: HubUnderTest):
     assert hub.authenticator.identities.links_of(hub.app.db, "student") == []
 
 
-@pytest.mark.parametrize(
-    "settings", [trusting_other_key({"name": "guests", "unlinked_identities": "separate-account"})]
-)
+@pytest.mark.parametrize("settings", [SEPARATE_GUEST_ACCOUNTS])
 async def test_a_separate_account_name_taken_by_someone_else_is_refused(hub: HubUnderTest):
     assert (await keycloak_login(hub, "guests-student", ["students"])).code == 302
 
