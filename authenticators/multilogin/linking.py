@@ -10,6 +10,7 @@ nothing), then confirms on a page that names both accounts.
 from __future__ import annotations
 
 import time
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -31,9 +32,13 @@ _SOURCE_LABELS = {KEYCLOAK: "Campus login", LTI11: "Moodle (LTI 1.1)", LTI13: "M
 _IDENTITY_FIELDS = ("source", "issuer", "client_id", "subject")
 
 
+@cache
+def _page_source() -> str:
+    return resources.files(__package__).joinpath("account_pages.html").read_text("utf-8")
+
+
 async def _render(handler: BaseHandler, **page: Any) -> None:
-    source = resources.files(__package__).joinpath("account_pages.html").read_text("utf-8")
-    template = handler.settings["jinja2_env"].from_string(source)
+    template = handler.settings["jinja2_env"].from_string(_page_source())
     namespace = {**handler.template_namespace, "links": None, **page}
     handler.finish(await template.render_async(**namespace))
 

@@ -32,6 +32,7 @@ from multilogin_harness import (
 from test_multilogin_keycloak import keycloak_login
 from test_multilogin_lti13 import finish_launch, start_launch
 
+from multilogin import pending_links
 from multilogin.identities import Identity
 
 OTHER_KEY = "other-course-key"
@@ -621,3 +622,16 @@ async def test_a_course_id_too_long_for_a_group_name_is_refused(hub: HubUnderTes
     assert response.code == 400
     assert b"course this hub cannot hold" in response.body
     assert hub.user_names() == set()
+
+
+async def test_a_pending_link_older_than_its_lifetime_is_gone(
+    hub: HubUnderTest, rogue_platform: LTI13Platform, monkeypatch: pytest.MonkeyPatch
+):
+    launched = await lti13_launch(hub, rogue_platform, "sam")
+    assert (await hub.request("link-account", cookies=response_cookies(launched))).code == 200
+    monkeypatch.setattr(pending_links, "LIFETIME_S", -1)
+
+    response = await hub.request("link-account", cookies=response_cookies(launched))
+
+    assert response.code == 400
+    assert b"waited more than 10 minutes" in response.body

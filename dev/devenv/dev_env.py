@@ -27,6 +27,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -188,10 +189,8 @@ def mock_moodle_config() -> dict[str, Any]:
 def lti13_platform(config: dict[str, Any]) -> dict[str, Any]:
     """The hub's LTI13Login.platforms entry for the mock Moodle of `config`, with the trust the
     dev values give its LTI 1.1 consumer key (one Moodle, one trust)."""
-    import yaml
-
     issuer = config["lti13"].get("issuer") or config["platform"]["url"]
-    lti11 = yaml.safe_load(DEV_VALUES.read_text())["hub"]["config"]["LTI11Login"]
+    lti11 = dev_values()["hub"]["config"]["LTI11Login"]
     return {
         "issuer": issuer,
         "client_ids": [config["lti13"]["client_id"]],
@@ -222,11 +221,17 @@ def image_values(locked: dict[str, Any], lab_keys: Collection[str]) -> dict[str,
     return values
 
 
-def dev_lab_keys() -> set[str]:
-    """The lab images (`singleuser.images` keys) that the dev values use."""
+@cache
+def dev_values() -> dict[str, Any]:
+    """helm/values-dev.yaml, read once."""
     import yaml
 
-    return set(yaml.safe_load(DEV_VALUES.read_text())["singleuser"]["images"])
+    return yaml.safe_load(DEV_VALUES.read_text())
+
+
+def dev_lab_keys() -> set[str]:
+    """The lab images (`singleuser.images` keys) that the dev values use."""
+    return set(dev_values()["singleuser"]["images"])
 
 
 def generated_values(locked: dict[str, Any]) -> dict[str, Any]:
