@@ -33,6 +33,17 @@ def test_the_realm_has_the_documented_users_and_groups() -> None:
         assert not password["temporary"]
 
 
+def test_every_user_has_a_fixed_subject() -> None:
+    """The dev Keycloak keeps its database in the pod, so a restart imports the realm again.
+
+    The hub pins an account to its Keycloak subject; a subject that changed on every import
+    would lock each dev user out of their own account after a Keycloak restart.
+    """
+    ids = [user.get("id") for user in REALM["users"]]
+    assert all(ids), "every user in the realm needs an `id`"
+    assert len(set(ids)) == len(ids)
+
+
 def test_both_hub_clients_map_groups_without_the_full_path() -> None:
     clients = {client["clientId"]: client for client in REALM["clients"]}
     assert set(clients) == {"jupyterhub", "jupyterhub-short-tokens"}
