@@ -12,7 +12,9 @@ from sqlalchemy.engine import make_url
 from traitlets.config import Config
 
 from hubconfig import culler, storage, values
+from hubconfig.gpu_quota import GpuQuota
 from hubconfig.images import reference
+from hubconfig.profiles import ProfileCatalogue
 from hubconfig.spawner import ProfileSpawner
 
 HUB_PORT = 8081
@@ -59,9 +61,13 @@ class Deployment:
 
 
 def configure(c: Config, chart_values: dict[str, Any], deployment: Deployment) -> None:
-    """Fill `c` from validated chart values; `hub.config` is applied last and wins."""
+    """Fill `c` from schema-valid chart values; `hub.config` is applied last and wins.
+
+    ValuesError when values break a rule across keys, so the hub does not start with them.
+    """
+    catalogue = ProfileCatalogue.from_values(chart_values["singleuser"])
     _configure_hub(c, chart_values["hub"], deployment)
-    _configure_spawner(c, chart_values["singleuser"], deployment)
+    _configure_spawner(c, chart_values["singleuser"], catalogue, deployment)
     services, roles = hub_services(chart_values)
     if services:
         c.JupyterHub.services = services
@@ -142,9 +148,13 @@ def _configure_hub(c: Config, hub: dict[str, Any], deployment: Deployment) -> No
     c.ConfigurableHTTPProxy.api_url = f"http://{deployment.proxy_api_host}:{PROXY_API_PORT}"
 
 
-def _configure_spawner(c: Config, singleuser: dict[str, Any], deployment: Deployment) -> None:
+def _configure_spawner(
+    c: Config, singleuser: dict[str, Any], catalogue: ProfileCatalogue, deployment: Deployment
+) -> None:
     spawner = c.ProfileSpawner
-    spawner.singleuser_values = singleuser
+    spawner.profile_catalogue = catalogue
+    spawner.gpu_quota = GpuQuota.from_values(singleuser["gpuQuota"])
+    spawner.skip_form_for_courses = singleuser["skipFormForCourses"]
     spawner.namespace = deployment.namespace
     spawner.image = reference(singleuser["image"])
     spawner.image_pull_policy = singleuser["image"].get("pullPolicy", "IfNotPresent")

@@ -3,36 +3,17 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from kubespawner import KubeSpawner
-from traitlets import Dict, Integer, Unicode, default
+from traitlets import Bool, Instance, Integer, Unicode, default
 
-from hubconfig import gpu_quota, lab_names, spawn_request, user_options
-from hubconfig.profiles import ProfileCatalogue, form_entries
+from hubconfig import lab_names, spawn_request, user_options
+from hubconfig.gpu_quota import GpuQuota, held_count, holdings
+from hubconfig.gpu_quota import check as check_gpu_quota
+from hubconfig.profiles import Offer, ProfileCatalogue, form_entries
 from hubconfig.refusals import forbidden
-
-# Memory-backed shared memory for GPU frameworks (PyTorch data loaders), not a temporary file.
-SHM_PATH = "/dev/shm"  # noqa: S108
-
-# Traits a profile sets. They are reset to their configured values before each spawn, because
-# JupyterHub reuses one spawner object for every start of the same server.
-PROFILE_TRAITS = (
-    "image",
-    "image_pull_policy",
-    "cpu_guarantee",
-    "cpu_limit",
-    "mem_guarantee",
-    "mem_limit",
-    "extra_resource_limits",
-    "node_selector",
-    "tolerations",
-    "volumes",
-    "volume_mounts",
-    "start_timeout",
-    "http_timeout",
-)
 
 
 class ProfileSpawner(KubeSpawner):
@@ -44,10 +25,20 @@ class ProfileSpawner(KubeSpawner):
     `user_options` is replaced, so nothing unchecked reaches the pod.
     """
 
-    singleuser_values = Dict(
+    profile_catalogue = Instance(
+        ProfileCatalogue,
         config=True,
-        help="The chart's validated `singleuser` values: profileList, courseProfiles, "
-        "skipFormForCourses, gpu and gpuQuota are read from it.",
+        help="The lab profiles; hubconfig.configure builds them from `singleuser` once, at start.",
+    )
+    gpu_quota = Instance(
+        GpuQuota,
+        config=True,
+        help="GPUs a user, and the members of a group together, may hold at once.",
+    )
+    skip_form_for_courses = Bool(
+        True,
+        config=True,
+        help="Start the course's profile at once after an LTI launch from a mapped course.",
     )
     slow_spawn_message = Unicode(
         "",
@@ -58,20 +49,19 @@ class ProfileSpawner(KubeSpawner):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._configured = {name: copy.deepcopy(getattr(self, name)) for name in PROFILE_TRAITS}
+        # JupyterHub reuses one spawner object for every start of the same server, so each start
+        # begins again from the configured values of every trait a profile may set.
+        self._configured = {
+            name: copy.deepcopy(getattr(self, name))
+            for name in self.profile_catalogue.overridden_traits
+        }
         self._checked_selection: user_options.Selection | None = None
         self._profile_name = "your lab"
 
-    @property
-    def catalogue(self) -> ProfileCatalogue:
-        return ProfileCatalogue.from_values(self.singleuser_values)
-
-    @property
-    def quota(self) -> gpu_quota.GpuQuota:
-        return gpu_quota.GpuQuota.from_values(self.singleuser_values["gpuQuota"])
-
-    def group_names(self) -> set[str]:
-        return {group.name for group in self.user.groups}
+    async def offer(self) -> Offer:
+        """The profiles this user may start now: read their groups and course once per request."""
+        groups = {group.name for group in self.user.groups}
+        return self.profile_catalogue.offer(groups, await self.course_key())
 
     async def course_key(self) -> str | None:
         """The course key (`<platform>/<context_id>`) of the user's latest LTI launch, if any.
@@ -105,10 +95,6 @@ class ProfileSpawner(KubeSpawner):
     def _handle_legacy_names_default(self) -> bool:
         return False
 
-    @default("profile_list")
-    def _profile_list_default(self) -> Any:
-        return ProfileSpawner.user_profile_list
-
     @default("options_form")
     def _profile_form_default(self) -> Any:
         return ProfileSpawner.profile_form
@@ -117,43 +103,27 @@ class ProfileSpawner(KubeSpawner):
     def _apply_user_options_default(self) -> Any:
         return ProfileSpawner.check_and_apply
 
-    async def user_profile_list(self) -> list[dict[str, Any]]:
-        """KubeSpawner's profile_list for this user: the allowed profiles, preselection marked."""
-        catalogue = self.catalogue
-        allowed = catalogue.allowed(self.group_names())
-        return form_entries(allowed, catalogue.preselected(allowed, await self.course_key()))
-
     async def profile_form(self) -> str:
         """The spawn form with the user's profiles; empty (spawn now) for a mapped LTI course."""
-        groups = self.group_names()
-        catalogue = self.catalogue
-        allowed = catalogue.allowed(groups)
-        if not allowed:
-            raise forbidden(user_options.no_profile_message(groups))
-        course_key = await self.course_key()
-        if self.singleuser_values["skipFormForCourses"] and catalogue.course_profile(
-            course_key, allowed
-        ):
+        offer = await self.offer()
+        if not offer.allowed:
+            raise forbidden(user_options.no_profile_message(offer.groups))
+        if self.skip_form_for_courses and offer.course_profile:
             return ""
-        return self._render_options_form(await self.user_profile_list())
+        return self._render_options_form(form_entries(offer))
 
     async def check_and_apply(self, options: Any) -> None:
         """JupyterHub's apply_user_options hook: refuse what is not allowed, else apply it."""
         try:
             lab_names.check_username(self.user.name)
-            groups = self.group_names()
-            catalogue = self.catalogue
-            course_key = await self.course_key()
-            if not spawn_request.gives_options(self.handler) and catalogue.course_profile(
-                course_key, catalogue.allowed(groups)
-            ):
+            offer = await self.offer()
+            if offer.course_profile and not spawn_request.gives_options(self.handler):
                 # A course launch opens the course's lab, not whatever an earlier spawn asked for.
                 options = {}
-            selection = user_options.select(options, catalogue, groups, course_key)
-            quota = self.quota
+            selection = user_options.select(options, offer)
             # No await between the check and recording the grant, so concurrent spawns see it.
-            held = gpu_quota.holdings(self.user, self, quota)
-            gpu_quota.check(quota, selection.gpus, groups, held)
+            held = holdings(self.user, self, self.gpu_quota)
+            check_gpu_quota(self.gpu_quota, selection.gpus, offer.groups, held)
             self.gpus_held = selection.gpus
             self.apply_selection(selection)
         except Exception:
@@ -163,31 +133,18 @@ class ProfileSpawner(KubeSpawner):
             raise
 
     def apply_selection(self, selection: user_options.Selection) -> None:
-        """Set the pod's image, resources, scheduling and volumes from a checked selection."""
+        """Set the pod's traits from a checked selection: the configured values, then its override.
+
+        As in KubeSpawner's overrides, a map is merged into the configured one; unlike there, a
+        list extends the configured one, so GPUs add a volume and a toleration to those
+        configured for every lab.
+        """
         for name, value in self._configured.items():
             setattr(self, name, copy.deepcopy(value))
-        profile = selection.profile
-        self.image = profile.image
-        self.image_pull_policy = profile.image_pull_policy
-        self.cpu_guarantee = profile.cpu_guarantee
-        self.cpu_limit = profile.cpu_limit
-        self.mem_guarantee = profile.mem_guarantee
-        self.mem_limit = profile.mem_limit
-        self.start_timeout = profile.start_timeout
-        self.http_timeout = profile.http_timeout
-        if selection.gpus:
-            gpu = self.singleuser_values["gpu"]
-            self.extra_resource_limits = {
-                **self.extra_resource_limits,
-                gpu["resourceName"]: str(selection.gpus),
-            }
-            self.node_selector = {**self.node_selector, **gpu["nodeSelector"]}
-            self.tolerations = [*self.tolerations, *gpu["tolerations"]]
-            shm = {"medium": "Memory", "sizeLimit": str(gpu["shmSizeLimit"])}
-            self.volumes = [*self.volumes, {"name": "dshm", "emptyDir": shm}]
-            self.volume_mounts = [*self.volume_mounts, {"name": "dshm", "mountPath": SHM_PATH}]
+        for name, value in selection.kubespawner_override.items():
+            setattr(self, name, copy.deepcopy(_extended(getattr(self, name), value)))
         self._checked_selection = selection
-        self._profile_name = profile.display_name
+        self._profile_name = selection.profile.display_name
 
     async def load_user_options(self) -> None:
         """Replaces KubeSpawner's loader: `check_and_apply` has already applied the profile.
@@ -221,8 +178,16 @@ class ProfileSpawner(KubeSpawner):
 
     def load_state(self, state: dict[str, Any]) -> None:
         super().load_state(state)
-        self.gpus_held = gpu_quota.held_count(state.get("gpus"))
+        self.gpus_held = held_count(state.get("gpus"))
 
     def clear_state(self) -> None:
         super().clear_state()
         self.gpus_held = 0
+
+
+def _extended(configured: Any, override: Any) -> Any:
+    if isinstance(configured, dict) and isinstance(override, Mapping):
+        return {**configured, **override}
+    if isinstance(configured, list) and isinstance(override, list):
+        return [*configured, *override]
+    return override

@@ -7,11 +7,11 @@ than the form offers.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hubconfig.profiles import Profile, ProfileCatalogue
+from hubconfig.profiles import Offer, Profile
 from hubconfig.refusals import bad_request, forbidden
 
 KNOWN_OPTIONS = ("profile", "gpus")
@@ -19,10 +19,11 @@ KNOWN_OPTIONS = ("profile", "gpus")
 
 @dataclass(frozen=True)
 class Selection:
-    """A checked request: the profile to run and the GPUs it gets."""
+    """A checked request: the profile to run, the GPUs it gets, and the spawner traits for both."""
 
     profile: Profile
     gpus: int
+    kubespawner_override: Mapping[str, Any]
 
 
 def no_profile_message(groups: Iterable[str]) -> str:
@@ -34,20 +35,15 @@ def no_profile_message(groups: Iterable[str]) -> str:
     )
 
 
-def select(
-    user_options: Any,
-    catalogue: ProfileCatalogue,
-    groups: Iterable[str],
-    course_key: str | None = None,
-) -> Selection:
+def select(user_options: Any, offer: Offer) -> Selection:
     """The selection `user_options` asks for, or SpawnRefused saying why it is not allowed."""
-    group_set = set(groups)
     options = _checked_mapping(user_options)
-    allowed = catalogue.allowed(group_set)
-    if not allowed:
-        raise forbidden(no_profile_message(group_set))
-    profile = _profile(options.get("profile"), catalogue, allowed, group_set, course_key)
-    return Selection(profile, _gpus(options.get("gpus"), profile))
+    if not offer.allowed:
+        raise forbidden(no_profile_message(offer.groups))
+    profile = _profile(options.get("profile"), offer)
+    gpus = _gpus(options.get("gpus"), profile)
+    override = {**profile.kubespawner_override, **offer.catalogue.gpu.kubespawner_override(gpus)}
+    return Selection(profile, gpus, override)
 
 
 def _checked_mapping(user_options: Any) -> dict[str, Any]:
@@ -64,22 +60,16 @@ def _checked_mapping(user_options: Any) -> dict[str, Any]:
     return user_options
 
 
-def _profile(
-    slug: Any,
-    catalogue: ProfileCatalogue,
-    allowed: list[Profile],
-    groups: set[str],
-    course_key: str | None,
-) -> Profile:
-    choices = ", ".join(profile.slug for profile in allowed)
+def _profile(slug: Any, offer: Offer) -> Profile:
+    choices = ", ".join(profile.slug for profile in offer.allowed)
     if slug is None or slug == "":
-        return catalogue.preselected(allowed, course_key) or allowed[0]
+        return offer.preselected or offer.allowed[0]
     if not isinstance(slug, str):
         raise bad_request(f"The profile must be given by its name (one of: {choices}).")
-    profile = catalogue.by_slug(slug)
+    profile = offer.catalogue.by_slug(slug)
     if profile is None:
         raise bad_request(f"There is no profile named {slug!r}. Choose one of: {choices}.")
-    if not profile.allows(groups):
+    if not profile.allows(offer.groups):
         needed = ", ".join(sorted(profile.allowed_groups))
         raise forbidden(
             f"The profile {profile.display_name!r} is only for members of: {needed}. "

@@ -7,6 +7,7 @@ chart and the hub check values against one schema (wheels carry the file itself)
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -32,7 +33,7 @@ def describe_errors(values: Any) -> list[str]:
     """One readable line per schema violation: where in the values, and what is wrong there."""
     validator = jsonschema.Draft7Validator(schema())
     errors = sorted(validator.iter_errors(values), key=lambda error: list(error.absolute_path))
-    return [f"{_location(error)}: {error.message}" for error in errors]
+    return [f"{location(error.absolute_path)}: {error.message}" for error in errors]
 
 
 def validate(values: Any, source: str = "values") -> dict[str, Any]:
@@ -60,6 +61,12 @@ def load(path: Path) -> dict[str, Any]:
     return validate(values, source=str(path))
 
 
-def _location(error: jsonschema.ValidationError) -> str:
-    path = ".".join(str(part) for part in error.absolute_path)
-    return path or "(top level)"
+def location(path: Iterable[str | int]) -> str:
+    """Where a value is in the values, as problems name it: `singleuser.profileList[2].image`."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else part
+    return text or "(top level)"

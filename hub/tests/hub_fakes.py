@@ -21,10 +21,32 @@ from tornado.httputil import HTTPHeaders, HTTPServerRequest, RequestStartLine
 from tornado.web import Application, RequestHandler
 from traitlets.config import Config
 
+from hubconfig import configure
+from hubconfig.config import Deployment
 from hubconfig.spawner import ProfileSpawner
 
 CHART = Path(__file__).resolve().parents[2] / "helm" / "jupyterhub-k8s"
 VALUES_FILES = Path(__file__).resolve().parents[2] / "helm"
+
+DEPLOYMENT = Deployment(
+    values_path=Path("/unused"),
+    release="jh",
+    namespace="teaching",
+    hub_host="jh-hub",
+    proxy_api_host="jh-proxy-api",
+)
+
+
+def hub_environment(values_path: Path) -> dict[str, str]:
+    """What the chart's hub Deployment sets for `hubconfig.configure_from_environment`."""
+    return {
+        "JUPYTERHUB_K8S_VALUES": str(values_path),
+        "JUPYTERHUB_K8S_RELEASE": DEPLOYMENT.release,
+        "POD_NAMESPACE": DEPLOYMENT.namespace,
+        "JUPYTERHUB_K8S_HUB_SERVICE": DEPLOYMENT.hub_host,
+        "JUPYTERHUB_K8S_PROXY_API_SERVICE": DEPLOYMENT.proxy_api_host,
+    }
+
 
 # Profiles covering every rule: open to all, group-restricted, GPU, course-only.
 PROFILES = [
@@ -204,24 +226,11 @@ def hub_request(
     return handler_class(Application(hub=Hub()), request)
 
 
-async def spawn_like_jupyterhub(spawner: Any, options: dict[str, Any] | None, handler: Any) -> None:
-    """What JupyterHub's User.spawn does with options before the spawner starts a pod.
-
-    Given options are stored for later spawns; without them the stored ones are passed again.
-    """
-    if options is None:
-        options = spawner.orm_spawner.user_options or {}
-    else:
-        spawner.orm_spawner.user_options = options
-    spawner.user_options = options
-    spawner.handler = handler
-    await spawner._run_apply_user_options(spawner.user_options)
-
-
 def make_spawner(chart_values: dict, user: FakeUser, name: str = "") -> ProfileSpawner:
     """A ProfileSpawner for `user`'s server `name`, as the chart configures it (mock, no pod)."""
     config = Config()
-    config.ProfileSpawner.singleuser_values = chart_values["singleuser"]
+    configure(config, chart_values, DEPLOYMENT)
+    # As `hub.config` could set them: what every lab gets, which profiles add to.
     config.ProfileSpawner.volumes = [{"name": "home", "emptyDir": {}}]
     config.ProfileSpawner.volume_mounts = [{"name": "home", "mountPath": "/home/jovyan"}]
     config.ProfileSpawner.node_selector = {"pool": "labs"}

@@ -8,22 +8,17 @@ from pathlib import Path
 import pytest
 import yaml
 from hub_fakes import (
+    DEPLOYMENT,
     chart_values_fixture,  # noqa: F401 - pytest fixtures, used by name
+    hub_environment,
     values_with,
 )
 from traitlets.config import Config, PyFileConfigLoader
 
 from hubconfig import configure, configure_from_environment
 from hubconfig.config import Deployment, database_url
+from hubconfig.gpu_quota import GpuQuota
 from hubconfig.spawner import ProfileSpawner
-
-DEPLOYMENT = Deployment(
-    values_path=Path("/unused"),
-    release="jh",
-    namespace="teaching",
-    hub_host="jh-hub",
-    proxy_api_host="jh-proxy-api",
-)
 
 
 def configured(chart_values: dict, deployment: Deployment = DEPLOYMENT) -> Config:
@@ -49,7 +44,13 @@ def test_hub_talks_to_the_charts_services(chart_values: dict) -> None:
 
 def test_spawner_gets_the_singleuser_values(chart_values: dict) -> None:
     spawner = configured(chart_values).ProfileSpawner
-    assert spawner.singleuser_values is chart_values["singleuser"]
+    singleuser = chart_values["singleuser"]
+    assert [profile.slug for profile in spawner.profile_catalogue.profiles] == [
+        entry["slug"] for entry in singleuser["profileList"]
+    ]
+    assert spawner.profile_catalogue.course_profiles == singleuser["courseProfiles"]
+    assert spawner.gpu_quota == GpuQuota(per_user=2, per_group={"gpu": 3})
+    assert spawner.skip_form_for_courses is True
     assert spawner.namespace == "teaching"
     assert spawner.image == "jupyterhub-k8s/lab-base:latest"
     assert (spawner.start_timeout, spawner.http_timeout) == (300, 120)
@@ -153,21 +154,11 @@ def test_environment_names_what_is_missing() -> None:
         Deployment.from_environ({"JUPYTERHUB_K8S_VALUES": "/v.yaml"})
 
 
-def environment(path: Path) -> dict[str, str]:
-    return {
-        "JUPYTERHUB_K8S_VALUES": str(path),
-        "JUPYTERHUB_K8S_RELEASE": "jh",
-        "POD_NAMESPACE": "teaching",
-        "JUPYTERHUB_K8S_HUB_SERVICE": "jh-hub",
-        "JUPYTERHUB_K8S_PROXY_API_SERVICE": "jh-proxy-api",
-    }
-
-
 def test_configure_from_environment_reads_the_mounted_values(tmp_path: Path) -> None:
     path = tmp_path / "values.yaml"
     path.write_text(yaml.safe_dump(values_with()))
     c = Config()
-    configure_from_environment(c, environment(path))
+    configure_from_environment(c, hub_environment(path))
     assert c.ProfileSpawner.namespace == "teaching"
     assert c.JupyterHub.authenticator_class == "multilogin.MultiLoginAuthenticator"
 
@@ -176,7 +167,7 @@ def test_bad_mounted_values_stop_the_hub_with_a_readable_message(tmp_path: Path)
     path = tmp_path / "values.yaml"
     path.write_text(yaml.safe_dump(values_with({"singleuser": {"gpuQuota": {"perUser": -1}}})))
     with pytest.raises(SystemExit) as stopped:
-        configure_from_environment(Config(), environment(path))
+        configure_from_environment(Config(), hub_environment(path))
     message = str(stopped.value)
     assert message.startswith("jupyterhub-k8s: ")
     assert "singleuser.gpuQuota.perUser: -1 is less than the minimum of 0" in message
@@ -190,7 +181,7 @@ def test_charts_jupyterhub_config_calls_into_the_package(
     )
     path = tmp_path / "values.yaml"
     path.write_text(yaml.safe_dump(values_with()))
-    for name, value in environment(path).items():
+    for name, value in hub_environment(path).items():
         monkeypatch.setenv(name, value)
     loader = PyFileConfigLoader(config_file.name, str(config_file.parent))
     c = loader.load_config()

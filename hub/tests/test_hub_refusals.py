@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
-from hub_fakes import PROFILES, values_with
+from hub_fakes import PROFILES, hub_environment, values_with
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONFIG_FILE = REPO_ROOT / "helm" / "jupyterhub-k8s" / "files" / "jupyterhub_config.py"
@@ -70,12 +70,11 @@ def hub_values(port: int) -> dict:
     )
 
 
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    workdir = tmp_path_factory.mktemp("hub")
-    port = free_port()
+def hub_process_environment(workdir: Path, chart_values: dict) -> dict[str, str]:
+    """The environment of a `jupyterhub` process with these values and a kubeconfig that points
+    nowhere, as the chart's Deployment would give it."""
     values_path = workdir / "values.yaml"
-    values_path.write_text(yaml.safe_dump(hub_values(port)))
+    values_path.write_text(yaml.safe_dump(chart_values))
     kubeconfig = workdir / "kubeconfig"
     kubeconfig.write_text(
         "apiVersion: v1\nkind: Config\ncurrent-context: none\n"
@@ -83,24 +82,26 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "users: [{name: none, user: {token: none}}]\n"
         "contexts: [{name: none, context: {cluster: none, user: none}}]\n"
     )
-    env = {
+    return {
         **os.environ,
-        "JUPYTERHUB_K8S_VALUES": str(values_path),
-        "JUPYTERHUB_K8S_RELEASE": "jh",
-        "POD_NAMESPACE": "teaching",
-        "JUPYTERHUB_K8S_HUB_SERVICE": "127.0.0.1",
-        "JUPYTERHUB_K8S_PROXY_API_SERVICE": "127.0.0.1",
+        **hub_environment(values_path),
         "KUBECONFIG": str(kubeconfig),
-        # memory_proxy and podless_spawner live next to this file.
-        "PYTHONPATH": str(Path(__file__).parent),
+        # memory_proxy and podless_spawner live next to this file; the rest as for the tests.
+        "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), *sys.path]),
     }
+
+
+HUB_COMMAND = [sys.executable, "-m", "jupyterhub", f"--config={CONFIG_FILE}"]
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    workdir = tmp_path_factory.mktemp("hub")
+    port = free_port()
+    env = hub_process_environment(workdir, hub_values(port))
     log = (workdir / "hub.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "jupyterhub", f"--config={CONFIG_FILE}"],
-        cwd=workdir,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+        HUB_COMMAND, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -228,3 +229,15 @@ def test_user_without_profiles_gets_a_page_not_an_empty_form(hub: str) -> None:
     assert page.status_code == 403
     assert "No lab profile is available to your account (your groups: visitors)" in page.text
     assert 'name="profile"' not in page.text
+
+
+@pytest.mark.integration
+def test_values_breaking_a_rule_across_keys_stop_the_hub_at_start(tmp_path: Path) -> None:
+    chart_values = hub_values(free_port())
+    chart_values["singleuser"]["profileList"][2]["image"] = "gpu-lab2"
+    env = hub_process_environment(tmp_path, chart_values)
+    stopped = subprocess.run(
+        HUB_COMMAND, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=START_TIMEOUT_S
+    )
+    assert stopped.returncode != 0, stopped.stdout
+    assert "singleuser.profileList[2].image: unknown image key 'gpu-lab2'" in stopped.stderr

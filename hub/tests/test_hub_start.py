@@ -11,7 +11,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hub_fakes import chart_values_fixture  # noqa: F401 - pytest fixtures, used by name
+from hub_fakes import (  # noqa: F401 - pytest fixtures, used by name
+    chart_values_fixture,
+    hub_environment,
+)
 from traitlets.config import Config
 
 from hubconfig import configure_from_environment
@@ -21,15 +24,8 @@ def start_hub_with(chart_values: dict, tmp_path: Path) -> str:
     """The message the hub stops with when it starts with these values."""
     path = tmp_path / "values.yaml"
     path.write_text(yaml.safe_dump(chart_values))
-    environ = {
-        "JUPYTERHUB_K8S_VALUES": str(path),
-        "JUPYTERHUB_K8S_RELEASE": "jh",
-        "POD_NAMESPACE": "teaching",
-        "JUPYTERHUB_K8S_HUB_SERVICE": "jh-hub",
-        "JUPYTERHUB_K8S_PROXY_API_SERVICE": "jh-proxy-api",
-    }
     with pytest.raises(SystemExit) as stopped:
-        configure_from_environment(Config(), environ)
+        configure_from_environment(Config(), hub_environment(path))
     return str(stopped.value)
 
 

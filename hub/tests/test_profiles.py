@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 from hub_fakes import chart_values_fixture  # noqa: F401 - pytest fixtures, used by name
 
@@ -31,57 +33,96 @@ def slugs(profiles: list) -> list[str]:
 def test_allowed_profiles_follow_groups(
     catalogue: ProfileCatalogue, groups: set[str], expected: list[str]
 ) -> None:
-    assert slugs(catalogue.allowed(groups)) == expected
+    assert slugs(catalogue.offer(groups, None).allowed) == expected
 
 
-def test_profile_data_is_filled_from_singleuser_defaults(catalogue: ProfileCatalogue) -> None:
+def test_a_profile_overrides_only_what_it_sets(catalogue: ProfileCatalogue) -> None:
     cpu, nlp, gpu = catalogue.profiles
-    assert cpu.image == "jupyterhub-k8s/lab-base:latest"
-    assert nlp.image == "example/lab-nlp:7"
-    assert (cpu.start_timeout, cpu.http_timeout) == (300, 120)
-    assert (gpu.start_timeout, gpu.http_timeout, gpu.gpus) == (900, 240, 2)
-    assert (nlp.cpu_guarantee, nlp.mem_guarantee) == (None, None)
+    assert cpu.kubespawner_override == {
+        "cpu_guarantee": 0.5,
+        "cpu_limit": 2,
+        "mem_guarantee": "1G",
+        "mem_limit": "4G",
+    }
+    assert nlp.kubespawner_override == {
+        "cpu_limit": 4,
+        "mem_limit": "8G",
+        "image": "example/lab-nlp:7",
+        "image_pull_policy": "IfNotPresent",
+    }
+    assert (
+        gpu.kubespawner_override["start_timeout"],
+        gpu.kubespawner_override["http_timeout"],
+    ) == (
+        900,
+        240,
+    )
+    assert gpu.gpus == 2
+
+
+def test_gpus_add_their_resource_scheduling_and_shared_memory(
+    catalogue: ProfileCatalogue,
+) -> None:
+    assert catalogue.gpu.kubespawner_override(0) == {}
+    override = catalogue.gpu.kubespawner_override(2)
+    assert override["extra_resource_limits"] == {"nvidia.com/gpu": "2"}
+    assert override["node_selector"] == {"nvidia.com/gpu.present": "true"}
+    assert override["volumes"] == [
+        {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "1Gi"}}
+    ]
+
+
+def test_a_spawner_resets_every_trait_a_start_may_set(catalogue: ProfileCatalogue) -> None:
+    set_somewhere = {
+        name for profile in catalogue.profiles for name in profile.kubespawner_override
+    } | set(catalogue.gpu.kubespawner_override(1))
+    assert catalogue.overridden_traits == set_somewhere
+    assert {"image", "start_timeout", "volumes", "tolerations"} <= catalogue.overridden_traits
+
+
+def test_the_catalogue_is_shared_not_copied(catalogue: ProfileCatalogue) -> None:
+    # traitlets deep-copies configured values into each spawner.
+    assert copy.deepcopy(catalogue) is catalogue
 
 
 def test_digest_wins_over_tag(chart_values: dict) -> None:
     digest = "sha256:" + "a" * 64
     chart_values["singleuser"]["images"]["lab-nlp"]["digest"] = digest
     nlp = ProfileCatalogue.from_values(chart_values["singleuser"]).by_slug("nlp")
-    assert nlp.image == f"example/lab-nlp@{digest}"
+    assert nlp.kubespawner_override["image"] == f"example/lab-nlp@{digest}"
 
 
 def test_unknown_image_key_is_a_values_error(chart_values: dict) -> None:
     chart_values["singleuser"]["profileList"][1]["image"] = "lab-missing"
-    with pytest.raises(ValuesError, match=r"names image 'lab-missing'.*keys: lab-nlp"):
+    with pytest.raises(
+        ValuesError, match=r"profileList\[1\]\.image: unknown image key 'lab-missing'.*lab-nlp"
+    ):
         ProfileCatalogue.from_values(chart_values["singleuser"])
 
 
 def test_course_maps_to_its_profile(catalogue: ProfileCatalogue) -> None:
-    allowed = catalogue.allowed({"course-moodle.nlp-101"})
-    assert catalogue.preselected(allowed, "moodle/nlp-101").slug == "nlp"
+    offer = catalogue.offer({"course-moodle.nlp-101"}, "moodle/nlp-101")
+    assert offer.course_profile.slug == offer.preselected.slug == "nlp"
 
 
 def test_course_profile_the_user_may_not_use_is_ignored(catalogue: ProfileCatalogue) -> None:
-    allowed = catalogue.allowed(set())
-    assert catalogue.course_profile("moodle/nlp-101", allowed) is None
-    assert catalogue.preselected(allowed, "moodle/nlp-101").slug == "cpu"
+    offer = catalogue.offer(set(), "moodle/nlp-101")
+    assert offer.course_profile is None
+    assert offer.preselected.slug == "cpu"
 
 
 def test_without_course_the_default_profile_is_preselected(catalogue: ProfileCatalogue) -> None:
-    allowed = catalogue.allowed({"gpu"})
-    assert catalogue.preselected(allowed, None).slug == "cpu"
+    assert catalogue.offer({"gpu"}, None).preselected.slug == "cpu"
 
 
 def test_first_allowed_profile_when_the_default_is_not_allowed(chart_values: dict) -> None:
     chart_values["singleuser"]["profileList"][0]["allowedGroups"] = ["staff"]
     catalogue = ProfileCatalogue.from_values(chart_values["singleuser"])
-    allowed = catalogue.allowed({"gpu"})
-    assert catalogue.preselected(allowed, None).slug == "gpu"
+    assert catalogue.offer({"gpu"}, None).preselected.slug == "gpu"
 
 
 def test_form_entries_offer_gpu_counts_up_to_the_profile(catalogue: ProfileCatalogue) -> None:
-    allowed = catalogue.allowed({"gpu"})
-    cpu, gpu = form_entries(allowed, allowed[0])
+    cpu, gpu = form_entries(catalogue.offer({"gpu"}, None))
     assert cpu["default"] is True
     assert "profile_options" not in cpu
     assert "kubespawner_override" not in gpu

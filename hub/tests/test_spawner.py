@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 from hub_fakes import (  # noqa: F401 - pytest fixtures, used by name
     FakeServer,
     chart_values_fixture,
-    hub_request,
     hub_user,
-    lti_course,
     make_spawner,
     offline_kubeconfig_fixture,
-    spawn_like_jupyterhub,
 )
-from jupyterhub.apihandlers.users import UserServerAPIHandler
-from jupyterhub.handlers.pages import SpawnHandler
-from tornado import web
 
 from hubconfig.refusals import SpawnRefused
 
@@ -33,14 +28,40 @@ async def test_form_lists_only_allowed_profiles(chart_values: dict) -> None:
     assert 'value="gpu"' not in form
 
 
-async def test_profile_list_is_computed_per_user(chart_values: dict) -> None:
+def form_profiles(form: str) -> tuple[list[str], list[str]]:
+    """The profiles a rendered spawn form offers, and those it preselects."""
+    inputs = re.findall(r'<input type="radio"\s+name="profile"[^>]*>', form)
+    offered = [re.search(r'value="([^"]+)"', tag).group(1) for tag in inputs]
+    checked = [slug for slug, tag in zip(offered, inputs, strict=True) if "checked" in tag]
+    return offered, checked
+
+
+async def test_the_form_is_computed_per_user(chart_values: dict) -> None:
+    chart_values["singleuser"]["skipFormForCourses"] = False
     student = make_spawner(
         chart_values, hub_user("stu", ["course-moodle.nlp-101"], course="moodle/nlp-101")
     )
     teacher = make_spawner(chart_values, hub_user("ines", ["instructor"]))
-    student_list = await student.profile_list(student)
-    assert [(p["slug"], p["default"]) for p in student_list] == [("cpu", False), ("nlp", True)]
-    assert [p["slug"] for p in await teacher.profile_list(teacher)] == ["cpu", "nlp", "gpu"]
+    assert form_profiles(await student.get_options_form()) == (["cpu", "nlp"], ["nlp"])
+    assert form_profiles(await teacher.get_options_form()) == (["cpu", "nlp", "gpu"], ["cpu"])
+
+
+async def test_the_course_key_and_groups_are_read_once_per_request(
+    chart_values: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = hub_user("stu", ["course-moodle.nlp-101"], course="moodle/nlp-101")
+    spawner = make_spawner(chart_values, user)
+    reads: list[str] = []
+    read_auth_state = user.get_auth_state
+
+    async def counted() -> dict | None:
+        reads.append("auth_state")
+        return await read_auth_state()
+
+    monkeypatch.setattr(user, "get_auth_state", counted)
+    await spawner.get_options_form()
+    await spawner.check_and_apply({})
+    assert reads == ["auth_state", "auth_state"]
 
 
 async def test_user_without_profiles_gets_a_clear_page(chart_values: dict) -> None:
@@ -123,65 +144,6 @@ async def test_refused_request_changes_nothing_and_cannot_start(
         await spawner.load_user_options()
 
 
-SERVER_API = "/hub/api/users/stu/server"
-
-
-def course_launch() -> Any:
-    """The spawn page request a Moodle launch lands on: no options, the form is skipped."""
-    return hub_request(SpawnHandler, "GET", "/hub/spawn")
-
-
-def api_spawn(body: bytes) -> Any:
-    return hub_request(UserServerAPIHandler, "POST", SERVER_API, body)
-
-
-async def test_course_launch_after_a_refused_forgery_opens_the_course_lab(
-    chart_values: dict,
-) -> None:
-    user = hub_user("stu", ["course-moodle.nlp-101"])
-    spawner = make_spawner(chart_values, user)
-    forged = b'{"user_options": {"profile": "gpu", "gpus": 2}}'
-    with pytest.raises(SpawnRefused) as refused:
-        await spawn_like_jupyterhub(spawner, {"profile": "gpu", "gpus": 2}, api_spawn(forged))
-    assert refused.value.status_code == 403
-    assert not spawner.orm_spawner.user_options
-    user.auth_state = {"course": lti_course("moodle/nlp-101")}
-    await spawn_like_jupyterhub(spawner, None, course_launch())
-    assert spawner.image == "example/lab-nlp:7"
-
-
-async def test_refused_options_are_not_reused_by_a_plain_spawn(chart_values: dict) -> None:
-    spawner = make_spawner(chart_values, hub_user("stu", ["students"]))
-    with pytest.raises(SpawnRefused):
-        await spawn_like_jupyterhub(spawner, {"profile": "gpu"}, api_spawn(b'{"profile": "gpu"}'))
-    await spawn_like_jupyterhub(spawner, None, api_spawn(b""))
-    assert spawner.extra_resource_limits == {}
-
-
-async def test_course_launch_opens_the_course_lab_not_the_last_gpu_choice(
-    chart_values: dict,
-) -> None:
-    user = hub_user("gpu-student", ["gpu", "course-moodle.nlp-101"])
-    spawner = make_spawner(chart_values, user)
-    await spawn_like_jupyterhub(
-        spawner, {"profile": "gpu", "gpus": "1"}, hub_request(SpawnHandler, "POST", "/hub/spawn")
-    )
-    assert spawner.gpus_held == 1
-    user.auth_state = {"course": lti_course("moodle/nlp-101")}
-    await spawn_like_jupyterhub(spawner, None, course_launch())
-    assert spawner.image == "example/lab-nlp:7"
-    assert spawner.gpus_held == 0
-    assert spawner.extra_resource_limits == {}
-
-
-async def test_options_given_with_a_course_login_are_still_honoured(chart_values: dict) -> None:
-    user = hub_user("gpu-student", ["gpu", "course-moodle.nlp-101"], course="moodle/nlp-101")
-    spawner = make_spawner(chart_values, user)
-    body = b'{"user_options": {"profile": "gpu", "gpus": 1}}'
-    await spawn_like_jupyterhub(spawner, {"profile": "gpu", "gpus": 1}, api_spawn(body))
-    assert spawner.gpus_held == 1
-
-
 async def test_gpu_quota_counts_the_users_other_servers(chart_values: dict) -> None:
     user = hub_user("grace", ["instructor"])
     user.spawners["train"] = FakeServer("train", 2)
@@ -212,41 +174,6 @@ async def test_progress_starts_with_the_slow_spawn_message(chart_values: dict) -
     assert first == {"progress": 1, "message": "Starting GPU lab within 900s"}
 
 
-@pytest.mark.parametrize(
-    "forged",
-    [
-        {"profile": "cpu", "gpus": "²"},
-        {"profile": "cpu", "gpus": -1},
-        {"profile": "gpu", "gpus": "9" * 5000},
-    ],
-)
-async def test_bad_gpu_counts_are_refused_and_not_reused(chart_values: dict, forged: dict) -> None:
-    spawner = make_spawner(chart_values, hub_user("grace", ["gpu"]))
-    with pytest.raises(SpawnRefused) as refused:
-        await spawn_like_jupyterhub(spawner, forged, api_spawn(b"{}"))
-    assert refused.value.status_code == 400
-    assert not spawner.orm_spawner.user_options
-    assert spawner.gpus_held == 0
-    await spawn_like_jupyterhub(spawner, None, api_spawn(b""))
-    assert (spawner.gpus_held, spawner.extra_resource_limits) == (0, {})
-
-
-async def test_options_are_dropped_whatever_the_check_raises(
-    chart_values: dict, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    spawner = make_spawner(chart_values, hub_user("grace", ["gpu"]))
-
-    def broken(*args: object) -> None:
-        raise ValueError("a bug in a check")
-
-    monkeypatch.setattr("hubconfig.user_options.select", broken)
-    # JupyterHub answers any exception of the hook with 400 "Invalid user options".
-    with pytest.raises(web.HTTPError, match="Invalid user options"):
-        await spawn_like_jupyterhub(spawner, {"profile": "cpu"}, api_spawn(b"{}"))
-    assert not spawner.orm_spawner.user_options
-    assert not spawner.user_options
-
-
 @pytest.mark.parametrize("stored", [-1, "2", True, 1.5, None])
 async def test_unusable_stored_gpus_count_as_none_held(chart_values: dict, stored: object) -> None:
     user = hub_user("grace", ["gpu"])
@@ -259,9 +186,7 @@ async def test_the_same_course_id_on_another_platform_is_another_course(chart_va
     # courseProfiles maps moodle/nlp-101; a second Moodle's course nlp-101 is not that course.
     user = hub_user("ines", ["instructor"], course="moodle-archive/nlp-101")
     spawner = make_spawner(chart_values, user)
-    form = await spawner.get_options_form()
-    assert 'value="nlp"' in form
-    assert [p["slug"] for p in await spawner.profile_list(spawner) if p["default"]] == ["cpu"]
+    assert form_profiles(await spawner.get_options_form()) == (["cpu", "nlp", "gpu"], ["cpu"])
 
 
 @pytest.mark.parametrize(

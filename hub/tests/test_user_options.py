@@ -7,7 +7,7 @@ from hub_fakes import chart_values_fixture  # noqa: F401 - pytest fixtures, used
 
 from hubconfig.profiles import ProfileCatalogue
 from hubconfig.refusals import SpawnRefused
-from hubconfig.user_options import select
+from hubconfig.user_options import Selection, select
 
 
 @pytest.fixture
@@ -15,32 +15,38 @@ def catalogue(chart_values: dict) -> ProfileCatalogue:
     return ProfileCatalogue.from_values(chart_values["singleuser"])
 
 
+def select_for(
+    catalogue: ProfileCatalogue, options: object, groups: set[str], course_key: str | None = None
+) -> Selection:
+    return select(options, catalogue.offer(groups, course_key))
+
+
 def refusal(catalogue: ProfileCatalogue, options: object, groups: set[str]) -> SpawnRefused:
     with pytest.raises(SpawnRefused) as refused:
-        select(options, catalogue, groups)
+        select_for(catalogue, options, groups)
     return refused.value
 
 
 @pytest.mark.parametrize("options", [{}, None, {"profile": ""}, {"profile": None}])
 def test_no_choice_gets_the_preselected_profile(catalogue: ProfileCatalogue, options) -> None:
-    selection = select(options, catalogue, {"gpu"})
+    selection = select_for(catalogue, options, {"gpu"})
     assert (selection.profile.slug, selection.gpus) == ("cpu", 0)
 
 
 def test_no_choice_after_a_course_launch_gets_the_course_profile(
     catalogue: ProfileCatalogue,
 ) -> None:
-    selection = select({}, catalogue, {"course-moodle.nlp-101"}, course_key="moodle/nlp-101")
+    selection = select_for(catalogue, {}, {"course-moodle.nlp-101"}, "moodle/nlp-101")
     assert selection.profile.slug == "nlp"
 
 
 def test_form_data_is_accepted(catalogue: ProfileCatalogue) -> None:
-    selection = select({"profile": "gpu", "gpus": "1"}, catalogue, {"gpu"})
+    selection = select_for(catalogue, {"profile": "gpu", "gpus": "1"}, {"gpu"})
     assert (selection.profile.slug, selection.gpus) == ("gpu", 1)
 
 
 def test_gpu_profile_without_count_gets_its_gpus(catalogue: ProfileCatalogue) -> None:
-    assert select({"profile": "gpu"}, catalogue, {"instructor"}).gpus == 2
+    assert select_for(catalogue, {"profile": "gpu"}, {"instructor"}).gpus == 2
 
 
 def test_profile_of_another_group_is_refused(catalogue: ProfileCatalogue) -> None:
@@ -125,7 +131,7 @@ def test_a_huge_gpu_count_is_refused_not_a_crash(catalogue: ProfileCatalogue) ->
 
 @pytest.mark.parametrize("count", [0, "0"])
 def test_zero_gpus_on_a_cpu_profile_is_what_it_has(catalogue: ProfileCatalogue, count) -> None:
-    selection = select({"profile": "cpu", "gpus": count}, catalogue, {"gpu"})
+    selection = select_for(catalogue, {"profile": "cpu", "gpus": count}, {"gpu"})
     assert (selection.profile.slug, selection.gpus) == ("cpu", 0)
 
 

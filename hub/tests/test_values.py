@@ -37,7 +37,7 @@ def test_unknown_key_is_named_with_its_path() -> None:
     bad = values_with({"singleuser": {"profileList": [{**_profile(), "gpu": 1}]}})
     with pytest.raises(values.ValuesError) as refused:
         values.validate(bad)
-    assert "singleuser.profileList.0: Additional properties are not allowed ('gpu'" in str(
+    assert "singleuser.profileList[0]: Additional properties are not allowed ('gpu'" in str(
         refused.value
     )
 
