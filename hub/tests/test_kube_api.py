@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from hubconfig import kube_api
 from hubconfig.kube_api import (
     REPORT_EVERY_S,
     RETRY_S,
@@ -62,8 +63,25 @@ def test_api_url_comes_from_the_pod_environment(environ: dict[str, str], url: st
     assert kubernetes_api_url(environ) == url
 
 
-def test_outside_a_pod_there_is_nothing_to_wait_for():
-    wait_for_kubernetes_api({})
+@pytest.mark.parametrize(
+    ("environ", "waits"),
+    [
+        ({}, []),
+        (
+            {"KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443"},
+            [("https://10.96.0.1:443", "the Kubernetes API at https://10.96.0.1:443")],
+        ),
+    ],
+)
+def test_only_a_pod_waits_for_its_api(
+    monkeypatch: pytest.MonkeyPatch, environ: dict[str, str], waits: list[tuple[str, str]]
+):
+    # The probe stands for its URL: outside a pod there are no service account credentials.
+    monkeypatch.setattr(kube_api, "version_probe", lambda api_url: api_url)
+    seen: list[tuple[str, str]] = []
+    monkeypatch.setattr(kube_api, "wait_until_answering", lambda *call: seen.append(call))
+    wait_for_kubernetes_api(environ)
+    assert seen == waits
 
 
 def test_waits_through_refusals_and_reports_progress():
@@ -110,9 +128,13 @@ def test_gives_up_with_the_reason_after_the_deadline():
 
 
 @pytest.fixture
-def version_server() -> Iterator[str]:
+def version_server() -> Iterator[tuple[str, list[tuple[str, str | None]]]]:
+    """An API answering /version, and the (path, Authorization header) of each request."""
+    requests: list[tuple[str, str | None]] = []
+
     class Version(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            requests.append((self.path, self.headers.get("Authorization")))
             self.send_response(200 if self.path == "/version" else 404)
             self.end_headers()
             self.wfile.write(b'{"major": "1", "minor": "34"}')
@@ -122,13 +144,19 @@ def version_server() -> Iterator[str]:
 
     server = http.server.HTTPServer(("127.0.0.1", 0), Version)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
+    yield f"http://127.0.0.1:{server.server_address[1]}", requests
     server.shutdown()
     server.server_close()
 
 
-def test_version_probe_passes_on_an_answering_api(version_server: str):
-    version_probe(version_server)()
+def test_version_probe_asks_for_the_version_without_credentials_over_http(
+    version_server: tuple[str, list[tuple[str, str | None]]],
+):
+    url, requests = version_server
+    probe = version_probe(url)
+    probe()
+    probe()
+    assert requests == [("/version", None), ("/version", None)]
 
 
 def test_version_probe_raises_oserror_while_nothing_listens():
