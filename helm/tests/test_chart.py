@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+import recording_kube_api
 import yaml
 from chart_render import (
     CHART,
     DEV_VALUES,
+    NAMESPACE,
     PRODUCTION_VALUES,
     RELEASE,
     find,
@@ -17,12 +20,17 @@ from chart_render import (
     run_helm,
     secret_text,
 )
+from jupyterhub.objects import Hub
+from kubernetes_asyncio.config import kube_config
+from kubespawner import KubeSpawner
+from traitlets.config import Config
 
 from devenv import cluster_config
 from devenv.dev_env import image_values
 from devenv.images.lock import LockedImage
-from hubconfig import values
-from hubconfig.config import lab_labels
+from hubconfig import configure, values
+from hubconfig.config import Deployment, lab_labels
+from hubconfig.spawner import ProfileSpawner
 
 FULLNAME = f"{RELEASE}-jupyterhub-k8s"
 HUB = f"{FULLNAME}-hub"
@@ -118,24 +126,87 @@ def test_existing_secret_replaces_the_generated_one() -> None:
     assert proxy_env[0]["valueFrom"]["secretKeyRef"]["name"] == "jupyterhub-tokens"
 
 
-def test_role_grants_only_what_kubespawner_needs() -> None:
-    role = find(render(DEV_VALUES), "Role", HUB)
-    granted = {
+def granted(role: dict) -> set[tuple[str, str]]:
+    """The (resource, verb) pairs a Role grants."""
+    return {
         (resource, verb)
         for rule in role["rules"]
         for resource in rule["resources"]
         for verb in rule["verbs"]
     }
-    assert granted == {
-        *(
-            (resource, verb)
-            for resource in ("pods", "persistentvolumeclaims")
-            for verb in ("get", "watch", "list", "create", "delete")
-        ),
-        ("events", "get"),
-        ("events", "watch"),
-        ("events", "list"),
-    }
+
+
+def hub_spawners(manifests: list[dict], api_url: str) -> tuple[ProfileSpawner, ProfileSpawner]:
+    """The hub's spawners of user stu's default server and of a named one, configured from what
+    the chart gives the hub (its values and environment), talking to the API at `api_url`."""
+    secret = find(manifests, "Secret", f"{HUB}-config")
+    chart_values = values.validate(yaml.safe_load(secret_text(secret, "values.yaml")))
+    container = find(manifests, "Deployment", HUB)["spec"]["template"]["spec"]["containers"][0]
+    environ = {item["name"]: item["value"] for item in container["env"] if "value" in item}
+    environ["POD_NAMESPACE"] = NAMESPACE  # the fieldRef to the pod's namespace
+    c = Config()
+    configure(c, chart_values, Deployment.from_environ(environ))
+    c.ProfileSpawner.k8s_api_host = api_url
+
+    async def no_auth_state() -> None:
+        return None
+
+    user = SimpleNamespace(
+        name="stu", id=1, url="/user/stu/", groups=[], spawners={}, settings={"users": {}}
+    )
+    user.get_auth_state = no_auth_state
+    for name in ("", "train"):
+        orm_spawner = SimpleNamespace(name=name, server=None, user_options={}, state={})
+        user.spawners[name] = ProfileSpawner(
+            config=c, user=user, orm_spawner=orm_spawner, hub=Hub()
+        )
+    return user.spawners[""], user.spawners["train"]
+
+
+async def start_and_stop(spawner: ProfileSpawner) -> None:
+    await spawner.check_and_apply({})
+    await spawner.start()
+    assert spawner.pod_reflector.pods, "the pod did not start"
+    await spawner.stop()
+
+
+@pytest.mark.parametrize("storage", ["dynamic", "none"])
+async def test_role_grants_what_kubespawner_asks_of_the_api_and_no_more(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, storage: str
+) -> None:
+    manifests = render(DEV_VALUES, sets=(f"singleuser.storage.type={storage}",))
+    # Reflectors are shared by all spawners of a process; these watch the recording API only.
+    monkeypatch.setattr(KubeSpawner, "reflectors", {})
+    with recording_kube_api.serving() as (api_url, kube):
+        kubeconfig = tmp_path / "kubeconfig"
+        kubeconfig.write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "clusters": [{"name": "api", "cluster": {"server": api_url}}],
+                    "users": [{"name": "hub", "user": {"token": "hub"}}],
+                    "contexts": [{"name": "api", "context": {"cluster": "api", "user": "hub"}}],
+                    "current-context": "api",
+                }
+            )
+        )
+        # Read at call time; the KUBECONFIG variable was read when the module was imported.
+        monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(kubeconfig))
+        default, named = hub_spawners(manifests, api_url)
+        try:
+            await start_and_stop(default)
+            # A named server mounts the same home claim. With the namespace's claim quota full,
+            # creating it again is refused, and KubeSpawner reads the claim instead.
+            kube.quota_reached = True
+            await start_and_stop(named)
+            # The culler may delete users (cull.users).
+            await named.delete_forever()
+            await default.delete_forever()
+        finally:
+            for reflector in KubeSpawner.reflectors.values():
+                await reflector.stop()
+    assert granted(find(manifests, "Role", HUB)) == kube.needed
 
 
 def test_dev_exposes_a_node_port_and_keeps_sqlite_on_a_volume() -> None:

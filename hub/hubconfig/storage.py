@@ -17,18 +17,18 @@ class LabStorage:
 
 def lab_storage(storage: dict[str, Any], shared_claim: str | None) -> LabStorage:
     """Storage for `singleuser.storage`; `shared_claim` names the course volume's claim, if any."""
-    traits: dict[str, Any] = {"storage_pvc_ensure": False}
+    # Homes outlive users the culler deletes; removing data is an administrator's decision. Without
+    # homes there is no claim to delete either, and the hub's Role grants no deleting of claims.
+    traits: dict[str, Any] = {"storage_pvc_ensure": False, "delete_pvc": False}
     volumes: list[dict[str, Any]] = []
     mounts: list[dict[str, Any]] = []
     if storage["type"] == "dynamic":
-        traits = {
-            "storage_pvc_ensure": True,
-            "storage_capacity": storage["capacity"],
-            "storage_class": storage["storageClass"] or None,
-            "storage_access_modes": ["ReadWriteOnce"],
-            # Homes outlive users the culler deletes; removing data is an administrator's decision.
-            "delete_pvc": False,
-        }
+        traits.update(
+            storage_pvc_ensure=True,
+            storage_capacity=storage["capacity"],
+            storage_class=storage["storageClass"] or None,
+            storage_access_modes=["ReadWriteOnce"],
+        )
         volumes.append({"name": "home", "persistentVolumeClaim": {"claimName": "{pvc_name}"}})
         mounts.append({"name": "home", "mountPath": storage["homeMountPath"]})
     shared = storage["shared"]

@@ -90,6 +90,8 @@ def test_no_storage(chart_values: dict) -> None:
     chart_values["singleuser"]["storage"]["type"] = "none"
     spawner = configured(chart_values).ProfileSpawner
     assert spawner.storage_pvc_ensure is False
+    # KubeSpawner would otherwise delete a claim with the user, which the hub may not do.
+    assert spawner.delete_pvc is False
     assert spawner.volumes == []
 
 
