@@ -72,14 +72,6 @@ def test_gpus_add_their_resource_scheduling_and_shared_memory(
     ]
 
 
-def test_a_spawner_resets_every_trait_a_start_may_set(catalogue: ProfileCatalogue) -> None:
-    set_somewhere = {
-        name for profile in catalogue.profiles for name in profile.kubespawner_override
-    } | set(catalogue.gpu.kubespawner_override(1))
-    assert catalogue.overridden_traits == set_somewhere
-    assert {"image", "start_timeout", "volumes", "tolerations"} <= catalogue.overridden_traits
-
-
 def test_the_catalogue_is_shared_not_copied(catalogue: ProfileCatalogue) -> None:
     # traitlets deep-copies configured values into each spawner.
     assert copy.deepcopy(catalogue) is catalogue

@@ -46,7 +46,7 @@ async def test_the_form_is_computed_per_user(chart_values: dict) -> None:
     assert form_profiles(await teacher.get_options_form()) == (["cpu", "nlp", "gpu"], ["cpu"])
 
 
-async def test_the_course_key_and_groups_are_read_once_per_request(
+async def test_the_course_is_read_once_per_request(
     chart_values: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     user = hub_user("stu", ["course-moodle.nlp-101"], course="moodle/nlp-101")
@@ -119,6 +119,24 @@ async def test_respawn_with_a_cpu_profile_drops_the_gpu_settings(chart_values: d
     assert spawner.volumes == [{"name": "home", "emptyDir": {}}]
     assert spawner.gpus_held == 0
     assert (spawner.start_timeout, spawner.http_timeout) == (300, 120)
+
+
+async def test_a_profile_that_sets_less_gets_the_configured_values_again(
+    chart_values: dict,
+) -> None:
+    spawner = make_spawner(chart_values, hub_user("ines", ["instructor"]))
+    configured = (spawner.image, spawner.cpu_guarantee, spawner.mem_guarantee)
+    await spawner.check_and_apply({"profile": "cpu"})
+    assert (spawner.cpu_guarantee, spawner.mem_guarantee) == (0.5, 1024**3)
+    await spawner.check_and_apply({"profile": "nlp"})
+    assert spawner.image == "example/lab-nlp:7"
+    await spawner.check_and_apply({"profile": "gpu"})
+    assert spawner.image == configured[0]
+    await spawner.check_and_apply({"profile": "nlp"})
+    assert (spawner.image, spawner.cpu_guarantee, spawner.mem_guarantee) == (
+        "example/lab-nlp:7",
+        *configured[1:],
+    )
 
 
 @pytest.mark.parametrize(
