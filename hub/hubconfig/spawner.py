@@ -9,7 +9,7 @@ from typing import Any
 from kubespawner import KubeSpawner
 from traitlets import Dict, Integer, Unicode, default
 
-from hubconfig import gpu_quota, lab_names, spawn_request, user_options
+from hubconfig import auth_state, gpu_quota, lab_names, spawn_request, user_options
 from hubconfig.profiles import ProfileCatalogue, form_entries
 from hubconfig.refusals import forbidden
 
@@ -76,14 +76,10 @@ class ProfileSpawner(KubeSpawner):
     async def course_key(self) -> str | None:
         """The course key (`<platform>/<context_id>`) of the user's latest LTI launch, if any.
 
-        The authenticator records it as auth_state `course.key`; the platform name keeps course
-        202 of one Moodle apart from course 202 of another. A login recorded before course keys
-        (only `context_id`) counts as no course until the next launch.
+        The authenticator records it in auth_state (see hubconfig.auth_state); the platform name
+        keeps course 202 of one Moodle apart from course 202 of another.
         """
-        auth_state = await self.user.get_auth_state() or {}
-        course = auth_state.get("course")
-        key = course.get("key") if isinstance(course, dict) else None
-        return key if isinstance(key, str) and key else None
+        return auth_state.course_key(await self.user.get_auth_state())
 
     # Pod and home claim names from the username unchanged (see hubconfig.lab_names): KubeSpawner's
     # defaults hash some names into collidable slugs. Without legacy names, a first start never
