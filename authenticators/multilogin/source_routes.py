@@ -37,7 +37,6 @@ class UpstreamSourcePage(ServesSource):
     """
 
     _accept_cookie_auth = False
-    _accept_token_auth = False
 
     @property
     def authenticator(self) -> Authenticator:
