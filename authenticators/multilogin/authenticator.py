@@ -15,13 +15,22 @@ from typing import Any
 from jupyterhub.auth import Authenticator
 from jupyterhub.handlers import BaseHandler
 from jupyterhub.utils import maybe_future
-from ltiauthenticator.lti11.handlers import LTI11ConfigHandler
 from tornado.web import Finish
 from traitlets import Bool, Enum, Float, List, Unicode, default, validate
 
 from . import accounts, pending_links
+from .auth_state import (
+    GRANTS,
+    KEYCLOAK_AUTHENTICATED_AT,
+    LOGIN_SOURCE,
+    LTI_LAUNCH,
+    Course,
+    holds_keycloak_login,
+    keycloak_part,
+    login_record,
+    without_keycloak_part,
+)
 from .entitlements import (
-    GRANTS_KEY,
     KEYCLOAK,
     LTI11,
     LTI13,
@@ -35,13 +44,15 @@ from .entitlements import (
 )
 from .errors import LoginRefused
 from .identities import LINKED_AS_SEPARATE_ACCOUNT, Identity, IdentityStore
+from .keycloak import CALLBACK_PATH as KEYCLOAK_CALLBACK_PATH
+from .keycloak import LOGIN_PATH as KEYCLOAK_LOGIN_PATH
 from .keycloak import KeycloakCallbackHandler, KeycloakLogin, KeycloakLoginHandler
 from .launch_handler import LTILaunchHandler
 from .launches import ValidatedLaunch
 from .linking import IDENTITIES_PATH, LINK_PATH, LinkAccountHandler, LinkedIdentitiesHandler
 from .login_page import login_page_html
 from .logout import SingleLogoutHandler
-from .lti11 import LTI11Login
+from .lti11 import LTI11_CONFIG_PATH, LTI11Login, LTI11ToolConfigHandler
 from .lti13 import (
     CALLBACK_PATH,
     CONFIG_PATH,
@@ -53,6 +64,7 @@ from .lti13 import (
 )
 from .nonces import NonceStore
 from .platform_trust import ASK_TO_LINK, PlatformTrust, trust_from
+from .source_routes import Route, source_route
 from .spawn_environment import spawn_environment
 from .urls import hub_url
 from .usernames import (
@@ -70,44 +82,9 @@ DEFAULT_ENTITLEMENT_RULES = [
     {"lti_roles": ["Instructor", "TeachingAssistant", "ContentDeveloper"], "grant": ["instructor"]},
 ]
 
-# auth_state keys of a Keycloak login, carried across LTI launches so that Keycloak's say (admin,
-# GPU groups) keeps being refreshed, and goes when Keycloak stops vouching for the person.
-_KEYCLOAK_STATE_KEYS = (
-    "access_token",
-    "refresh_token",
-    "id_token",
-    "scope",
-    "token_response",
-    "oauth_user",
-    "keycloak_authenticated_at",
-)
 _DAY_S = 86400.0
 # Course groups and keys carry the context id; JupyterHub's group names are VARCHAR(255).
 _MAX_CONTEXT_ID = 200
-
-# oauthenticator's login and callback handlers read these from `self.authenticator`, which is
-# this class; they belong to the Keycloak part.
-_KEYCLOAK_HANDLER_ATTRIBUTES = frozenset(
-    {
-        "authorize_url",
-        "token_url",
-        "userdata_url",
-        "extra_authorize_params",
-        "enable_pkce",
-        "client_id",
-        "scope",
-        "custom_403_message",
-        "get_callback_url",
-    }
-)
-
-
-class _LTI11ToolConfigHandler(LTI11ConfigHandler):
-    """ltiauthenticator's XML tool configuration (at /hub/lti11/config), read from LTI11Login."""
-
-    @property
-    def authenticator(self) -> LTI11Login:
-        return self.settings["authenticator"].lti11_login
 
 
 class MultiLoginAuthenticator(Authenticator):
@@ -266,36 +243,36 @@ class MultiLoginAuthenticator(Authenticator):
         if self.lti13_login is not None and not self.lti13_login.platforms:
             self.log.warning("LTI 1.3 is on but LTI13Login.platforms is empty: all refused")
 
-    def __getattr__(self, name: str) -> Any:
-        if name in _KEYCLOAK_HANDLER_ATTRIBUTES:
-            keycloak = self.__dict__.get("keycloak_login")
-            if keycloak is not None:
-                return getattr(keycloak, name)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
-    def get_handlers(self, app: Any) -> list[tuple[str, type[BaseHandler]]]:
-        handlers: list[tuple[str, type[BaseHandler]]] = []
-        if self.keycloak_login:
-            handlers += [
+    def get_handlers(self, app: Any) -> list[Route]:
+        """The routes; each source handler gets its source here (see source_routes.py)."""
+        keycloak, lti11, lti13 = self.keycloak_login, self.lti11_login, self.lti13_login
+        routes: list[Route] = []
+        if keycloak:
+            routes += [
                 # Before JupyterHub's own /logout, which it replaces.
                 ("/logout", SingleLogoutHandler),
-                ("/oauth_login", KeycloakLoginHandler),
-                ("/oauth_callback", KeycloakCallbackHandler),
+                source_route(f"/{KEYCLOAK_LOGIN_PATH}", KeycloakLoginHandler, source=keycloak),
+                source_route(
+                    f"/{KEYCLOAK_CALLBACK_PATH}", KeycloakCallbackHandler, source=keycloak
+                ),
             ]
-        if self.lti11_login or self.lti13_login:
-            handlers.append((f"/{LAUNCH_PATH}", LTILaunchHandler))
-        if self.lti11_login:
-            handlers.append(("/lti11/config", _LTI11ToolConfigHandler))
-        if self.lti13_login:
-            handlers += [
-                (f"/{LOGIN_PATH}", LTI13LoginHandler),
-                (f"/{CALLBACK_PATH}", LTILaunchHandler),
-                (f"/{CONFIG_PATH}", LTI13ConfigHandler),
+        launches = {"lti11": lti11, "lti13": lti13}
+        if lti11 or lti13:
+            routes.append(source_route(f"/{LAUNCH_PATH}", LTILaunchHandler, **launches))
+        if lti11:
+            routes.append(
+                source_route(f"/{LTI11_CONFIG_PATH}", LTI11ToolConfigHandler, source=lti11)
+            )
+        if lti13:
+            routes += [
+                source_route(f"/{LOGIN_PATH}", LTI13LoginHandler, source=lti13),
+                source_route(f"/{CALLBACK_PATH}", LTILaunchHandler, **launches),
+                source_route(f"/{CONFIG_PATH}", LTI13ConfigHandler, source=lti13),
             ]
-        if self.keycloak_login and (self.lti11_login or self.lti13_login):
-            handlers.append((f"/{LINK_PATH}", LinkAccountHandler))
-        handlers.append((f"/{IDENTITIES_PATH}", LinkedIdentitiesHandler))
-        return handlers
+        if keycloak and (lti11 or lti13):
+            routes.append((f"/{LINK_PATH}", LinkAccountHandler))
+        routes.append((f"/{IDENTITIES_PATH}", LinkedIdentitiesHandler))
+        return routes
 
     def get_custom_html(self, base_url: str) -> str:
         return login_page_html(
@@ -433,10 +410,15 @@ class MultiLoginAuthenticator(Authenticator):
                 f"{identity}: context_id of {len(facts.context_id)} characters",
             )
         course = None
-        if launch.course and facts.course_key:
-            course = {**launch.course, "platform": trust.name, "key": facts.course_key}
+        if facts.context_id and facts.course_key:
+            course = Course(
+                key=facts.course_key,
+                platform=trust.name,
+                context_id=facts.context_id,
+                title=launch.course_title,
+            )
         previous = await self._previous_auth_state(handler, name)
-        model = self._auth_model(name, facts, course, {"lti_launch": launch.launch_data}, previous)
+        model = self._auth_model(name, facts, course, {LTI_LAUNCH: launch.launch_data}, previous)
         self._record_link(handler, identity, decision, name)
         return model
 
@@ -456,7 +438,7 @@ class MultiLoginAuthenticator(Authenticator):
         name = self._land(decision, raw, "campus username")
         previous = await self._previous_auth_state(handler, name)
         model["name"] = name
-        model["auth_state"]["keycloak_authenticated_at"] = time.time()
+        model["auth_state"][KEYCLOAK_AUTHENTICATED_AT] = time.time()
         auth_model = await self._keycloak_auth_model(model, previous)
         self._record_link(handler, identity, decision, name)
         return auth_model
@@ -469,9 +451,9 @@ class MultiLoginAuthenticator(Authenticator):
         auth_state = await user.get_auth_state()
         if not auth_state:
             return True
-        source = auth_state.get("login_source")
+        source = auth_state.get(LOGIN_SOURCE)
         keycloak_model = None
-        if self.keycloak_login is not None and auth_state.get("token_response"):
+        if self.keycloak_login is not None and holds_keycloak_login(auth_state):
             keycloak_model = await self._refreshed_keycloak(user, handler, auth_state)
         if source == KEYCLOAK:
             if keycloak_model is None:
@@ -492,38 +474,31 @@ class MultiLoginAuthenticator(Authenticator):
             return None
         refreshed["name"] = user.name
         # When the person last gave Keycloak their password: a refresh is no new sign-in.
-        refreshed["auth_state"]["keycloak_authenticated_at"] = auth_state.get(
-            "keycloak_authenticated_at"
+        refreshed["auth_state"][KEYCLOAK_AUTHENTICATED_AT] = auth_state.get(
+            KEYCLOAK_AUTHENTICATED_AT
         )
         return refreshed
 
     def _refreshed_lti_session(
         self, name: str, auth_state: dict[str, Any], keycloak_model: dict | None
     ) -> dict[str, Any]:
-        state = {key: value for key, value in auth_state.items() if key not in _KEYCLOAK_STATE_KEYS}
-        grants = unexpired(auth_state.get(GRANTS_KEY), time.time(), self._lti_share_lifetime_s)
+        state = without_keycloak_part(auth_state)
+        grants = unexpired(auth_state.get(GRANTS), time.time(), self._lti_share_lifetime_s)
         if keycloak_model is None:
             grants = without_keycloak_share(grants)
         else:
-            refreshed_state = keycloak_model["auth_state"]
-            state.update(
-                {
-                    key: refreshed_state[key]
-                    for key in _KEYCLOAK_STATE_KEYS
-                    if key in refreshed_state
-                }
-            )
+            state.update(keycloak_part(keycloak_model["auth_state"]))
             facts = LoginFacts(
                 source=KEYCLOAK, keycloak_groups=frozenset(keycloak_model.get("groups") or ())
             )
             entitlements = entitlements_for(facts, self.entitlement_rules, None)
             grants = merge_grants(grants, facts, entitlements, time.time())
-        state[GRANTS_KEY] = grants
+        state[GRANTS] = grants
         return {
             "name": name,
             "admin": False,
             "groups": groups_from_grants(
-                grants, self.admin_group, auth_state.get("login_source", "")
+                grants, self.admin_group, auth_state.get(LOGIN_SOURCE, "")
             ),
             "auth_state": state,
         }
@@ -535,7 +510,7 @@ class MultiLoginAuthenticator(Authenticator):
     def end_session_redirect(self, auth_state: dict[str, Any], after_logout_url: str) -> str | None:
         """Where logout sends the browser to end the person's campus session, if anywhere:
         Keycloak whenever the session holds a Keycloak login (LTI sessions carry it too)."""
-        if not auth_state.get("token_response") or self.keycloak_login is None:
+        if not holds_keycloak_login(auth_state) or self.keycloak_login is None:
             return None
         return self.keycloak_login.end_session_redirect(auth_state, after_logout_url)
 
@@ -549,13 +524,13 @@ class MultiLoginAuthenticator(Authenticator):
         """Hand the login source and entitlements to the spawner as environment variables."""
         auth_state = await user.get_auth_state() or {}
         spawner.environment = {**spawner.environment, **spawn_environment(auth_state)}
-        source = self._source_authenticator(auth_state.get("login_source"))
+        source = self._source_authenticator(auth_state.get(LOGIN_SOURCE))
         if source is not None:
             await maybe_future(source.pre_spawn_start(user, spawner))
 
     async def post_spawn_stop(self, user: Any, spawner: Any) -> None:
         auth_state = await user.get_auth_state() or {}
-        source = self._source_authenticator(auth_state.get("login_source"))
+        source = self._source_authenticator(auth_state.get(LOGIN_SOURCE))
         if source is not None:
             await maybe_future(source.post_spawn_stop(user, spawner))
 
@@ -592,7 +567,7 @@ class MultiLoginAuthenticator(Authenticator):
         self,
         name: str,
         facts: LoginFacts,
-        course: dict[str, str] | None,
+        course: Course | None,
         auth_state: dict[str, Any],
         previous: dict[str, Any] | None,
     ) -> dict[str, Any]:
@@ -601,23 +576,15 @@ class MultiLoginAuthenticator(Authenticator):
         entitlements = entitlements_for(
             facts, self.entitlement_rules, self.course_group_format or None
         )
-        grants = unexpired(previous.get(GRANTS_KEY), now, self._lti_share_lifetime_s)
+        grants = unexpired(previous.get(GRANTS), now, self._lti_share_lifetime_s)
         grants = merge_grants(grants, facts, entitlements, now)
         if facts.source == KEYCLOAK:
             admin = self.admin_group in entitlements or name in self.admin_users
         else:
             admin = False
-            auth_state.update(
-                {key: previous[key] for key in _KEYCLOAK_STATE_KEYS if key in previous}
-            )
+            auth_state.update(keycloak_part(previous))
         auth_state.update(
-            {
-                "login_source": facts.source,
-                "entitlements": entitlements,
-                "course": course,
-                "lti_roles": list(facts.lti_roles),
-                GRANTS_KEY: grants,
-            }
+            login_record(facts.source, entitlements, course, list(facts.lti_roles), grants)
         )
         return {
             "name": name,

@@ -19,8 +19,6 @@ KEYCLOAK = "keycloak"
 LTI11 = "lti11"
 LTI13 = "lti13"
 
-# auth_state key holding each source's share of the user's groups.
-GRANTS_KEY = "grants"
 _LTI_SHARE = "lti"
 
 _UNSAFE_GROUP_CHARACTERS = re.compile(r"[^a-z0-9._-]+")

@@ -11,8 +11,10 @@ from tornado.httpclient import HTTPClientError
 from tornado.httputil import url_concat
 from traitlets import Bool, Unicode, default
 
+from .auth_state import ID_TOKEN
 from .entitlements import KEYCLOAK
 from .errors import LoginRefused, RefusalPagesMixin
+from .source_routes import ServesSource, UpstreamSourcePage
 from .urls import hub_url
 
 CALLBACK_PATH = "oauth_callback"
@@ -22,8 +24,12 @@ LOGIN_PATH = "oauth_login"
 REAUTHENTICATE_ARGUMENT = "reauthenticate"
 
 
-class KeycloakLoginHandler(RefusalPagesMixin, OAuthLoginHandler):
-    """Redirects to Keycloak (at /hub/oauth_login), keeping `next` in the state cookie."""
+class KeycloakLoginHandler(RefusalPagesMixin, UpstreamSourcePage, OAuthLoginHandler):
+    """Redirects to Keycloak (at /hub/oauth_login), keeping `next` in the state cookie.
+
+    oauthenticator's handler reads the client settings from `self.authenticator`, here the
+    KeycloakLogin this route serves.
+    """
 
     login_source = KEYCLOAK
 
@@ -33,10 +39,20 @@ class KeycloakLoginHandler(RefusalPagesMixin, OAuthLoginHandler):
         super().authorize_redirect(*args, extra_params=extra_params, **kw)
 
 
-class KeycloakCallbackHandler(RefusalPagesMixin, OAuthCallbackHandler):
-    """Keycloak returns here (at /hub/oauth_callback) with the authorization code."""
+class KeycloakCallbackHandler(RefusalPagesMixin, ServesSource, OAuthCallbackHandler):
+    """Keycloak returns here (at /hub/oauth_callback) with the authorization code.
+
+    The login itself is MultiLoginAuthenticator's (`self.authenticator`), which hands the code
+    to KeycloakLogin.
+    """
 
     login_source = KEYCLOAK
+
+    async def login_user(self, data: Any = None) -> Any:
+        user = await super().login_user(data)
+        if user is None:
+            raise LoginRefused(403, self.source.custom_403_message, "login_user refused")
+        return user
 
 
 class KeycloakLogin(GenericOAuthenticator):
@@ -135,8 +151,8 @@ class KeycloakLogin(GenericOAuthenticator):
         if not (self.logout_from_keycloak and self.end_session_url):
             return None
         params = {"client_id": self.client_id, "post_logout_redirect_uri": after_logout_url}
-        if auth_state.get("id_token"):
-            params["id_token_hint"] = auth_state["id_token"]
+        if auth_state.get(ID_TOKEN):
+            params["id_token_hint"] = auth_state[ID_TOKEN]
         return url_concat(self.end_session_url, params)
 
     def get_callback_url(self, handler: BaseHandler | None = None) -> str:

@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import unicodedata
-from typing import Any
 
 from jupyterhub.handlers import BaseHandler
-from ltiauthenticator.lti13.handlers import LTI13CallbackHandler
 
 from .entitlements import LTI11, LTI13
 from .errors import LoginRefused, RefusalPagesMixin
+from .lti11 import LTI11Login
+from .lti13 import LTI13Login
 from .urls import safe_next_url
 
 # The hub database's `users.name` is VARCHAR(255): a longer name fails the insert on PostgreSQL.
@@ -30,13 +30,20 @@ def check_claimed_username(claimed: str, source: str) -> None:
         )
 
 
-class LTILaunchHandler(RefusalPagesMixin, LTI13CallbackHandler):
-    """A POST with an `id_token` is an LTI 1.3 launch; any other POST is an LTI 1.1 launch."""
+class LTILaunchHandler(RefusalPagesMixin, BaseHandler):
+    """A POST with an `id_token` is an LTI 1.3 launch; any other POST is an LTI 1.1 launch.
 
-    def get_next_url(self, user: Any = None, default: str | None = None) -> str:
-        # LTI13CallbackHandler reads `next` from the OAuth state, which an LTI 1.1 launch lacks;
-        # the launch's own next is resolved in post().
-        return BaseHandler.get_next_url(self, user, default)
+    Its route passes both sources (None for one switched off); the login itself is
+    MultiLoginAuthenticator's (`self.authenticator`).
+    """
+
+    def initialize(self, lti11: LTI11Login | None, lti13: LTI13Login | None) -> None:
+        self.lti11 = lti11
+        self.lti13 = lti13
+
+    def check_xsrf_cookie(self) -> None:
+        # The platform posts the launch from its own site: there is no hub form.
+        return
 
     async def get(self) -> None:
         raise LoginRefused(
@@ -46,13 +53,13 @@ class LTILaunchHandler(RefusalPagesMixin, LTI13CallbackHandler):
         )
 
     async def post(self) -> None:
-        multi = self.authenticator
+        nonces = self.authenticator.nonces
         if self.get_body_argument("id_token", None) is not None:
             self.login_source = LTI13
-            source = multi.lti13_login
+            source = self.lti13
         else:
             self.login_source = LTI11
-            source = multi.lti11_login
+            source = self.lti11
         if source is None:
             raise LoginRefused(
                 404,
@@ -60,9 +67,9 @@ class LTILaunchHandler(RefusalPagesMixin, LTI13CallbackHandler):
                 f"{self.login_source} launch while {self.login_source} is disabled",
             )
         if self.login_source == LTI13:
-            launch = await source.validate_launch(self, multi.nonces)
+            launch = await source.validate_launch(self, nonces)
         else:
-            launch = source.validate_launch(self, multi.nonces)
+            launch = source.validate_launch(self, nonces)
         check_claimed_username(launch.username, self.login_source)
         user = await self.login_user(launch)
         if user is None:

@@ -26,7 +26,8 @@ class ValidatedLaunch:
 
     username: str
     facts: LoginFacts
-    course: dict[str, str] | None
+    # The course's title; the course is the platform's and facts.context_id.
+    course_title: str
     next_url: str | None
     issuer: str
     client_id: str

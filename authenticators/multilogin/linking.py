@@ -19,6 +19,7 @@ from tornado import web
 from tornado.httputil import url_concat
 
 from . import pending_links
+from .auth_state import KEYCLOAK_AUTHENTICATED_AT, LOGIN_SOURCE
 from .entitlements import KEYCLOAK, LTI11, LTI13
 from .errors import LoginRefused, RefusalPagesMixin
 from .identities import LINKED_BY_CONFIRMATION, Identity, Link
@@ -82,8 +83,8 @@ class LinkAccountHandler(RefusalPagesMixin, BaseHandler):
         if user is None:
             return None
         auth_state = await user.get_auth_state() or {}
-        signed_in_at = auth_state.get("keycloak_authenticated_at") or 0
-        if auth_state.get("login_source") != KEYCLOAK or signed_in_at < pending.created_at:
+        signed_in_at = auth_state.get(KEYCLOAK_AUTHENTICATED_AT) or 0
+        if auth_state.get(LOGIN_SOURCE) != KEYCLOAK or signed_in_at < pending.created_at:
             return None
         if user.admin:
             raise LoginRefused(

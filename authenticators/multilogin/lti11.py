@@ -16,6 +16,7 @@ from typing import Any
 from jupyterhub.handlers import BaseHandler
 from ltiauthenticator.lti11.auth import LTI11Authenticator
 from ltiauthenticator.lti11.constants import LTI11_LAUNCH_PARAMS_REQUIRED
+from ltiauthenticator.lti11.handlers import LTI11ConfigHandler
 from oauthlib.oauth1.rfc5849 import Client, signature
 from traitlets import Dict, Int, List, Unicode, default
 
@@ -23,7 +24,10 @@ from .entitlements import LTI11, LoginFacts, split_lti11_roles
 from .errors import LoginRefused
 from .launches import ValidatedLaunch, launch_arguments
 from .nonces import NonceStore
+from .source_routes import UpstreamSourcePage
 from .usernames import first_present
+
+LTI11_CONFIG_PATH = "lti11/config"
 
 # A timestamp more than this far from the hub's clock is refused; a nonce can be replayed only
 # while its timestamp is accepted, so keeping it a while longer than that is enough.
@@ -157,11 +161,6 @@ class LTI11Login(LTI11Authenticator):
                 f"LTI 1.1: none of {self.username_keys} in the launch from {consumer_key!r}",
             )
         context_id = args.get("context_id") or None
-        course = (
-            {"context_id": context_id, "title": args.get("context_title", "")}
-            if context_id
-            else None
-        )
         launch_data: dict[str, Any] = {k: v for k, v in args.items() if not k.startswith("oauth_")}
         return ValidatedLaunch(
             username=found[1],
@@ -170,10 +169,14 @@ class LTI11Login(LTI11Authenticator):
                 lti_roles=split_lti11_roles(args.get("roles", "")),
                 context_id=context_id,
             ),
-            course=course,
+            course_title=args.get("context_title", ""),
             next_url=args.get("custom_next") or handler.get_query_argument("next", None),
             issuer=consumer_key,
             client_id="",
             subject=args["user_id"],
             launch_data=launch_data,
         )
+
+
+class LTI11ToolConfigHandler(UpstreamSourcePage, LTI11ConfigHandler):
+    """ltiauthenticator's XML tool configuration (at /hub/lti11/config), from LTI11Login."""

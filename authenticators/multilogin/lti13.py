@@ -1,37 +1,33 @@
 """LTI 1.3 launches from one or more trusted platforms (Moodle sites).
 
 Reuses ltiauthenticator's launch validator (required claims, message type, version, iat age,
-azp) and its nonce derivation; adds what it lacks: several platforms, deployment ids, cached
+azp) and its configuration traits; adds what it lacks: several platforms, deployment ids, cached
 JWKS fetched off the event loop, nonces recorded in the hub database, claim type checks, state
 and nonce cookies named per launch (several tabs) that survive a cross-site launch, and routes
-that work under a URL prefix.
+that work under a URL prefix. The login initiation and the launch are this module's own
+handlers (ltiauthenticator's keep one state cookie per browser and a single platform).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import hmac
 import json
 import re
+import secrets
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
 from jupyterhub.handlers import BaseHandler
+from jupyterhub.utils import get_browser_protocol
 from ltiauthenticator.lti13.auth import LTI13Authenticator
 from ltiauthenticator.lti13.constants import LTI13_CUSTOM_CLAIM
 from ltiauthenticator.lti13.error import InvalidAudienceError, TokenError, ValidationError
-from ltiauthenticator.lti13.handlers import (
-    LTI13CallbackHandler,
-    LTI13LoginInitHandler,
-    _serialize_state,
-    get_nonce,
-    make_nonce_state,
-)
 from ltiauthenticator.lti13.validator import LTI13LaunchValidator
-from ltiauthenticator.utils import get_browser_protocol
 from tornado.httputil import url_concat
 from traitlets import List, Unicode, default, validate
 
@@ -40,6 +36,7 @@ from .entitlements import LTI13, LoginFacts
 from .errors import LoginRefused, RefusalPagesMixin
 from .launches import ValidatedLaunch, contains_nul, launch_arguments, nul_refusal
 from .nonces import NonceStore
+from .source_routes import ServesSource
 from .urls import hub_url, next_from_target_link
 from .usernames import lookup_claim, normalize_username
 
@@ -70,6 +67,12 @@ def nonce_cookie_name(state_id: str) -> str:
     return f"lti13authenticator-nonce-state-{state_id}"
 
 
+def issue_state(state_id: str, issuer: str, next_url: str | None) -> str:
+    """The `state` of a login initiation: URL-safe base64 of JSON, read back by parse_state."""
+    state = {"state_id": state_id, "next_url": next_url, "iss": issuer}
+    return base64.urlsafe_b64encode(json.dumps(state).encode("utf-8")).decode("ascii")
+
+
 def parse_state(value: str) -> dict[str, Any]:
     """The state the login initiation issued: `state_id`, `iss` and `next_url`.
 
@@ -88,6 +91,20 @@ def parse_state(value: str) -> dict[str, Any]:
     ):
         raise LoginRefused(400, _OTHER_BROWSER, "LTI 1.3: state not issued by this hub")
     return state
+
+
+def nonce_for(nonce_secret: str) -> str:
+    """The nonce sent to the platform for a secret kept in the browser's cookie (OpenID Connect
+    Core, nonce notes): the id_token carries the nonce, which does not reveal the secret."""
+    return hashlib.sha256(nonce_secret.encode("ascii")).hexdigest()
+
+
+def take_launch_cookie(handler: BaseHandler, name: str) -> str:
+    """A launch cookie's value ("" when missing or not signed by this hub), cleared: each is
+    good for one launch."""
+    value = handler.get_secure_cookie(name) or b""
+    handler.clear_cookie(name)
+    return value.decode("utf-8", "replace")
 
 
 def _malformed(claim: str) -> LoginRefused:
@@ -253,9 +270,7 @@ class LTI13Login(LTI13Authenticator):
             reason, message = f"invalid id_token: {error}", "The launch could not be verified."
         raise LoginRefused(401, message, f"LTI 1.3: {reason}")
 
-    async def validate_launch(
-        self, handler: LTI13CallbackHandler, nonces: NonceStore
-    ) -> ValidatedLaunch:
+    async def validate_launch(self, handler: BaseHandler, nonces: NonceStore) -> ValidatedLaunch:
         """Check an id_token POST; raise LoginRefused when anything is wrong."""
         args = launch_arguments(handler.request, "LTI 1.3")
         validator = LTI13LaunchValidator(parent=self)
@@ -268,7 +283,7 @@ class LTI13Login(LTI13Authenticator):
         # The one state value (launch_arguments refuses a second) is both the one compared
         # with the cookie and the one whose issuer and next are used.
         state = parse_state(args["state"])
-        cookie_state = handler._get_oauth_cookie(state_cookie_name(state["state_id"]))
+        cookie_state = take_launch_cookie(handler, state_cookie_name(state["state_id"]))
         if not hmac.compare_digest(cookie_state.encode(), args["state"].encode()):
             raise LoginRefused(400, _OTHER_BROWSER, "LTI 1.3: state missing from the cookies")
         encoded = args["id_token"]
@@ -320,9 +335,9 @@ class LTI13Login(LTI13Authenticator):
                 f"This launch was already used. {_RELAUNCH}",
                 f"LTI 1.3: reused nonce from {platform.issuer!r}",
             )
-        nonce_state = handler._get_oauth_cookie(nonce_cookie_name(state["state_id"]))
-        if not nonce_state or not hmac.compare_digest(
-            get_nonce(nonce_state).encode(), nonce.encode()
+        nonce_secret = take_launch_cookie(handler, nonce_cookie_name(state["state_id"]))
+        if not nonce_secret or not hmac.compare_digest(
+            nonce_for(nonce_secret).encode(), nonce.encode()
         ):
             raise LoginRefused(
                 400, _OTHER_BROWSER, "LTI 1.3: nonce does not match the nonce state cookie"
@@ -367,9 +382,7 @@ class LTI13Login(LTI13Authenticator):
                 lti_roles=tuple(id_token.get(ROLES_CLAIM) or ()),
                 context_id=context_id,
             ),
-            course={"context_id": context_id, "title": context.get("title", "")}
-            if context_id
-            else None,
+            course_title=context.get("title", ""),
             next_url=state.get("next_url") or custom.get("next"),
             issuer=id_token["iss"],
             client_id=client_id,
@@ -398,24 +411,25 @@ def _client_id(id_token: dict[str, Any], platform: Platform) -> str:
     )
 
 
-class LTI13LoginHandler(RefusalPagesMixin, LTI13LoginInitHandler):
+class LTI13LoginHandler(RefusalPagesMixin, ServesSource, BaseHandler):
     """Third-party initiated login (at /hub/lti13/oauth_login): redirect to the platform."""
 
     login_source = LTI13
+    source: LTI13Login
 
-    @property
-    def lti13(self) -> LTI13Login:
-        return self.authenticator.lti13_login
+    def check_xsrf_cookie(self) -> None:
+        # The platform posts the login initiation from its own site: there is no hub form.
+        return
 
     def post(self) -> None:
         args = launch_arguments(self.request, "LTI 1.3 login")
         try:
-            LTI13LaunchValidator(parent=self.lti13).validate_login_request(args)
+            LTI13LaunchValidator(parent=self.source).validate_login_request(args)
         except ValidationError as error:
             raise LoginRefused(
                 400, f"The launch is incomplete. {_RELAUNCH}", f"LTI 1.3 login: {error}"
             ) from None
-        platform = self.lti13.platform_for(args["iss"], args.get("client_id"))
+        platform = self.source.platform_for(args["iss"], args.get("client_id"))
         deployment_id = args.get("lti_deployment_id")
         if deployment_id and deployment_id not in platform.deployment_ids:
             raise LoginRefused(
@@ -425,13 +439,11 @@ class LTI13LoginHandler(RefusalPagesMixin, LTI13LoginInitHandler):
             )
         next_url = args.get("next") or next_from_target_link(args["target_link_uri"])
         state_id = uuid.uuid4().hex
-        state = _serialize_state(
-            {"state_id": state_id, "next_url": next_url, "iss": platform.issuer}
-        )
+        state = issue_state(state_id, platform.issuer, next_url)
         # Cookies named by the state id: a second launch in another tab keeps the first one's.
-        self._set_oauth_cookie(state_cookie_name(state_id), state)
-        nonce_state = make_nonce_state()
-        self._set_oauth_cookie(nonce_cookie_name(state_id), nonce_state)
+        self._set_launch_cookie(state_cookie_name(state_id), state)
+        nonce_secret = secrets.token_urlsafe(32)
+        self._set_launch_cookie(nonce_cookie_name(state_id), nonce_secret)
         params = {
             "response_type": "id_token",
             "scope": "openid",
@@ -440,7 +452,7 @@ class LTI13LoginHandler(RefusalPagesMixin, LTI13LoginInitHandler):
             "client_id": args.get("client_id") or platform.client_ids[0],
             "redirect_uri": hub_url(self, CALLBACK_PATH),
             "login_hint": args["login_hint"],
-            "nonce": get_nonce(nonce_state),
+            "nonce": nonce_for(nonce_secret),
             "state": state,
         }
         if args.get("lti_message_hint"):
@@ -449,10 +461,10 @@ class LTI13LoginHandler(RefusalPagesMixin, LTI13LoginInitHandler):
 
     get = post
 
-    def _set_oauth_cookie(self, key: str, value: str) -> None:
+    def _set_launch_cookie(self, key: str, value: str) -> None:
         samesite = {}
         if get_browser_protocol(self.request) == "https":
-            samesite = {"samesite": self.lti13.state_cookie_samesite, "secure": True}
+            samesite = {"samesite": self.source.state_cookie_samesite, "secure": True}
         # Named per launch, so an abandoned launch's cookies must not pile up in the browser;
         # the platform answers the redirect at once, and the id_token lives no longer anyway.
         self._set_cookie(
@@ -466,11 +478,13 @@ class LTI13LoginHandler(RefusalPagesMixin, LTI13LoginInitHandler):
         )
 
 
-class LTI13ConfigHandler(BaseHandler):
+class LTI13ConfigHandler(ServesSource, BaseHandler):
     """Tool configuration JSON (at /hub/lti13/config), with every URL under the hub prefix."""
 
+    source: LTI13Login
+
     def get(self) -> None:
-        lti13 = self.authenticator.lti13_login
+        lti13 = self.source
         self.set_header("Content-Type", "application/json")
         self.write(
             {

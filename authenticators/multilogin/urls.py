@@ -10,7 +10,9 @@ from jupyterhub.utils import get_browser_protocol, url_path_join
 
 def public_origin(handler: BaseHandler) -> str:
     """`scheme://host` as the browser sees the hub: JupyterHub.public_url when set, else the
-    request with forwarded headers (a TLS-terminating proxy makes the request itself http)."""
+    scheme the proxy forwards (a TLS-terminating proxy makes the request itself http) and the
+    request's Host header. A forwarded host is not read: unless a trusted proxy sets it, it is
+    whatever the client sent."""
     public_url = handler.settings.get("public_url")
     if public_url:
         return f"{public_url.scheme}://{public_url.netloc}"

@@ -44,6 +44,18 @@ async def test_redirect_to_keycloak_uses_the_prefixed_callback(hub: HubUnderTest
     assert query["client_id"] == ["jupyterhub"]
 
 
+async def test_callback_url_takes_the_forwarded_scheme_but_never_a_forwarded_host(
+    hub: HubUnderTest,
+):
+    # Without JupyterHub.public_url, as in this hub: the request's Host header names the host.
+    headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "attacker.example"}
+
+    response = await hub.request("oauth_login", headers=headers)
+
+    redirect_uri = parse_qs(urlparse(response.headers["Location"]).query)["redirect_uri"][0]
+    assert redirect_uri == "https://" + hub.url("oauth_callback").removeprefix("http://")
+
+
 async def test_admin_group_makes_an_admin_and_next_survives(hub: HubUnderTest):
     response = await keycloak_login(hub, "Admin", ["admins"], next_url="/prefix/hub/admin")
 
@@ -104,6 +116,25 @@ async def test_same_person_via_keycloak_then_moodle_is_one_user(hub: HubUnderTes
     user = hub.user("gpu-student")
     assert sorted(g.name for g in user.groups) == ["course-moodle.42", "gpu"]
     assert (await user.get_auth_state())["login_source"] == "lti11"
+
+
+async def test_starting_a_campus_login_leaves_the_signed_in_session_alone(hub: HubUnderTest):
+    """The redirect to Keycloak is oauthenticator's handler reading KeycloakLogin; the session
+    it sees must not be refreshed through KeycloakLogin, which knows nothing of LTI logins."""
+    assert (await keycloak_login(hub, "gpu-student", ["students", "gpu"])).code == 302
+    body = sign_lti11(
+        hub.url("lti/launch"), moodle_lti11_params(username="gpu-student"), LTI11_KEY, LTI11_SECRET
+    )
+    launched = await hub.request("lti/launch", "POST", body)
+    # Due for a refresh: JupyterHub refreshes a signed-in user at their next request.
+    hub.user("gpu-student")._auth_refreshed = None
+
+    response = await hub.request("oauth_login", cookies=response_cookies(launched))
+
+    assert response.code == 302
+    user = hub.user("gpu-student")
+    assert (await user.get_auth_state())["login_source"] == "lti11"
+    assert sorted(g.name for g in user.groups) == ["course-moodle.42", "gpu"]
 
 
 async def test_admin_is_lost_with_the_keycloak_group(hub: HubUnderTest):

@@ -9,7 +9,7 @@ from typing import Any
 from kubespawner import KubeSpawner
 from traitlets import Bool, Instance, Integer, Unicode, default
 
-from hubconfig import lab_names, spawn_request, user_options
+from hubconfig import auth_state, lab_names, spawn_request, user_options
 from hubconfig.gpu_quota import GpuQuota, held_count, holdings
 from hubconfig.gpu_quota import check as check_gpu_quota
 from hubconfig.profiles import Offer, ProfileCatalogue, form_entries
@@ -66,14 +66,10 @@ class ProfileSpawner(KubeSpawner):
     async def course_key(self) -> str | None:
         """The course key (`<platform>/<context_id>`) of the user's latest LTI launch, if any.
 
-        The authenticator records it as auth_state `course.key`; the platform name keeps course
-        202 of one Moodle apart from course 202 of another. A login recorded before course keys
-        (only `context_id`) counts as no course until the next launch.
+        The authenticator records it in auth_state (see hubconfig.auth_state); the platform name
+        keeps course 202 of one Moodle apart from course 202 of another.
         """
-        auth_state = await self.user.get_auth_state() or {}
-        course = auth_state.get("course")
-        key = course.get("key") if isinstance(course, dict) else None
-        return key if isinstance(key, str) and key else None
+        return auth_state.course_key(await self.user.get_auth_state())
 
     # Pod and home claim names from the username unchanged (see hubconfig.lab_names): KubeSpawner's
     # defaults hash some names into collidable slugs. Without legacy names, a first start never
