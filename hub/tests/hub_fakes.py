@@ -22,6 +22,7 @@ from tornado.web import Application, RequestHandler
 from traitlets.config import Config
 
 from hubconfig import configure
+from hubconfig.auth_state import COURSE, COURSE_KEY
 from hubconfig.config import Deployment
 from hubconfig.spawner import ProfileSpawner
 
@@ -159,14 +160,14 @@ class FakeUsers(dict):
 def lti_course(key: str) -> dict[str, str]:
     """auth_state `course` as the authenticator records an LTI launch: `<platform>/<context_id>`."""
     platform, context_id = key.split("/", 1)
-    return {"key": key, "platform": platform, "context_id": context_id, "title": "A course"}
+    return {COURSE_KEY: key, "platform": platform, "context_id": context_id, "title": "A course"}
 
 
 def hub_user(
     name: str, groups: list[str], course: str | None = None, registry: FakeUsers | None = None
 ) -> FakeUser:
     """`course`: the course key of the user's latest LTI launch, if any."""
-    auth_state = {"login_source": "lti13", "course": lti_course(course)} if course else None
+    auth_state = {"login_source": "lti13", COURSE: lti_course(course)} if course else None
     user = FakeUser(name=name, auth_state=auth_state)
     user.settings = {"users": registry if registry is not None else FakeUsers()}
     user.groups = [FakeGroup(group) for group in groups]
