@@ -52,13 +52,22 @@ class HubAdmin:
         response.raise_for_status()
         return response.json()
 
-    def server_running(self, name: str) -> bool:
+    def server(self, name: str) -> dict[str, Any] | None:
+        """The hub's record of the user's default server; None when it has none."""
         user = self.user(name)
-        return bool(user and user.get("servers", {}).get("", {}).get("ready"))
+        return (user or {}).get("servers", {}).get("")
+
+    def server_running(self, name: str) -> bool:
+        return bool((self.server(name) or {}).get("ready"))
 
     def server_exists(self, name: str) -> bool:
-        user = self.user(name)
-        return bool(user and "" in user.get("servers", {}))
+        return self.server(name) is not None
+
+    def service(self, name: str) -> dict[str, Any]:
+        """The hub's model of a service, with its command (admins may read it)."""
+        response = self.session.get(f"{self.api}/services/{name}", timeout=30)
+        response.raise_for_status()
+        return response.json()
 
     def ensure_user(self, name: str) -> None:
         if self.user(name) is None:
@@ -66,6 +75,21 @@ class HubAdmin:
 
     def start_server(self, name: str, options: dict[str, Any]) -> requests.Response:
         return self.session.post(f"{self.api}/users/{name}/server", json=options, timeout=60)
+
+    def start_named_server(
+        self, name: str, server_name: str, options: dict[str, Any]
+    ) -> requests.Response:
+        return self.session.post(
+            f"{self.api}/users/{name}/servers/{server_name}", json=options, timeout=60
+        )
+
+    def remove_named_server(self, name: str, server_name: str) -> None:
+        """Forget a stopped named server (JupyterHub keeps one a refused start created)."""
+        response = self.session.delete(
+            f"{self.api}/users/{name}/servers/{server_name}", json={"remove": True}, timeout=60
+        )
+        if response.status_code != 404:
+            response.raise_for_status()
 
     def stop_server(self, name: str) -> None:
         """Stop the user's default server (if any) and wait until its pod is gone."""
@@ -111,3 +135,6 @@ class HubAdmin:
             return None
         response.raise_for_status()
         return response.json()["content"]
+
+    def delete_file(self, name: str, path: str) -> None:
+        self.session.delete(self.contents_url(name, path), timeout=30).raise_for_status()

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 
 import pytest
 from environment import Environment
-from hub_api import HubAdmin, xsrf_headers
+from hub_api import SERVER_STOP_WAIT_S, HubAdmin, xsrf_headers
 from pages import HubPages, LabPage, MockMoodlePages
 from playwright.sync_api import BrowserContext, Page, expect
 from waits import wait_until
@@ -24,8 +25,24 @@ pytestmark = pytest.mark.cluster
 GPU_RESOURCE = "nvidia.com/gpu"
 NLP_COURSE = "nlp-101"  # mapped to the `nlp` profile by the dev values' courseProfiles
 CPU_PROFILES = {"cpu", "nlp"}
-CULL_WAIT_S = 420  # the overlay's cull timeout (180 s) + interval (30 s) + the culler's start
+CULLER_SERVICE = "idle-culler"
+CULLER_SLACK_S = 180  # beyond the culler's timeout and interval: its first pass, the pod's stop
 HUB_RESTART_WAIT_S = 300
+
+
+def hub_deployment(env: Environment) -> str:
+    name = env.kubectl(
+        "get", "deployment", "-l", "app.kubernetes.io/component=hub", "-o", "name"
+    ).strip()
+    return "deployment/" + name.removeprefix("deployment.apps/")
+
+
+def culler_setting(command: list[str], flag: str) -> int:
+    """A number the hub runs the idle culler with (`--flag=N` in its service's command)."""
+    prefix = f"--{flag}="
+    values = [arg.removeprefix(prefix) for arg in command if arg.startswith(prefix)]
+    assert len(values) == 1, f"the culler's command {command} has no single {prefix}"
+    return int(values[0])
 
 
 def lab_pod(env: Environment, username: str) -> dict:
@@ -87,7 +104,8 @@ def test_gpu_student_gets_one_gpu_on_the_gpu_node(
     new_context: type[BrowserContext], env: Environment, hub_admin: HubAdmin
 ) -> None:
     """2. `gpu-student` sees the GPU profile, starts it with one GPU; the pod runs on the GPU
-    node with one `nvidia.com/gpu`, and `nvidia-smi` in a JupyterLab terminal shows one GPU."""
+    node with one `nvidia.com/gpu`, and `nvidia-smi` in a JupyterLab terminal shows one GPU.
+    The same home then opens in a CPU lab on the other node."""
     hub_admin.stop_server("gpu-student")
     page = sign_in(new_context(), env, "gpu-student")
     hub = HubPages(page, env)
@@ -100,20 +118,32 @@ def test_gpu_student_gets_one_gpu_on_the_gpu_node(
     lab.wait_until_loaded()
 
     pod = lab_pod(env, "gpu-student")
-    node = env.kubectl("get", "node", pod["spec"]["nodeName"], "-o", "jsonpath={.metadata.labels}")
-    assert f'"{cluster_config.GPU_NODE_LABEL}":"true"' in node
+    gpu_node = pod["spec"]["nodeName"]
+    labels = env.kubectl("get", "node", gpu_node, "-o", "jsonpath={.metadata.labels}")
+    assert f'"{cluster_config.GPU_NODE_LABEL}":"true"' in labels
     assert pod["spec"]["containers"][0]["resources"]["limits"][GPU_RESOURCE] == "1"
 
+    # Named after this pod, so that no earlier run's file can stand in for this one's output.
+    output = f"nvidia-smi-{pod['metadata']['uid']}.txt"
     lab.new_terminal()
-    lab.type_in_terminal("nvidia-smi -L > nvidia-smi.txt")
+    lab.type_in_terminal(f"nvidia-smi -L > {output}")
     wait_until(
-        lambda: hub_admin.read_file("gpu-student", "nvidia-smi.txt"),
+        lambda: hub_admin.read_file("gpu-student", output),
         timeout_s=60,
         what="nvidia-smi's output in the terminal's folder",
     )
-    listing = hub_admin.read_file("gpu-student", "nvidia-smi.txt") or ""
+    listing = hub_admin.read_file("gpu-student", output) or ""
     gpus = [line for line in listing.splitlines() if line.startswith("GPU ")]
     assert len(gpus) == 1, f"nvidia-smi -L listed: {listing!r}"
+
+    # Homes live in a folder every node mounts (e2e/README.md): a CPU lab, which cannot land
+    # on the tainted GPU node, finds the file the GPU lab wrote.
+    hub_admin.stop_server("gpu-student")
+    ensure_running(hub_admin, "gpu-student")
+    cpu_node = lab_pod(env, "gpu-student")["spec"]["nodeName"]
+    assert cpu_node != gpu_node, f"the CPU lab runs on the GPU node {gpu_node}"
+    assert hub_admin.read_file("gpu-student", output) == listing
+    hub_admin.delete_file("gpu-student", output)
 
 
 def test_student_cannot_forge_the_gpu_profile(
@@ -181,9 +211,13 @@ def test_keycloak_and_moodle_reach_the_same_server(
 
 
 def test_idle_server_is_culled(env: Environment, hub_admin: HubAdmin) -> None:
-    """6. An idle server is culled after the dev environment's short cull timeout."""
+    """6. The idle culler stops an idle server after the dev environment's short timeout: the
+    culler logs that it culls it, and nothing stopped it before it had been idle that long."""
     hub_admin.stop_server("instructor")
     hub_admin.ensure_user("instructor")
+    culler = hub_admin.service(CULLER_SERVICE)["command"]
+    timeout_s, every_s = culler_setting(culler, "timeout"), culler_setting(culler, "cull-every")
+    started_at = datetime.now(UTC)
     response = hub_admin.start_server("instructor", {"profile": "cpu"})
     assert response.status_code in (201, 202), response.text
     wait_until(
@@ -191,28 +225,62 @@ def test_idle_server_is_culled(env: Environment, hub_admin: HubAdmin) -> None:
         timeout_s=300,
         what="instructor's server to start",
     )
+
+    last_record = hub_admin.server("instructor")
+    assert last_record is not None, "instructor's server went as soon as it was ready"
+
+    def stopping() -> bool:
+        """Whether a stop began; until then keep the record (a stop sets its last activity)."""
+        nonlocal last_record
+        record = hub_admin.server("instructor")
+        if record is None or record.get("pending") == "stop":
+            return True
+        last_record = record
+        return False
+
+    wait_until(
+        stopping,
+        timeout_s=timeout_s + every_s + CULLER_SLACK_S,
+        what="the idle culler to stop instructor's server",
+    )
+    stopped_at = datetime.now(UTC)
+    # The culler's measure: the last activity, or the start when there was none.
+    last_activity = datetime.fromisoformat(last_record["last_activity"] or last_record["started"])
+    idle_s = (stopped_at - last_activity).total_seconds()
+    assert idle_s >= timeout_s, f"stopped after {idle_s:.0f} s idle, before the {timeout_s} s"
+    hub_log = env.kubectl("logs", hub_deployment(env), f"--since-time={started_at.isoformat()}")
+    culled = [line for line in hub_log.splitlines() if "Culling server instructor " in line]
+    assert culled, "the idle culler did not log culling instructor's server"
     wait_until(
         lambda: not hub_admin.server_exists("instructor") and not env.lab_pods("instructor"),
-        timeout_s=CULL_WAIT_S,
-        what="the idle culler to stop instructor's server",
+        timeout_s=SERVER_STOP_WAIT_S,
+        what="instructor's culled server and pod to go",
     )
 
 
 def test_hub_restart_keeps_the_running_server(
     new_context: type[BrowserContext], env: Environment, hub_admin: HubAdmin
 ) -> None:
-    """7. Restarting the hub pod leaves a running user server reachable, and no work is lost."""
+    """7. Restarting the hub pod leaves running user servers reachable and in the hub's record,
+    the GPUs they hold still counted, and no work is lost."""
     page = sign_in(new_context(), env, "student")
     open_running_lab(page, env, hub_admin, "student")
     pod_uid = lab_pod(env, "student")["metadata"]["uid"]
     hub_admin.write_file("student", "before-restart.txt", "work in progress")
+    hub_admin.stop_server("gpu-student")
+    response = hub_admin.start_server("gpu-student", {"profile": "gpu", "gpus": 1})
+    assert response.status_code in (201, 202), response.text
+    wait_until(
+        lambda: hub_admin.server_running("gpu-student"),
+        timeout_s=300,
+        what="gpu-student's GPU server to start",
+    )
+    gpu_pod_uid = lab_pod(env, "gpu-student")["metadata"]["uid"]
 
-    hub_deployment = "deployment/" + env.kubectl(
-        "get", "deployment", "-l", "app.kubernetes.io/component=hub", "-o", "name"
-    ).strip().removeprefix("deployment.apps/")
-    env.kubectl("rollout", "restart", hub_deployment)
+    hub = hub_deployment(env)
+    env.kubectl("rollout", "restart", hub)
     env.kubectl(
-        "rollout", "status", hub_deployment, f"--timeout={HUB_RESTART_WAIT_S}s",
+        "rollout", "status", hub, f"--timeout={HUB_RESTART_WAIT_S}s",
         timeout=HUB_RESTART_WAIT_S + 30,
     )  # fmt: skip
     wait_until(
@@ -221,10 +289,20 @@ def test_hub_restart_keeps_the_running_server(
         what="the restarted hub to answer",
     )
 
+    assert hub_admin.server_running("student"), hub_admin.server("student")
+    assert hub_admin.server_running("gpu-student"), hub_admin.server("gpu-student")
     page.reload()
     LabPage(page).wait_until_loaded()
     assert lab_pod(env, "student")["metadata"]["uid"] == pod_uid
+    assert lab_pod(env, "gpu-student")["metadata"]["uid"] == gpu_pod_uid
     assert hub_admin.read_file("student", "before-restart.txt") == "work in progress"
+
+    # The quota allows one GPU per user: the restarted hub must still count the running one.
+    second = {"profile": "gpu", "gpus": 1}
+    refused = hub_admin.start_named_server("gpu-student", "second-gpu", second)
+    assert refused.status_code == 403, refused.text
+    assert "You already hold 1 GPU(s)" in refused.json()["message"]
+    hub_admin.remove_named_server("gpu-student", "second-gpu")
 
 
 def test_profiles_and_admin_page_follow_groups(

@@ -2,6 +2,7 @@
 
 By default the default images of images.toml are tested. A test of an image that is not built
 fails with the command that builds it; tests of images not picked are deselected, not skipped.
+A name that images.toml does not know stops the run before any test.
 """
 
 from __future__ import annotations
@@ -34,11 +35,20 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def picked(config: pytest.Config) -> list[str]:
+    """The images `--images` names; a name images.toml does not know is a usage error, since
+    it would otherwise deselect that image's tests and let the run pass without them."""
     option = config.getoption("--images")
     specs = spec.load()
-    if option and option not in ("all", "default"):
-        return option.split(",")
-    return spec.select(specs, [], everything=option == "all")
+    if not option or option in ("all", "default"):
+        return spec.select(specs, [], everything=option == "all")
+    names = option.split(",")
+    unknown = [name for name in names if name not in specs]
+    if unknown:
+        raise pytest.UsageError(
+            f"--images names no image called {', '.join(map(repr, unknown))}; "
+            f"known: {', '.join(specs)} (or `all`, `default`)"
+        )
+    return names
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
