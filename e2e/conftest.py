@@ -22,8 +22,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from slugify import slugify
 
 from devenv import dev_env
-from devenv.paths import REPO_ROOT
-from devenv.testing import chromium_launch_args
+from service_fixtures import chromium_launch_args
+from tools.bootstrap.paths import REPO_ROOT
 
 ARTIFACTS = REPO_ROOT / "artifacts" / "e2e"
 EXPECT_TIMEOUT_MS = 30_000

@@ -13,7 +13,8 @@ from urllib.parse import quote, urlsplit
 
 from jupyterhub.utils import subdomain_hook_idna
 
-from devenv import cluster_config, dev_env, tools
+from devenv import cluster_config, dev_env
+from tools import binaries
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class Environment:
     def kubectl(self, *args: str, timeout: float = 120) -> str:
         """kubectl in the environment's namespace; raises CalledProcessError with its stderr."""
         command = [
-            str(tools.ensure("kubectl")),
+            str(binaries.ensure("kubectl")),
             "--context",
             cluster_config.kube_context(),
             "--namespace",

@@ -20,9 +20,9 @@ from chart_render import (
 
 from devenv import cluster_config
 from devenv.dev_env import image_values
-from devenv.images.lock import LockedImage
 from hubconfig import values
 from hubconfig.config import lab_labels
+from tools.images.lock import LockedImage
 
 FULLNAME = f"{RELEASE}-jupyterhub-k8s"
 HUB = f"{FULLNAME}-hub"

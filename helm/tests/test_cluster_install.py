@@ -1,6 +1,6 @@
 """Install the chart into the kind cluster and spawn through the REST API as a service.
 
-Needs `python -m devenv.cluster up` and the images built (`python -m devenv.images build hub
+Needs `python -m devenv.cluster up` and the images built (`python -m tools.images build hub
 configurable-http-proxy lab-base`). The release lives in its own namespace and is removed after.
 """
 
@@ -19,9 +19,10 @@ import requests
 import yaml
 from chart_render import CHART, DEV_VALUES, run_helm
 
-from devenv import cluster, cluster_config, tools
+from devenv import cluster, cluster_config
 from devenv.dev_env import dev_lab_keys, image_values
-from devenv.images import lock
+from tools import binaries
+from tools.images import lock
 
 pytestmark = pytest.mark.cluster
 
@@ -43,8 +44,8 @@ def release_values() -> dict[str, Any]:
     locked = lock.read()
     missing = [name for name in NEEDED_IMAGES if name not in locked]
     if missing:
-        pytest.fail(f"images not built: run `python -m devenv.images build {' '.join(missing)}`")
-    kind = tools.ensure("kind")
+        pytest.fail(f"images not built: run `python -m tools.images build {' '.join(missing)}`")
+    kind = binaries.ensure("kind")
     for name in NEEDED_IMAGES:
         cluster.run(
             [
@@ -116,7 +117,7 @@ def hub_api(overrides: Path) -> Iterator[str]:
     port = free_port()
     forward = subprocess.Popen(
         [
-            str(tools.ensure("kubectl")),
+            str(binaries.ensure("kubectl")),
             "--context",
             context,
             "-n",

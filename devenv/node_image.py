@@ -1,0 +1,446 @@
+"""The kind node image `kindest/node:<kubernetes.version>`: present, pulled, or built offline.
+
+The offline build (devenv/README.md) takes everything from package registries: Debian for the
+base, systemd, containerd and runc; the Go module proxy for Kubernetes, etcd, CoreDNS, crictl,
+the CNI plugins, kube-router and the local-path provisioner; pause is compiled from its C source
+in the Kubernetes module. Each part is cached by version under `cache_dir()`, so a second build
+reuses every part and says so.
+
+CLI: `python -m devenv.node_image` prints the image name, building what is missing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from devenv import cluster_config
+from tools import gobuild
+from tools.bootstrap import dockerd, prerequisites, versions
+from tools.bootstrap.paths import cache_dir, logs_dir
+from tools.bootstrap.progress import say, step
+
+NODE_IMAGE_REPOSITORY = "kindest/node"
+CONTEXTS_DIR = Path(__file__).resolve().parent / "node-image"
+PULL_TIMEOUT_S = 60
+ETCD_MODULE = "go.etcd.io/etcd/server/v3"
+# The Kubernetes commands in the node (kubelet, kubeadm, kubectl) and in the control-plane images.
+NODE_COMMANDS = ("kubelet", "kubeadm", "kubectl")
+CONTROL_PLANE_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
+IMAGE_COMMANDS = (*CONTROL_PLANE_COMMANDS, "kube-proxy")
+# kind applies these files of the node image at cluster creation; ours come from devenv/kind/.
+MANIFESTS = {
+    "default-cni.yaml": "kube-router.yaml",
+    "default-storage.yaml": "local-path-storage.yaml",
+}
+NODE_PINS = (
+    "kubernetes.version",
+    "node.cri_tools",
+    "node.cni_plugins",
+    "node.kube_router",
+    "node.local_path_provisioner",
+)
+INPUTS_LABEL = "io.jupyterhub-k8s.inputs"
+CNI_PLUGINS = ("main/bridge", "main/loopback", "main/ptp", "ipam/host-local", "meta/portmap")
+
+
+class NodeImageError(RuntimeError):
+    """The node image could not be found or built; the message says which step failed."""
+
+
+def node_image_name() -> str:
+    return f"{NODE_IMAGE_REPOSITORY}:{versions.get('kubernetes.version')}"
+
+
+def builds_dir(name: str, version: str) -> Path:
+    """The cache folder of one build output, keyed by its version."""
+    return cache_dir() / "builds" / f"{name}-{version}"
+
+
+def cached(title: str, outputs: list[Path], build: Callable[[], None]) -> None:
+    """Run a build step unless all its outputs exist; say which of the two happened."""
+    if all(path.exists() for path in outputs):
+        say(f"    {title}: cached ({outputs[0].parent})")
+        return
+    with step(title):
+        build()
+
+
+# --- Binaries -----------------------------------------------------------------------------------
+
+
+def kubernetes_bin() -> Path:
+    """kubelet, kubeadm, kubectl and the control-plane binaries, built in one `go build`."""
+    version = versions.get("kubernetes.version")
+    bin_dir = builds_dir("kubernetes", version) / "bin"
+    commands = (*NODE_COMMANDS, *IMAGE_COMMANDS)
+    cached(
+        f"build Kubernetes {version} ({', '.join(commands)})",
+        [bin_dir / command for command in commands],
+        lambda: gobuild.build_kubernetes(commands, bin_dir, version),
+    )
+    return bin_dir
+
+
+def kubeadm_images(kubeadm: Path) -> dict[str, str]:
+    """The images kubeadm expects, by short name (kube-apiserver, etcd, coredns, pause, ...)."""
+    version = versions.get("kubernetes.version")
+    result = subprocess.run(
+        [kubeadm, "config", "images", "list", "--kubernetes-version", version],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise NodeImageError(f"`kubeadm config images list` failed: {result.stderr.strip()}")
+    images = result.stdout.split()
+    return {image.rsplit("/", 1)[-1].split(":", 1)[0]: image for image in images}
+
+
+def image_tag(image: str) -> str:
+    return image.rsplit(":", 1)[-1]
+
+
+def etcd_bin(etcd_image: str) -> Path:
+    """etcd at the version of kubeadm's etcd image (tag `3.6.5-0` is etcd v3.6.5)."""
+    version = "v" + image_tag(etcd_image).split("-", 1)[0]
+    bin_dir = builds_dir("etcd", version) / "bin"
+    # etcd's go.mod replaces its sibling modules with folders, so `go install` refuses it.
+    cached(
+        f"build etcd {version}",
+        [bin_dir / "server"],
+        lambda: gobuild.build_in_wrapper(ETCD_MODULE, version, [ETCD_MODULE], bin_dir),
+    )
+    return bin_dir / "server"
+
+
+def coredns_bin(coredns_image: str) -> Path:
+    version = image_tag(coredns_image)
+    bin_dir = builds_dir("coredns", version) / "bin"
+    cached(
+        f"build CoreDNS {version}",
+        [bin_dir / "coredns"],
+        lambda: gobuild.go_install("github.com/coredns/coredns", version, bin_dir),
+    )
+    return bin_dir / "coredns"
+
+
+def pause_bin(pause_image: str) -> Path:
+    """pause, compiled statically from build/pause/linux/pause.c of the Kubernetes module."""
+    version = image_tag(pause_image)
+    binary = builds_dir("pause", version) / "bin" / "pause"
+
+    def build() -> None:
+        compiler = shutil.which("cc") or shutil.which("gcc")
+        if compiler is None:
+            raise NodeImageError("no C compiler to build pause (Debian: apt-get install gcc)")
+        source = gobuild.module_dir(gobuild.KUBERNETES_MODULE, versions.get("kubernetes.version"))
+        binary.parent.mkdir(parents=True, exist_ok=True)
+        # The flags of build/pause/Makefile.
+        pause_c = source / "build" / "pause" / "linux" / "pause.c"
+        subprocess.run(
+            [
+                compiler,
+                "-Os",
+                "-Wall",
+                "-Werror",
+                "-static",
+                f"-DVERSION=v{version}",
+                "-o",
+                binary,
+                pause_c,
+            ],
+            check=True,
+        )
+
+    cached(f"build pause {version}", [binary], build)
+    return binary
+
+
+def go_installed(name: str, package: str, version: str) -> Path:
+    """A command from a module without `replace` directives, by `go install`."""
+    bin_dir = builds_dir(name, version) / "bin"
+    binary = bin_dir / package.rstrip("/").rsplit("/", 1)[-1]
+    cached(
+        f"build {name} {version}", [binary], lambda: gobuild.go_install(package, version, bin_dir)
+    )
+    return binary
+
+
+def cni_plugins_bin() -> Path:
+    version = versions.get("node.cni_plugins")
+    bin_dir = builds_dir("cni-plugins", version) / "bin"
+    packages = [f"github.com/containernetworking/plugins/plugins/{name}" for name in CNI_PLUGINS]
+
+    def build() -> None:
+        for package in packages:
+            gobuild.go_install(package, version, bin_dir)
+
+    cached(
+        f"build CNI plugins {version}",
+        [bin_dir / name.rsplit("/", 1)[-1] for name in CNI_PLUGINS],
+        build,
+    )
+    return bin_dir
+
+
+# --- Component images ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ComponentImage:
+    """An image the node preloads: its name, the build context folder, and the binary it holds."""
+
+    name: str
+    context: str
+    binary: Path
+    command: str
+    """The binary's file name in the build context and in the image."""
+
+    def inputs(self) -> str:
+        return inputs_digest([CONTEXTS_DIR / self.context, self.binary], [self.name, self.command])
+
+    def build(self) -> None:
+        if image_inputs(self.name) == self.inputs():
+            say(f"    image {self.name}: cached (in Docker)")
+            return
+        with step(f"build image {self.name}"):
+            staging = cache_dir() / "contexts" / self.name.replace("/", "_").replace(":", "_")
+            shutil.rmtree(staging, ignore_errors=True)
+            shutil.copytree(CONTEXTS_DIR / self.context, staging)
+            shutil.copy2(self.binary, staging / self.command)
+            build_args = {"BINARY": self.command, "BASE_IMAGE": dockerd.base_image()}
+            docker_build(staging, self.name, build_args, self.inputs())
+            shutil.rmtree(staging)
+
+
+def inputs_digest(paths: list[Path], values: list[str]) -> str:
+    """A hash of files (each folder's files, recursively) and values: what an image is made of."""
+    digest = hashlib.sha256("\n".join(values).encode())
+    for path in paths:
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            digest.update(f"\n{file.relative_to(path.parent)}\n".encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def image_inputs(name: str) -> str | None:
+    """The inputs label of a local image: None when absent, "" when it has none (not ours)."""
+    template = f'{{{{ index .Config.Labels "{INPUTS_LABEL}" }}}}'
+    result = subprocess.run(
+        ["docker", "image", "inspect", "-f", template, name],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        return None
+    label = result.stdout.strip()
+    return "" if label == "<no value>" else label
+
+
+def docker_build(context: Path, tag: str, build_args: dict[str, str], inputs: str) -> None:
+    """`docker build`, labelling the image with the digest of its inputs."""
+    args = [arg for key, value in build_args.items() for arg in ("--build-arg", f"{key}={value}")]
+    args += ["--label", f"{INPUTS_LABEL}={inputs}"]
+    log = logs_dir() / f"docker-build-{tag.replace('/', '_').replace(':', '_')}.log"
+    with log.open("wb") as handle:
+        result = subprocess.run(
+            ["docker", "build", "--network", "host", "-t", tag, *args, str(context)],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+    if result.returncode != 0:
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
+        raise NodeImageError(f"`docker build` of {tag} failed; log {log}:\n{tail}")
+
+
+def component_images(kubernetes: Path, kubeadm: dict[str, str]) -> list[ComponentImage]:
+    """Every image the node preloads, with the binary each one holds."""
+    router = versions.get("node.kube_router")
+    provisioner = versions.get("node.local_path_provisioner")
+    static = [
+        ComponentImage(kubeadm[name], "static", kubernetes / name, name)
+        for name in CONTROL_PLANE_COMMANDS
+    ]
+    return [
+        *static,
+        ComponentImage(
+            kubeadm["kube-proxy"], "kube-proxy", kubernetes / "kube-proxy", "kube-proxy"
+        ),
+        ComponentImage(kubeadm["etcd"], "static", etcd_bin(kubeadm["etcd"]), "etcd"),
+        ComponentImage(kubeadm["coredns"], "coredns", coredns_bin(kubeadm["coredns"]), "coredns"),
+        ComponentImage(kubeadm["pause"], "pause", pause_bin(kubeadm["pause"]), "pause"),
+        ComponentImage(
+            kube_router_image(),
+            "kube-router",
+            go_installed(
+                "kube-router", "github.com/cloudnativelabs/kube-router/v2/cmd/kube-router", router
+            ),
+            "kube-router",
+        ),
+        ComponentImage(
+            local_path_provisioner_image(),
+            "static",
+            go_installed(
+                "local-path-provisioner", "github.com/rancher/local-path-provisioner", provisioner
+            ),
+            "local-path-provisioner",
+        ),
+    ]
+
+
+def kube_router_image() -> str:
+    return f"docker.io/cloudnativelabs/kube-router:{versions.get('node.kube_router')}"
+
+
+def local_path_provisioner_image() -> str:
+    return f"docker.io/rancher/local-path-provisioner:{versions.get('node.local_path_provisioner')}"
+
+
+def save_images(names: list[str], archive: Path) -> None:
+    """One archive of all preloaded images (shared layers stored once), cached by version."""
+    if archive.exists():
+        say(f"    image archive: cached ({archive})")
+        return
+    with step(f"save {len(names)} images to {archive.name}"):
+        archive.parent.mkdir(parents=True, exist_ok=True)
+        partial = archive.with_suffix(".partial")
+        subprocess.run(["docker", "save", "-o", str(partial), *names], check=True)
+        partial.rename(archive)
+        for stale in archive.parent.glob("images-*.tar"):
+            if stale != archive:
+                stale.unlink()
+
+
+# --- The node image -----------------------------------------------------------------------------
+
+
+def manifest(name: str, **images: str) -> str:
+    """A manifest of devenv/kind with its `@PLACEHOLDER@`s replaced by image names."""
+    text = (cluster_config.KIND_DIR / name).read_text()
+    for placeholder, image in images.items():
+        text = text.replace(f"@{placeholder}@", image)
+    left = sorted(set(re.findall(r"@[A-Z_]+@", text)))
+    if left:
+        raise NodeImageError(f"devenv/kind/{name}: no value for {', '.join(left)}")
+    return text
+
+
+def stage_node_context(
+    kubernetes: Path, crictl: Path, cni: Path, archive: Path, staging: Path
+) -> None:
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(CONTEXTS_DIR / "node", staging)
+    for folder in ("bin", "cni", "images", "manifests"):
+        (staging / folder).mkdir()
+    for command in NODE_COMMANDS:
+        os.link(kubernetes / command, staging / "bin" / command)
+    os.link(crictl, staging / "bin" / "crictl")
+    for plugin in cni.iterdir():
+        os.link(plugin, staging / "cni" / plugin.name)
+    os.link(archive, staging / "images" / archive.name)
+    (staging / "manifests" / "default-cni.yaml").write_text(
+        manifest(MANIFESTS["default-cni.yaml"], KUBE_ROUTER_IMAGE=kube_router_image())
+    )
+    (staging / "manifests" / "default-storage.yaml").write_text(
+        manifest(
+            MANIFESTS["default-storage.yaml"],
+            LOCAL_PATH_PROVISIONER_IMAGE=local_path_provisioner_image(),
+            HELPER_IMAGE=dockerd.base_image(),
+        )
+    )
+
+
+def build_node_image() -> None:
+    """Build every part (or reuse it from the cache), then the node image itself."""
+    version = versions.get("kubernetes.version")
+    prerequisites.ensure(["go"])
+    kubernetes = kubernetes_bin()
+    kubeadm = kubeadm_images(kubernetes / "kubeadm")
+    images = component_images(kubernetes, kubeadm)
+    crictl = go_installed(
+        "crictl", "sigs.k8s.io/cri-tools/cmd/crictl", versions.get("node.cri_tools")
+    )
+    cni = cni_plugins_bin()
+    dockerd.ensure_base_image()
+    for image in images:
+        image.build()
+    archive = builds_dir("node-images", version) / f"{image_set_key(images)}.tar"
+    save_images([image.name for image in images], archive)
+    with step(f"build image {node_image_name()}"):
+        staging = cache_dir() / "contexts" / f"node-{version}"
+        stage_node_context(kubernetes, crictl, cni, archive, staging)
+        build_args = {
+            "BASE_IMAGE": dockerd.base_image(),
+            "KUBERNETES_VERSION": version,
+            "PAUSE_IMAGE": kubeadm["pause"],
+        }
+        docker_build(staging, node_image_name(), build_args, node_inputs())
+        shutil.rmtree(staging)
+
+
+def image_set_key(images: list[ComponentImage]) -> str:
+    """A file name that changes whenever a preloaded image (its name or inputs) changes."""
+    names = "\n".join(sorted(f"{image.name} {image.inputs()}" for image in images))
+    return "images-" + hashlib.sha256(names.encode()).hexdigest()[:16]
+
+
+def node_inputs() -> str:
+    """The digest of what the node image is made of, without building any part."""
+    pins = [f"{key}={versions.get(key)}" for key in NODE_PINS]
+    manifests = [cluster_config.KIND_DIR / name for name in MANIFESTS.values()]
+    return inputs_digest([CONTEXTS_DIR, *manifests], [dockerd.base_image(), *pins])
+
+
+def ensure() -> str:
+    """The node image's name, after making sure Docker has it (present, pulled or built).
+
+    An image we built is rebuilt when its inputs changed; one from elsewhere is used as it is.
+    """
+    name = node_image_name()
+    found = image_inputs(name)
+    if found == "" or found == node_inputs():
+        say(f"    {name}: present in Docker")
+        return name
+    if found is not None:
+        say(f"    {name}: its inputs changed; rebuilding it")
+        build_node_image()
+        return name
+    try:
+        pulled = subprocess.run(
+            ["docker", "pull", name], capture_output=True, timeout=PULL_TIMEOUT_S, check=False
+        )
+        if pulled.returncode == 0:
+            say(f"    {name}: pulled")
+            return name
+    except subprocess.TimeoutExpired:
+        pass
+    say(f"    {name} cannot be pulled here; building it offline")
+    build_node_image()
+    return name
+
+
+def main(argv: list[str]) -> int:
+    if argv:
+        print("usage: python -m devenv.node_image", file=sys.stderr)
+        return 2
+    try:
+        print(ensure())
+    except (NodeImageError, gobuild.GoBuildError, dockerd.DockerError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,176 @@
+"""Build images whose inputs changed, record them in the lock file, and report each one."""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from tools.bootstrap import dockerd, versions
+from tools.bootstrap.paths import logs_dir
+from tools.bootstrap.progress import say, step
+from tools.images import content, docker_images, fetch, lock
+from tools.images.spec import DEBIAN_BASE, ImageSpec, SpecError, build_order
+
+# Site CAs of the build host (e.g. a TLS-inspecting proxy's): handed to builder stages only, so
+# that pip and npm reach their registries from there; final stages never see them.
+LOCAL_CA_DIR = Path("/usr/local/share/ca-certificates")
+# The Dockerfile ARG that names the image an image's build stage starts from (its `builder`).
+BUILDER_ARG = "BUILDER_IMAGE"
+# The weight of build containers against other processes (1024 is Docker's default).
+LOW_PRIORITY_CPU_SHARES = 256
+
+
+class BuildError(RuntimeError):
+    """An image did not build; the message names its log."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """An image as it would be built now: its inputs and the tag they hash to."""
+
+    spec: ImageSpec
+    files: dict[str, Path]
+    build_args: dict[str, str]
+    base_reference: str
+    base_id: str
+    content_hash: str
+
+    @property
+    def tag(self) -> str:
+        return content.tag_for(self.content_hash)
+
+    @property
+    def reference(self) -> str:
+        return f"{self.spec.repository}:{self.tag}"
+
+    @property
+    def alias(self) -> str | None:
+        if self.spec.alias_tag is None:
+            return None
+        return f"{self.spec.repository}:{versions.get(self.spec.alias_tag)}"
+
+
+Puller = Callable[[Plan], bool]
+"""Fetches a plan's image from elsewhere (a registry) under its reference; False if it cannot."""
+
+
+def pinned_build_args(spec: ImageSpec) -> dict[str, str]:
+    return {arg: versions.get(key) for arg, key in spec.build_args.items()}
+
+
+def plan(spec: ImageSpec, base_reference: str, builder_reference: str | None = None) -> Plan:
+    """The image as it would be built now; a builder's reference (a hash tag) is hashed with the
+    build args, so an image is rebuilt when its builder is."""
+    base_id = docker_images.image_id(base_reference)
+    if base_id is None:
+        raise BuildError(f"{spec.name}: its base image {base_reference} is not in Docker")
+    unknown = [name for name in spec.fetch if not fetch.known(name)]
+    if unknown:
+        raise SpecError(f"image {spec.name!r}: nothing knows how to fetch {unknown}")
+    files = content.context_files(spec)
+    args = pinned_build_args(spec)
+    if builder_reference is not None:
+        args[BUILDER_ARG] = builder_reference
+    full_hash = content.content_hash(files, args, base_id)
+    return Plan(spec, files, args, base_reference, base_id, full_hash)
+
+
+def extra_ca_certs(folder: Path = LOCAL_CA_DIR) -> str:
+    """The PEM text of the host's locally added CAs (empty where there are none)."""
+    if not folder.is_dir():
+        return ""
+    return "".join(path.read_text() for path in sorted(folder.glob("*.crt")))
+
+
+def build_command(
+    job: Plan, context: Path, *, low_priority: bool, from_scratch: bool = False
+) -> list[str]:
+    args = {**job.build_args, "BASE_IMAGE": job.base_reference, "EXTRA_CA_CERTS": extra_ca_certs()}
+    # --force-rm: a failed step's container (gigabytes for a lab) is not left behind.
+    command = ["docker", "build", "--force-rm", "--tag", job.reference]
+    command += ["--label", f"io.github.jupyterhub-k8s.content-hash={job.content_hash}"]
+    for key, value in args.items():
+        command += ["--build-arg", f"{key}={value}"]
+    if low_priority:
+        command += ["--cpu-shares", str(LOW_PRIORITY_CPU_SHARES)]
+    if from_scratch:
+        command += ["--no-cache"]
+    return [*command, str(context)]
+
+
+def log_file(name: str) -> Path:
+    folder = logs_dir() / "images"
+    folder.mkdir(exist_ok=True)
+    return folder / f"{name}.log"
+
+
+def run_build(job: Plan, *, low_priority: bool, from_scratch: bool) -> None:
+    log = log_file(job.spec.name)
+    with tempfile.TemporaryDirectory(prefix=f"image-{job.spec.name}-") as tmp:
+        context = Path(tmp)
+        content.write_context(job.files, context)
+        for name in job.spec.fetch:
+            fetch.copy_into(name, context)
+        say(f"    building {job.reference} (log: {log})")
+        with log.open("w") as output:
+            result = subprocess.run(
+                build_command(job, context, low_priority=low_priority, from_scratch=from_scratch),
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                check=False,
+            )
+    if result.returncode != 0:
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-25:])
+        raise BuildError(f"{job.spec.name} did not build; the end of {log}:\n{tail}")
+
+
+def ensure_image(
+    job: Plan, *, low_priority: bool, from_scratch: bool, pull: Puller | None = None
+) -> str:
+    """Make `job.reference` exist; return what was done: "up to date", "pulled" or "built"."""
+    if not from_scratch and docker_images.image_id(job.reference) is not None:
+        return "up to date"
+    if not from_scratch and pull is not None and pull(job):
+        return "pulled"
+    run_build(job, low_priority=low_priority, from_scratch=from_scratch)
+    return "built"
+
+
+def build(
+    specs: dict[str, ImageSpec],
+    names: list[str],
+    *,
+    low_priority: bool = False,
+    from_scratch: bool = False,
+    pull: Puller | None = None,
+) -> dict[str, lock.LockedImage]:
+    """Build the named images (and their bases) that are not built yet; lock each one.
+
+    `from_scratch` rebuilds every one of them without Docker's layer cache (cold build times).
+    """
+    built: dict[str, lock.LockedImage] = {}
+    for spec in build_order(specs, names):
+        with step(f"image {spec.name}"):
+            started = time.monotonic()
+            if spec.base == DEBIAN_BASE:
+                base_reference = dockerd.ensure_base_image()
+            else:
+                base_reference = built[spec.base].reference
+            builder = built[spec.builder].reference if spec.builder else None
+            job = plan(spec, base_reference, builder)
+            outcome = ensure_image(
+                job, low_priority=low_priority, from_scratch=from_scratch, pull=pull
+            )
+            if job.alias:
+                docker_images.tag(job.reference, job.alias)
+            image_id = docker_images.image_id(job.reference) or ""
+            entry = lock.LockedImage(spec.repository, job.tag, job.content_hash, image_id)
+            built[spec.name] = lock.update(spec.name, entry)
+            size = docker_images.megabytes(docker_images.image_size(job.reference))
+            elapsed = time.monotonic() - started
+            say(f"    {job.reference}: {outcome} in {elapsed:.1f} s, {size}")
+    return built
