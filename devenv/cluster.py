@@ -1,31 +1,33 @@
 """The local kind cluster with a fake-GPU node: `up` creates it, `down` deletes it.
 
-Both are idempotent. `up` makes sure of the prerequisites (Docker, Go), the pinned tools, the
-node image, the cluster, the images it needs (loaded with `kind load`) and the fake GPU device
-plugin, and returns once the GPU node advertises `nvidia.com/gpu`.
+Both are idempotent. `up` runs its steps in order over one `ClusterConfig` (read once): the
+prerequisites (Docker, Go), the pinned tools, the node image, the cluster, the images it needs
+(loaded with `kind load`) and the fake GPU device plugin, and returns once the GPU node
+advertises `nvidia.com/gpu`.
 
-CLI: `python -m devenv.cluster up|down` (the project's venv: it reads YAML).
+CLI: `python -m devenv.cluster up|down`.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
-from devenv import cluster_config, node_image
-from tools import binaries, gobuild
+from devenv import cluster_config, manifests, node_image
+from devenv.cluster_config import ClusterConfig
+from tools import binaries, docker, gobuild
 from tools.bootstrap import dockerd, prerequisites
 from tools.bootstrap.paths import logs_dir
 from tools.bootstrap.progress import say, step
+from tools.bootstrap.run import RunError, run
+from tools.images import build, lock, spec
 
 GPU_RESOURCE = "nvidia.com/gpu"
-GPU_PLUGIN_IMAGE = "jupyterhub-k8s/fake-gpu-plugin:dev"
-GPU_PLUGIN_SPEC = "fake-gpu-plugin"  # its entry in images/images.toml
+GPU_PLUGIN = "fake-gpu-plugin"  # its entry in images/images.toml
 GPU_PLUGIN_MANIFEST = cluster_config.KIND_DIR / "fake-gpu-plugin.yaml"
-IMAGE_ID_KEY = "jupyterhub-k8s/image-id"
 GPU_WAIT_S = 180
 NODES_READY_WAIT_S = 300
 POD_NETWORK_WAIT_S = 30
@@ -39,140 +41,83 @@ class ClusterError(RuntimeError):
     """A step of bringing the cluster up or down failed; the message says which and why."""
 
 
-def run(command: list[str | Path], *, what: str, timeout: float | None = None) -> str:
-    """Run a command; on failure raise ClusterError naming the step and the command's error."""
-    result = subprocess.run(
-        [str(part) for part in command], capture_output=True, text=True, timeout=timeout
-    )
-    if result.returncode != 0:
-        detail = (result.stderr or result.stdout).strip()
-        raise ClusterError(f"{what} failed: {detail}")
-    return result.stdout
+def kind(*args: str | Path, log: Path | None = None, timeout: float | None = None) -> str:
+    """The pinned kind, with the runner (RunError on failure)."""
+    return run([binaries.ensure("kind"), *args], log=log, timeout=timeout)
 
 
-def kubectl(*args: str, what: str, timeout: float | None = 120) -> str:
-    """kubectl against this cluster's context, whatever the current context is."""
-    binary = binaries.ensure("kubectl")
-    return run(
-        [binary, "--context", cluster_config.kube_context(), *args], what=what, timeout=timeout
-    )
+def cluster_exists(config: ClusterConfig) -> bool:
+    return config.name in kind("get", "clusters").split()
 
 
-def cluster_exists(kind: Path) -> bool:
-    return (
-        cluster_config.cluster_name()
-        in run([kind, "get", "clusters"], what="kind get clusters").split()
-    )
-
-
-def node_containers(kind: Path) -> list[str]:
+def node_containers(config: ClusterConfig) -> list[str]:
     """The Docker containers that are this cluster's nodes."""
-    nodes = run(
-        [kind, "get", "nodes", "--name", cluster_config.cluster_name()], what="kind get nodes"
-    )
-    return nodes.split()
+    return kind("get", "nodes", "--name", config.name).split()
 
 
-def wait_for_rollout(resource: str, namespace: str, timeout_s: float, what: str) -> None:
-    """`kubectl rollout status` of e.g. `daemonset/kube-router`, with its own deadline."""
-    kubectl(
-        "rollout", "status", resource, "-n", namespace, f"--timeout={timeout_s:.0f}s",
-        what=what, timeout=timeout_s + 30,
-    )  # fmt: skip
-
-
-def restart_rollout(resource: str, namespace: str, what: str) -> None:
-    """Replace the pods of a Deployment or DaemonSet and wait until the new ones are ready."""
-    kubectl("rollout", "restart", resource, "-n", namespace, what=f"restarting {what}")
-    wait_for_rollout(resource, namespace, NODES_READY_WAIT_S, what=f"waiting for {what}")
-
-
-def cluster_answers(kind: Path) -> bool:
+def cluster_answers(config: ClusterConfig) -> bool:
     """True when every node container runs and the API server reports ready.
 
     A cluster outlives the dockerd that ran it only as stopped containers (a reboot, or a CI run
     after the session that created it); kind cannot resume those reliably, so they are recreated.
     """
-    for node in node_containers(kind):
-        state = dockerd.docker("inspect", "-f", "{{.State.Running}}", node, check=False).strip()
-        if state != "true":
+    for node in node_containers(config):
+        if docker.docker("inspect", "-f", "{{.State.Running}}", node).strip() != "true":
             return False
-    try:
-        kubectl("get", "--raw", "/readyz", what="asking the API server", timeout=30)
-    except (ClusterError, subprocess.TimeoutExpired):
-        return False
-    return True
+    return config.kubectl.answers()
 
 
-def clear_shared_dir(image: str) -> None:
+def clear_shared_dir(config: ClusterConfig, image: str) -> None:
     """Empty the folder the nodes share: its volumes belonged to a cluster that is gone.
 
     Pods wrote it as root and as their own users, so a container removes the files (the caller
     may not be root); the image is one that is there already.
     """
-    folder = cluster_config.shared_dir()
+    folder = config.shared_dir
     folder.mkdir(parents=True, exist_ok=True)
     if not any(folder.iterdir()):
         return
-    dockerd.docker(
+    docker.docker(
         "run", "--rm", "--entrypoint", "find", "-v", f"{folder}:/shared", image,
         "/shared", "-mindepth", "1", "-delete",
     )  # fmt: skip
 
 
-def create_cluster(kind: Path, image: str) -> None:
-    name = cluster_config.cluster_name()
-    if cluster_exists(kind):
-        if not cluster_answers(kind):
-            say(f"    cluster {name}: exists but does not answer (nodes stopped?); recreating it")
-        elif cluster_config.config_changed_since_creation():
+def create_cluster(config: ClusterConfig, image: str) -> None:
+    if cluster_exists(config):
+        if not cluster_answers(config):
+            say(f"    cluster {config.name}: exists but does not answer (stopped?); recreating")
+        elif config.changed_since_creation():
             say(
-                f"    cluster {name}: its configuration changed since it was created "
+                f"    cluster {config.name}: its configuration changed since it was created "
                 "(devenv/kind/kind-config.yaml, ports.yaml); recreating it"
             )
         else:
-            say(f"    cluster {name}: exists")
+            say(f"    cluster {config.name}: exists")
             return
-        run([kind, "delete", "cluster", "--name", name], what="deleting the old cluster")
-    clear_shared_dir(image)
-    log = logs_dir() / f"kind-create-{name}.log"
-    config = cluster_config.write_kind_config()
-    with log.open("w") as handle:
-        result = subprocess.run(
-            [kind, "create", "cluster", "--config", config, "--image", image],
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-        )
-    if result.returncode != 0:
-        tail = "\n".join(log.read_text().splitlines()[-20:])
-        run([kind, "delete", "cluster", "--name", name], what="deleting the failed cluster")
+        kind("delete", "cluster", "--name", config.name)
+    clear_shared_dir(config, image)
+    log = logs_dir() / f"kind-create-{config.name}.log"
+    log.write_text("")
+    try:
+        kind("create", "cluster", "--config", config.write_kind_config(), "--image", image, log=log)
+    except RunError as error:
+        kind("delete", "cluster", "--name", config.name)
         raise ClusterError(
-            f"`kind create cluster` failed (log {log}); the nodes were deleted "
-            f"(run kind by hand with --retain to keep them for debugging).\n{tail}"
-        )
+            f"{error}\nThe nodes were deleted (run kind by hand with --retain to keep them)."
+        ) from error
 
 
-def wait_for_nodes_ready() -> None:
+def wait_for_nodes_ready(config: ClusterConfig) -> None:
     """Nodes Ready, then the cluster's own Deployments (DNS, storage) Available."""
-    waits = [
-        ("nodes", ["nodes", "--all"], "Ready"),
-        *(
-            (f"Deployments in {ns}", ["deployments", "--all", "-n", ns], "Available")
-            for ns in SYSTEM_NAMESPACES
-        ),
-    ]
-    for what, selection, condition in waits:
-        kubectl(
-            "wait",
-            f"--for=condition={condition}",
-            *selection,
-            f"--timeout={NODES_READY_WAIT_S}s",
-            what=f"waiting for the {what} to become {condition}",
-            timeout=NODES_READY_WAIT_S + 30,
+    config.kubectl.wait("Ready", NODES_READY_WAIT_S, "nodes", "--all")
+    for namespace in SYSTEM_NAMESPACES:
+        config.kubectl.in_namespace(namespace).wait(
+            "Available", NODES_READY_WAIT_S, "deployments", "--all"
         )
 
 
-def pod_subnets_missing(kind: Path) -> dict[str, list[str]]:
+def pod_subnets_missing(config: ClusterConfig) -> dict[str, list[str]]:
     """Per node, the pod subnets its kube-router does not know.
 
     kube-router masquerades pod traffic to any address outside its `kube-router-pod-subnets` set;
@@ -180,38 +125,45 @@ def pod_subnets_missing(kind: Path) -> dict[str, list[str]]:
     and then traffic from its pods to that node's pods arrives from the node's address, which
     NetworkPolicies that allow pods (the hub reaching a lab) drop.
     """
-    jsonpath = "{.items[*].spec.podCIDR}"
-    subnets = set(
-        kubectl("get", "nodes", "-o", f"jsonpath={jsonpath}", what="reading pod subnets").split()
-    )
+    subnets = {node["spec"].get("podCIDR") for node in config.kubectl.get("nodes")["items"]}
     missing = {}
-    for node in node_containers(kind):
-        listed = dockerd.docker("exec", node, "ipset", "list", POD_SUBNETS_SET, check=False)
+    for node in node_containers(config):
+        try:
+            listed = docker.docker("exec", node, "ipset", "list", POD_SUBNETS_SET)
+        except RunError:
+            listed = ""  # kube-router has not made the set yet
         known = {line.split()[0] for line in listed.splitlines() if line[:1].isdigit()}
         if subnets - known:
             missing[node] = sorted(subnets - known)
     return missing
 
 
-def wait_for_pod_subnets(kind: Path) -> dict[str, list[str]]:
+def wait_for_pod_subnets(config: ClusterConfig) -> dict[str, list[str]]:
     """Poll until every node knows every pod subnet (kube-router fills its sets after it starts);
     return what is still missing at the deadline."""
     deadline = time.monotonic() + POD_NETWORK_WAIT_S
-    while (missing := pod_subnets_missing(kind)) and time.monotonic() < deadline:
+    while (missing := pod_subnets_missing(config)) and time.monotonic() < deadline:
         time.sleep(2)
     return missing
 
 
-def ensure_pod_network(kind: Path) -> None:
+def restart_rollout(config: ClusterConfig, resource: str, namespace: str) -> None:
+    """Replace the pods of a Deployment or DaemonSet and wait until the new ones are ready."""
+    kubectl = config.kubectl.in_namespace(namespace)
+    kubectl("rollout", "restart", resource)
+    kubectl.rollout_status(resource, NODES_READY_WAIT_S)
+
+
+def ensure_pod_network(config: ClusterConfig) -> None:
     """Every node's kube-router knows every pod subnet; restart kube-router once if not."""
-    missing = wait_for_pod_subnets(kind)
+    missing = wait_for_pod_subnets(config)
     if missing:
         say(
             f"    kube-router lacks pod subnets {missing} (it started before they existed); "
             "restarting it"
         )
-        restart_rollout("daemonset/kube-router", "kube-system", what="kube-router")
-        missing = wait_for_pod_subnets(kind)
+        restart_rollout(config, "daemonset/kube-router", "kube-system")
+        missing = wait_for_pod_subnets(config)
     if missing:
         raise ClusterError(
             f"kube-router still lacks pod subnets {missing}; see "
@@ -220,102 +172,91 @@ def ensure_pod_network(kind: Path) -> None:
     say("    every node routes every pod subnet without masquerading")
 
 
-def use_shared_volumes() -> None:
+def use_shared_volumes(config: ClusterConfig) -> None:
     """Point the local-path provisioner at the shared folder (kind's default is a folder per
     node, whose volumes bind a pod to that node) and restart it when that changed anything."""
-    patch = json.dumps({"data": {"config.json": cluster_config.local_path_config()}})
-    result = kubectl(
-        "patch", "configmap", "local-path-config", "-n", LOCAL_PATH_NAMESPACE,
-        "--type", "merge", "-p", patch,
-        what="configuring the local-path provisioner",
-    )  # fmt: skip
-    if "(no change)" in result:
-        say(f"    volumes in {cluster_config.VOLUMES_DIR_IN_NODE} (shared by every node)")
-        return
-    restart_rollout(
-        "deployment/local-path-provisioner", LOCAL_PATH_NAMESPACE, what="the provisioner"
-    )
-    say(f"    volumes now in {cluster_config.VOLUMES_DIR_IN_NODE} (shared by every node)")
+    kubectl = config.kubectl.in_namespace(LOCAL_PATH_NAMESPACE)
+    wanted = cluster_config.local_path_config()
+    if kubectl.get("configmap", "local-path-config")["data"].get("config.json") != wanted:
+        patch = json.dumps({"data": {"config.json": wanted}})
+        kubectl("patch", "configmap", "local-path-config", "--type", "merge", "-p", patch)
+        restart_rollout(config, "deployment/local-path-provisioner", LOCAL_PATH_NAMESPACE)
+    say(f"    volumes in {cluster_config.VOLUMES_DIR_IN_NODE} (shared by every node)")
 
 
-def build_gpu_plugin_image() -> str:
-    """Build the plugin image with the project's image builder and tag it as the manifest names
-    it; return its image id.
+def nodes_lacking(config: ClusterConfig, reference: str) -> list[str]:
+    """The nodes whose containerd lacks the image Docker has as `reference` (by image id)."""
+    wanted = docker.image_id(reference)
+    lacking = []
+    for node in node_containers(config):
+        try:
+            held = docker.docker("exec", node, "crictl", "inspecti", "-o", "go-template",
+                                 "--template", "{{.status.id}}", reference).strip()  # fmt: skip
+        except RunError:
+            held = ""  # not on that node
+        if held != wanted:
+            lacking.append(node)
+    return lacking
 
-    tools.images tags by a hash of the image's inputs (and skips the build when that tag
-    exists); fake-gpu-plugin.yaml names the `:dev` tag.
+
+def load_images(
+    config: ClusterConfig, references: Iterable[str], log: Path | None = None
+) -> list[str]:
+    """Put each image on every node that lacks it (`kind load`); return the ones loaded.
+
+    Whether a node has it is asked of the node (its image id), not read from kind's output.
     """
-    from tools.images import build, docker_images, spec
+    loaded = []
+    for reference in references:
+        nodes = nodes_lacking(config, reference)
+        if nodes:
+            kind("load", "docker-image", "--name", config.name, "--nodes", ",".join(nodes),
+                 reference, log=log, timeout=600)  # fmt: skip
+            loaded.append(reference)
+        say(f"    {reference}: {'loaded' if nodes else 'already on every node'}")
+    return loaded
 
+
+def gpu_plugin_image() -> lock.LockedImage:
+    """The plugin's image, built by the project's image builder when its inputs changed."""
     try:
-        locked = build.build(spec.load(), [GPU_PLUGIN_SPEC])[GPU_PLUGIN_SPEC]
+        return build.build(spec.load(), [GPU_PLUGIN])[GPU_PLUGIN]
     except (build.BuildError, spec.SpecError) as error:
         raise ClusterError(f"building the fake GPU plugin image failed: {error}") from error
-    docker_images.tag(locked.reference, GPU_PLUGIN_IMAGE)
-    return locked.image_id
 
 
-def deploy_gpu_plugin(image_id: str) -> None:
-    """Apply the plugin's DaemonSet, its pods annotated with the image id: the `:dev` tag stays
-    the same when the image is rebuilt, the annotation does not, so the pods are replaced."""
-    kubectl("apply", "-f", str(GPU_PLUGIN_MANIFEST), what="applying the plugin's manifest")
-    annotation = {"spec": {"template": {"metadata": {"annotations": {IMAGE_ID_KEY: image_id}}}}}
-    kubectl(
-        "patch", "daemonset", "fake-gpu-plugin", "-n", "kube-system", "--type", "merge",
-        "-p", json.dumps(annotation), what="recording the plugin's image id",
-    )  # fmt: skip
-    wait_for_rollout(
-        "daemonset/fake-gpu-plugin", "kube-system", GPU_WAIT_S, what="waiting for the plugin's pods"
+def deploy_gpu_plugin(config: ClusterConfig, plugin: lock.LockedImage) -> None:
+    """Apply the plugin's DaemonSet with the image the lock names (a rebuilt image has a new
+    tag, so its pods are replaced), and wait for its pods."""
+    documents = manifests.with_locked_images(
+        manifests.read(GPU_PLUGIN_MANIFEST), {GPU_PLUGIN: plugin}
+    )
+    config.kubectl.apply(manifests.as_list(documents))
+    config.kubectl.in_namespace("kube-system").rollout_status(
+        "daemonset/fake-gpu-plugin", GPU_WAIT_S
     )
 
 
-def images_to_load() -> list[str]:
-    """Images the cluster runs that the node image does not hold."""
-    return [GPU_PLUGIN_IMAGE, dockerd.base_image()]
-
-
-def load_images(kind: Path) -> None:
-    """`kind load` each image; kind skips nodes that already have the same image ID."""
-    name = cluster_config.cluster_name()
-    for image in images_to_load():
-        result = subprocess.run(
-            [kind, "load", "docker-image", "--name", name, image], capture_output=True, text=True
-        )
-        if result.returncode != 0:
-            raise ClusterError(f"kind load {image} failed: {result.stderr.strip()}")
-        already = "already present on all nodes" in result.stderr + result.stdout
-        say(f"    {image}: {'already on every node' if already else 'loaded'}")
-
-
-def gpu_counts() -> dict[str, str]:
+def gpu_counts(config: ClusterConfig) -> dict[str, str]:
     """`nvidia.com/gpu` allocatable per node ('' where none is advertised)."""
-    jsonpath = (
-        "{range .items[*]}{.metadata.name}{'='}{.status.allocatable.nvidia\\.com/gpu}{'\\n'}{end}"
-    )
-    output = kubectl("get", "nodes", "-o", f"jsonpath={jsonpath}", what="reading GPU capacity")
-    return dict(line.split("=", 1) for line in output.splitlines() if "=" in line)
+    return {
+        node["metadata"]["name"]: node["status"].get("allocatable", {}).get(GPU_RESOURCE, "")
+        for node in config.kubectl.get("nodes")["items"]
+    }
 
 
-def gpu_nodes() -> list[str]:
-    output = kubectl(
-        "get",
-        "nodes",
-        "-l",
-        f"{cluster_config.GPU_NODE_LABEL}=true",
-        "-o",
-        "name",
-        what="listing GPU nodes",
-    )
-    return [line.removeprefix("node/") for line in output.split()]
+def gpu_nodes(config: ClusterConfig) -> list[str]:
+    selected = config.kubectl.get("nodes", "-l", f"{cluster_config.GPU_NODE_LABEL}=true")
+    return [node["metadata"]["name"] for node in selected["items"]]
 
 
-def wait_for_gpus() -> None:
-    nodes = gpu_nodes()
+def wait_for_gpus(config: ClusterConfig) -> None:
+    nodes = gpu_nodes(config)
     if not nodes:
         raise ClusterError(f"no node is labelled {cluster_config.GPU_NODE_LABEL}=true")
     deadline = time.monotonic() + GPU_WAIT_S
     while time.monotonic() < deadline:
-        counts = gpu_counts()
+        counts = gpu_counts(config)
         if all(counts.get(node, "") not in ("", "0") for node in nodes):
             say("    " + ", ".join(f"{node}: {counts[node]} GPUs" for node in nodes))
             return
@@ -326,47 +267,61 @@ def wait_for_gpus() -> None:
     )
 
 
-def up() -> None:
+def images_to_load(plugin: lock.LockedImage) -> list[str]:
+    """Images the cluster itself runs that the node image does not hold: the plugin, and the
+    Debian image that tests and the storage helper pods run."""
+    return [plugin.reference, dockerd.base_image()]
+
+
+def up(config: ClusterConfig | None = None) -> None:
     """Create the cluster with the fake GPU plugin, or bring an existing one up to date."""
+    config = config or cluster_config.current()
     with step("prerequisites: docker, go"):
         prerequisites.ensure(["docker", "go"])
         dockerd.ensure_privileged_containers()
     with step("tools: kind, kubectl, helm"):
         for name in binaries.TOOLS:
             say(f"    {name}: {binaries.ensure(name)}")
-    kind = binaries.ensure("kind")  # cached: the step above found or built it
     with step("node image"):
         image = node_image.ensure()
-    with step(f"cluster {cluster_config.cluster_name()}"):
-        create_cluster(kind, image)
+    with step(f"cluster {config.name}"):
+        create_cluster(config, image)
     with step("nodes Ready, DNS and storage Available"):
-        wait_for_nodes_ready()
+        wait_for_nodes_ready(config)
     with step("pod network"):
-        ensure_pod_network(kind)
+        ensure_pod_network(config)
     with step("shared volumes"):
-        use_shared_volumes()
-    with step(f"image {GPU_PLUGIN_IMAGE}"):
-        plugin_image_id = build_gpu_plugin_image()
+        use_shared_volumes(config)
+    with step(f"image {GPU_PLUGIN}"):
+        plugin = gpu_plugin_image()
     with step("load images into the nodes"):
-        load_images(kind)
+        load_images(config, images_to_load(plugin))
     with step("fake GPU device plugin"):
-        deploy_gpu_plugin(plugin_image_id)
-        wait_for_gpus()
+        deploy_gpu_plugin(config, plugin)
+        wait_for_gpus(config)
 
 
-def down() -> None:
+def down(config: ClusterConfig | None = None) -> None:
     """Delete the cluster; nothing to do when it does not exist."""
-    kind = binaries.ensure("kind")
-    name = cluster_config.cluster_name()
-    with step(f"delete cluster {name}"):
-        if not cluster_exists(kind):
-            say(f"    cluster {name}: absent")
+    config = config or cluster_config.current()
+    with step(f"delete cluster {config.name}"):
+        if not cluster_exists(config):
+            say(f"    cluster {config.name}: absent")
             return
-        run([kind, "delete", "cluster", "--name", name], what="kind delete cluster")
-        clear_shared_dir(node_image.node_image_name())
+        kind("delete", "cluster", "--name", config.name)
+        clear_shared_dir(config, node_image.node_image_name())
 
 
 COMMANDS = {"up": up, "down": down}
+KNOWN_ERRORS = (
+    ClusterError,
+    RunError,
+    cluster_config.ClusterConfigError,
+    node_image.NodeImageError,
+    prerequisites.MissingPrerequisites,
+    dockerd.DockerError,
+    gobuild.GoBuildError,
+)
 
 
 def main(argv: list[str]) -> int:
@@ -376,14 +331,7 @@ def main(argv: list[str]) -> int:
     started = time.monotonic()
     try:
         COMMANDS[argv[0]]()
-    except (
-        ClusterError,
-        cluster_config.ClusterConfigError,
-        node_image.NodeImageError,
-        prerequisites.MissingPrerequisites,
-        dockerd.DockerError,
-        gobuild.GoBuildError,
-    ) as error:
+    except KNOWN_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     say(f"cluster {argv[0]}: done in {time.monotonic() - started:.1f} s")

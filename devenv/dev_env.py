@@ -12,7 +12,10 @@ that kind maps to the host), the hub uses the Services' names for server-to-serv
 (Keycloak's token and userinfo, the mock Moodle's keys). Keycloak's KC_HOSTNAME is the localhost
 URL, so its issuer and login pages are the same whichever way it is reached.
 
-CLI: `python -m devenv.dev_env up|status|down` (the project's venv). Logs of each step:
+The steps run over one `DevEnvironment`, built once from the cluster's configuration (its name,
+context, ports and the URLs made of them), as kind's create actions run over one context.
+
+CLI: `PYTHONPATH=devservices python -m devenv.dev_env up|status|down`. Logs of each step:
 `~/.cache/jupyterhub-k8s/logs/dev/`.
 """
 
@@ -20,23 +23,30 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
-from functools import cache
+from dataclasses import dataclass
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from dev_keycloak.server import REALM, REALM_FILE
-from devenv import cluster, cluster_config, node_image
+from devenv import cluster, cluster_config, manifests, node_image
+from devenv.cluster_config import ClusterConfig
+from mock_moodle.config import ConfigError, for_hub, validate
 from tools import binaries, gobuild
 from tools.bootstrap import dockerd, prerequisites
 from tools.bootstrap.paths import REPO_ROOT, cache_dir, logs_dir
 from tools.bootstrap.progress import say, step
+from tools.bootstrap.run import RunError, run
+from tools.images import build, lock, spec
+from tools.kube import Kubectl
 
 NAMESPACE = "jupyterhub"
 RELEASE = "jupyterhub-k8s"
@@ -70,11 +80,96 @@ MOCK_MOODLE_SERVICE_URL = "http://mock-moodle:8100"
 CONFIG_HASH_ANNOTATION = "jupyterhub-k8s.io/config-hash"
 ROLLOUT_WAIT_S = 420
 ANSWER_WAIT_S = 180
-LOG_TAIL_LINES = 25
 
 
 class DevEnvError(RuntimeError):
     """A step of the dev environment failed; the message says what and where the logs are."""
+
+
+@dataclass(frozen=True)
+class Account:
+    """A dev account of the realm file (the same names in the mock Moodle)."""
+
+    username: str
+    password: str
+    groups: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DevEnvironment:
+    """What the environment is: the cluster, its namespace, and the URLs a browser on the host
+    uses (`http://localhost:<port>`, from ports.yaml). Built once (`current()`); every step and
+    the e2e suite read it."""
+
+    cluster: ClusterConfig
+    namespace: str = NAMESPACE
+
+    @cached_property
+    def public_urls(self) -> Mapping[str, str]:
+        """The URL of each service as a browser on the host reaches it, by ports.yaml entry."""
+        return {name: f"http://localhost:{port}" for name, port in self.cluster.host_ports.items()}
+
+    @property
+    def hub_url(self) -> str:
+        return self.public_urls[HUB_SERVICE_PORT]
+
+    @property
+    def keycloak_url(self) -> str:
+        return self.public_urls[KEYCLOAK_PORT]
+
+    @property
+    def mock_moodle_url(self) -> str:
+        return self.public_urls[MOCK_MOODLE_PORT]
+
+    @property
+    def subdomain_host(self) -> str:
+        """The hub's JupyterHub.subdomain_host: each user's server on its own origin,
+        http://<user>.localhost:<hub port>/user/<user>/, never the hub's. Chromium resolves
+        every *.localhost name to the loopback (RFC 6761), so no hosts file or DNS is needed."""
+        return self.hub_url
+
+    @property
+    def user_server_pattern(self) -> str:
+        """Where a user's server is, for people reading the summary."""
+        scheme, host = self.subdomain_host.split("://")
+        return f"{scheme}://<user>.{host}/user/<user>/"
+
+    @property
+    def keycloak_issuer(self) -> str:
+        return f"{self.keycloak_url}/realms/{REALM}"
+
+    @property
+    def kubectl(self) -> Kubectl:
+        """kubectl in the environment's namespace."""
+        return self.cluster.kubectl.in_namespace(self.namespace)
+
+    @cached_property
+    def accounts(self) -> Mapping[str, Account]:
+        """The users of the realm file, by name."""
+        realm = json.loads(REALM_FILE.read_text())
+        return {
+            user["username"]: Account(
+                user["username"],
+                next(c["value"] for c in user["credentials"] if c["type"] == "password"),
+                tuple(group.lstrip("/") for group in user.get("groups", [])),
+            )
+            for user in realm["users"]
+        }
+
+    @property
+    def answer_checks(self) -> dict[str, str]:
+        """A URL per service that answers 200 once it works for a browser on the host."""
+        return {
+            "hub": f"{self.hub_url}/hub/health",
+            "keycloak": f"{self.keycloak_issuer}/.well-known/openid-configuration",
+            "mock-moodle": f"{self.mock_moodle_url}/healthz",
+        }
+
+
+@cache
+def current() -> DevEnvironment:
+    """The environment of the repo's cluster, built once per process."""
+    return DevEnvironment(cluster_config.current())
 
 
 def log_dir() -> Path:
@@ -83,105 +178,26 @@ def log_dir() -> Path:
     return path
 
 
-def log_tail(log: Path, lines: int = LOG_TAIL_LINES) -> str:
-    if not log.exists():
-        return ""
-    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
-
-
-def run_logged(
-    command: list[str | Path],
-    *,
-    log: Path,
-    what: str,
-    stdin: str | None = None,
-    timeout: float = 600,
-) -> str:
-    """Run a command, appending its output to `log`; on failure say what failed, with the tail."""
-    with log.open("a") as handle:
-        handle.write(f"$ {' '.join(str(part) for part in command)}\n")
-    try:
-        result = subprocess.run(
-            [str(part) for part in command],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-    except subprocess.TimeoutExpired as error:
-        raise DevEnvError(f"{what}: no answer after {timeout:.0f} s (log {log})") from error
-    with log.open("a") as handle:
-        handle.write(result.stdout + result.stderr)
-    if result.returncode != 0:
-        raise DevEnvError(f"{what} failed (log {log}):\n{log_tail(log)}")
-    return result.stdout
-
-
-def kubectl(
-    *args: str, log: Path, what: str, stdin: str | None = None, timeout: float = 120
-) -> str:
-    command = [binaries.ensure("kubectl"), "--context", cluster_config.kube_context(), *args]
-    return run_logged(command, log=log, what=what, stdin=stdin, timeout=timeout)
-
-
 # --- What the environment is made of ------------------------------------------------------------
 
 
-def public_urls() -> dict[str, str]:
-    """The URL of each service as a browser on the host reaches it, by ports.yaml entry."""
-    return {name: f"http://localhost:{port}" for name, port in cluster_config.host_ports().items()}
-
-
-def subdomain_host() -> str:
-    """The hub's JupyterHub.subdomain_host: each user's server on its own origin,
-    http://<user>.localhost:<hub port>/user/<user>/, never the hub's. Chromium resolves every
-    *.localhost name to the loopback (RFC 6761), so no hosts file or DNS is needed."""
-    return public_urls()[HUB_SERVICE_PORT]
-
-
-def user_server_pattern() -> str:
-    """Where a user's server is, for people reading the summary."""
-    scheme, host = subdomain_host().split("://")
-    return f"{scheme}://<user>.{host}/user/<user>/"
-
-
-def keycloak_issuer() -> str:
-    return f"{public_urls()[KEYCLOAK_PORT]}/realms/{REALM}"
-
-
-def realm_for_cluster() -> dict[str, Any]:
+def realm_for_cluster(env: DevEnvironment) -> dict[str, Any]:
     """The campus realm, with the in-cluster hub's callback among its clients' redirect URIs."""
     realm = json.loads(REALM_FILE.read_text())
-    hub_pattern = f"{public_urls()[HUB_SERVICE_PORT]}/*"
+    hub_pattern = f"{env.hub_url}/*"
     for client in realm["clients"]:
         if hub_pattern not in client.get("redirectUris", []):
             client.setdefault("redirectUris", []).append(hub_pattern)
     return realm
 
 
-def dev_accounts() -> list[tuple[str, str, list[str]]]:
-    """(username, password, groups) of each user of the realm file."""
-    realm = json.loads(REALM_FILE.read_text())
-    return [
-        (
-            user["username"],
-            next(c["value"] for c in user["credentials"] if c["type"] == "password"),
-            [group.lstrip("/") for group in user.get("groups", [])],
-        )
-        for user in realm["users"]
-    ]
-
-
-def mock_moodle_config() -> dict[str, Any]:
+def mock_moodle_config(env: DevEnvironment) -> dict[str, Any]:
     """The mock Moodle's example configuration, pointed at the in-cluster hub, named localhost,
     with the courses and users of mock-moodle-extra.yaml added."""
-    from mock_moodle.config import ConfigError, for_hub, validate
-
-    urls = public_urls()
-    config = for_hub(urls[HUB_SERVICE_PORT] + "/")
+    config = for_hub(env.hub_url + "/")
     for section, entries in cluster_config.load_yaml(MOCK_MOODLE_EXTRA).items():
         config[section] += entries
-    config.setdefault("platform", {})["url"] = urls[MOCK_MOODLE_PORT]
+    config.setdefault("platform", {})["url"] = env.mock_moodle_url
     try:
         validate(config)
     except ConfigError as error:
@@ -204,7 +220,7 @@ def lti13_platform(config: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def image_values(locked: dict[str, Any], lab_keys: Collection[str]) -> dict[str, Any]:
+def image_values(locked: Mapping[str, Any], lab_keys: Collection[str]) -> dict[str, Any]:
     """Chart values naming each locked image the chart runs (`tools.images.lock.read()`).
 
     `lab_keys` are the keys of `singleuser.images` that the values use; other lab images in the
@@ -227,8 +243,6 @@ def image_values(locked: dict[str, Any], lab_keys: Collection[str]) -> dict[str,
 @cache
 def dev_values() -> dict[str, Any]:
     """helm/values-dev.yaml, read once."""
-    import yaml
-
     return yaml.safe_load(DEV_VALUES.read_text())
 
 
@@ -237,21 +251,19 @@ def dev_lab_keys() -> set[str]:
     return set(dev_values()["singleuser"]["images"])
 
 
-def generated_values(locked: dict[str, Any]) -> dict[str, Any]:
+def generated_values(env: DevEnvironment, locked: Mapping[str, Any]) -> dict[str, Any]:
     """Values that depend on ports.yaml and the image lock: the third values file."""
     values = image_values(locked, dev_lab_keys())
     hub_config = values.setdefault("hub", {}).setdefault("config", {})
     hub_config["JupyterHub"] = {
-        "public_url": public_urls()[HUB_SERVICE_PORT] + "/",
-        "subdomain_host": subdomain_host(),
+        "public_url": env.hub_url + "/",
+        "subdomain_host": env.subdomain_host,
     }
-    hub_config["LTI13Login"] = {"platforms": [lti13_platform(mock_moodle_config())]}
+    hub_config["LTI13Login"] = {"platforms": [lti13_platform(mock_moodle_config(env))]}
     return values
 
 
-def locked_images() -> dict[str, Any]:
-    from tools.images import lock
-
+def locked_images() -> dict[str, lock.LockedImage]:
     locked = lock.read()
     missing = [name for name in CLUSTER_IMAGES if name not in locked]
     if missing:
@@ -260,51 +272,6 @@ def locked_images() -> dict[str, Any]:
             f"run `python -m tools.images build {' '.join(missing)}`"
         )
     return locked
-
-
-# --- Steps --------------------------------------------------------------------------------------
-
-
-def build_images() -> dict[str, Any]:
-    from tools.images import build, spec
-
-    try:
-        build.build(spec.load(), list(CLUSTER_IMAGES), low_priority=True)
-    except (build.BuildError, spec.SpecError) as error:
-        raise DevEnvError(str(error)) from error
-    return locked_images()
-
-
-def check_port_mappings() -> None:
-    """A cluster made before a port was added to ports.yaml lacks its host mapping."""
-    node = f"{cluster_config.cluster_name()}-control-plane"
-    result = subprocess.run(["docker", "port", node], capture_output=True, text=True)
-    mapped = {line.split("/", 1)[0] for line in result.stdout.splitlines()}
-    missing = [
-        f"{name} ({port})"
-        for name, port in cluster_config.host_ports().items()
-        if str(port) not in mapped
-    ]
-    if missing:
-        raise DevEnvError(
-            f"the running cluster maps no host port for {', '.join(missing)} "
-            "(devenv/kind/ports.yaml changed after it was created); recreate it: "
-            "`python -m devenv.cluster down`, then run this again"
-        )
-
-
-def load_images(locked: dict[str, Any], log: Path) -> None:
-    kind = binaries.ensure("kind")
-    for name in CLUSTER_IMAGES:
-        reference = locked[name].reference
-        output = run_logged(
-            [kind, "load", "docker-image", "--name", cluster_config.cluster_name(), reference],
-            log=log,
-            what=f"kind load {reference}",
-        )
-        # kind says so on stderr, which went to the log.
-        already = "already present" in output + log_tail(log, 3)
-        say(f"    {reference}: {'already on every node' if already else 'loaded'}")
 
 
 def config_map(name: str, files: dict[str, str]) -> dict[str, Any]:
@@ -322,98 +289,97 @@ def config_map(name: str, files: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def service_manifests(locked: dict[str, Any]) -> list[dict[str, Any]]:
+def service_manifests(env: DevEnvironment, locked: Mapping[str, Any]) -> list[dict[str, Any]]:
     """devenv/services/manifests/ with image tags, NodePorts and ConfigMaps of this environment.
 
     Each Deployment's pod template carries a hash of the ConfigMaps, so a changed realm or
     mock configuration restarts its pod and nothing else does.
     """
-    import yaml
-
-    realm = json.dumps(realm_for_cluster(), indent=2)
+    realm = json.dumps(realm_for_cluster(env), indent=2)
     maps = [
-        config_map("dev-urls", public_urls()),
+        config_map("dev-urls", dict(env.public_urls)),
         config_map("keycloak-realm", {"campus-realm.json": realm}),
-        config_map("mock-moodle-config", {"config.yaml": yaml.safe_dump(mock_moodle_config())}),
+        config_map("mock-moodle-config", {"config.yaml": yaml.safe_dump(mock_moodle_config(env))}),
     ]
     config_hash = hashlib.sha256(
         json.dumps([m["data"] for m in maps], sort_keys=True).encode()
     ).hexdigest()[:16]
-    by_repository = {entry.repository: entry.reference for entry in locked.values()}
-    ports = cluster_config.host_ports()
-    documents = list(maps)
-    for path in sorted(SERVICE_MANIFESTS.glob("*.yaml")):
-        for document in yaml.safe_load_all(path.read_text()):
-            name = document["metadata"]["labels"]["app.kubernetes.io/name"]
-            if document["kind"] == "Service" and name in ports:
-                document["spec"]["ports"][0]["nodePort"] = ports[name]
-            if document["kind"] == "Deployment":
-                template = document["spec"]["template"]
-                template["metadata"].setdefault("annotations", {})[CONFIG_HASH_ANNOTATION] = (
-                    config_hash
-                )
-                for container in template["spec"]["containers"]:
-                    container["image"] = by_repository[container["image"]]
-            documents.append(document)
-    return documents
-
-
-def apply_services(locked: dict[str, Any], log: Path) -> None:
-    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}
-    documents = {"apiVersion": "v1", "kind": "List", "items": [namespace]}
-    documents["items"] += [
-        {**document, "metadata": {**document["metadata"], "namespace": NAMESPACE}}
-        for document in service_manifests(locked)
+    ports = env.cluster.host_ports
+    documents = [
+        document
+        for path in sorted(SERVICE_MANIFESTS.glob("*.yaml"))
+        for document in manifests.read(path)
     ]
-    output = kubectl(
-        "apply",
-        "-f",
-        "-",
+    for document in documents:
+        name = document["metadata"]["labels"]["app.kubernetes.io/name"]
+        if document["kind"] == "Service" and name in ports:
+            document["spec"]["ports"][0]["nodePort"] = ports[name]
+        if document["kind"] == "Deployment":
+            annotations = document["spec"]["template"]["metadata"].setdefault("annotations", {})
+            annotations[CONFIG_HASH_ANNOTATION] = config_hash
+    return [*maps, *manifests.with_locked_images(documents, locked)]
+
+
+# --- Steps --------------------------------------------------------------------------------------
+
+
+def build_images() -> dict[str, lock.LockedImage]:
+    try:
+        build.build(spec.load(), list(CLUSTER_IMAGES), low_priority=True)
+    except (build.BuildError, spec.SpecError) as error:
+        raise DevEnvError(str(error)) from error
+    return locked_images()
+
+
+def check_port_mappings(env: DevEnvironment) -> None:
+    """A cluster made before a port was added to ports.yaml lacks its host mapping."""
+    mapped_lines = run(["docker", "port", f"{env.cluster.name}-control-plane"]).splitlines()
+    mapped = {line.split("/", 1)[0] for line in mapped_lines}
+    missing = [
+        f"{name} ({port})"
+        for name, port in env.cluster.host_ports.items()
+        if str(port) not in mapped
+    ]
+    if missing:
+        raise DevEnvError(
+            f"the running cluster maps no host port for {', '.join(missing)} "
+            "(devenv/kind/ports.yaml changed after it was created); recreate it: "
+            "`python -m devenv.cluster down`, then run this again"
+        )
+
+
+def apply_services(env: DevEnvironment, locked: Mapping[str, Any], log: Path) -> None:
+    kubectl = env.cluster.kubectl.logging_to(log)
+    kubectl.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": env.namespace}})
+    changed = kubectl.apply(manifests.as_list(service_manifests(env, locked), env.namespace))
+    say(f"    {'applied the changes' if changed else 'unchanged'}")
+
+
+def helm(env: DevEnvironment, *args: str | Path, log: Path) -> None:
+    run(
+        [binaries.ensure("helm"), *args, "--kube-context", env.cluster.context,
+         "--namespace", env.namespace],
         log=log,
-        what="applying devenv/services/manifests",
-        stdin=json.dumps(documents),
-    )
-    for line in output.splitlines():
-        if not line.endswith("unchanged"):
-            say(f"    {line}")
-
-
-def install_chart(locked: dict[str, Any], log: Path) -> None:
-    import yaml
-
-    generated = cache_dir() / "dev" / "values-generated.yaml"
-    generated.parent.mkdir(parents=True, exist_ok=True)
-    generated.write_text(yaml.safe_dump(generated_values(locked), sort_keys=False))
-    run_logged(
-        [
-            binaries.ensure("helm"), "upgrade", "--install", RELEASE, CHART,
-            "--kube-context", cluster_config.kube_context(), "--namespace", NAMESPACE,
-            "--values", DEV_VALUES, "--values", SERVICES_VALUES, "--values", generated,
-        ],
-        log=log,
-        what=f"helm upgrade --install {RELEASE}",
         timeout=300,
     )  # fmt: skip
-    say(f"    release {RELEASE} in namespace {NAMESPACE} (values: {generated})")
 
 
-def wait_for_rollouts(log: Path) -> None:
-    """Every Deployment of the namespace rolled out, with its pods Ready."""
-    kubectl(
-        "rollout", "status", "deployment", "--namespace", NAMESPACE,
-        "--selector", "app.kubernetes.io/name", f"--timeout={ROLLOUT_WAIT_S}s",
-        log=log, what="waiting for the Deployments to roll out", timeout=ROLLOUT_WAIT_S + 30,
+def install_chart(env: DevEnvironment, locked: Mapping[str, Any], log: Path) -> None:
+    generated = cache_dir() / "dev" / "values-generated.yaml"
+    generated.parent.mkdir(parents=True, exist_ok=True)
+    generated.write_text(yaml.safe_dump(generated_values(env, locked), sort_keys=False))
+    helm(
+        env, "upgrade", "--install", RELEASE, CHART,
+        "--values", DEV_VALUES, "--values", SERVICES_VALUES, "--values", generated, log=log,
     )  # fmt: skip
+    say(f"    release {RELEASE} in namespace {env.namespace} (values: {generated})")
 
 
-def answer_checks() -> dict[str, str]:
-    """A URL per service that answers 200 once it works for a browser on the host."""
-    urls = public_urls()
-    return {
-        "hub": f"{urls[HUB_SERVICE_PORT]}/hub/health",
-        "keycloak": f"{keycloak_issuer()}/.well-known/openid-configuration",
-        "mock-moodle": f"{urls[MOCK_MOODLE_PORT]}/healthz",
-    }
+def wait_for_rollouts(env: DevEnvironment, log: Path) -> None:
+    """Every Deployment of the namespace rolled out, with its pods Ready."""
+    env.kubectl.logging_to(log).rollout_status(
+        "deployment", ROLLOUT_WAIT_S, "--selector", "app.kubernetes.io/name"
+    )
 
 
 def answers(url: str) -> bool:
@@ -424,8 +390,8 @@ def answers(url: str) -> bool:
         return False
 
 
-def wait_for_answers() -> None:
-    pending = answer_checks()
+def wait_for_answers(env: DevEnvironment) -> None:
+    pending = dict(env.answer_checks)
     deadline = time.monotonic() + ANSWER_WAIT_S
     while pending and time.monotonic() < deadline:
         for name, url in list(pending.items()):
@@ -437,34 +403,33 @@ def wait_for_answers() -> None:
     if pending:
         raise DevEnvError(
             f"no answer after {ANSWER_WAIT_S} s from {', '.join(pending.values())}; see "
-            f"`python -m devenv.dev_env status` and `kubectl -n {NAMESPACE} get pods,events`"
+            f"`python -m devenv.dev_env status` and `kubectl -n {env.namespace} get pods,events`"
         )
-    check_issuer()
+    check_issuer(env)
 
 
-def check_issuer() -> None:
+def check_issuer(env: DevEnvironment) -> None:
     """The issuer Keycloak announces must be the URL the browser uses, or logins fail."""
-    with urllib.request.urlopen(answer_checks()["keycloak"], timeout=5) as response:  # noqa: S310
+    with urllib.request.urlopen(env.answer_checks["keycloak"], timeout=5) as response:  # noqa: S310
         issuer = json.load(response)["issuer"]
-    if issuer != keycloak_issuer():
+    if issuer != env.keycloak_issuer:
         raise DevEnvError(
-            f"Keycloak announces the issuer {issuer}, not {keycloak_issuer()}: its KC_HOSTNAME "
+            f"Keycloak announces the issuer {issuer}, not {env.keycloak_issuer}: its KC_HOSTNAME "
             "(ConfigMap dev-urls) does not match devenv/kind/ports.yaml"
         )
 
 
-def summary() -> str:
-    urls = public_urls()
+def summary(env: DevEnvironment) -> str:
     accounts = "\n".join(
-        f"    {name:<12} {password:<18} {', '.join(groups) or '(no group: refused)'}"
-        for name, password, groups in dev_accounts()
+        f"    {a.username:<12} {a.password:<18} {', '.join(a.groups) or '(no group: refused)'}"
+        for a in env.accounts.values()
     )
     return f"""
 The dev environment is up.
-  Hub:         {urls[HUB_SERVICE_PORT]}/
-  Labs:        {user_server_pattern()}  (each user on their own origin)
-  Keycloak:    {urls[KEYCLOAK_PORT]}/admin  (console: keycloak-admin / dev-keycloak-admin)
-  Mock Moodle: {urls[MOCK_MOODLE_PORT]}/  (pick a course and a user, then launch)
+  Hub:         {env.hub_url}/
+  Labs:        {env.user_server_pattern}  (each user on their own origin)
+  Keycloak:    {env.keycloak_url}/admin  (console: keycloak-admin / dev-keycloak-admin)
+  Mock Moodle: {env.mock_moodle_url}/  (pick a course and a user, then launch)
   Accounts (Keycloak realm {REALM}; the same names in the mock Moodle):
 {accounts}
   Status:      python -m devenv.dev_env status
@@ -491,33 +456,32 @@ def logged_step(title: str, log_name: str) -> Iterator[Path]:
         raise DevEnvError(f"{title}: {error}\n(full logs: {logs_dir()})") from error
 
 
-def up() -> None:
+def up(env: DevEnvironment) -> None:
     with logged_step("prerequisites: docker", "prerequisites"):
         prerequisites.ensure(["docker"])
     with logged_step("images", "images"):
         locked = build_images()
-    cluster.up()
+    cluster.up(env.cluster)
     with logged_step("host ports", "ports"):
-        check_port_mappings()
+        check_port_mappings(env)
     with logged_step("load the hub, lab and dev service images", "kind-load") as log:
-        load_images(locked, log)
+        cluster.load_images(env.cluster, [locked[name].reference for name in CLUSTER_IMAGES], log)
     with logged_step("Keycloak and mock Moodle", "services") as log:
-        apply_services(locked, log)
+        apply_services(env, locked, log)
     with logged_step("chart", "chart") as log:
-        install_chart(locked, log)
+        install_chart(env, locked, log)
     with logged_step("rollouts", "rollouts") as log:
-        wait_for_rollouts(log)
+        wait_for_rollouts(env, log)
     with logged_step("answers on localhost", "answers"):
-        wait_for_answers()
-    print(summary(), flush=True)
+        wait_for_answers(env)
+    print(summary(env), flush=True)
 
 
-def status() -> None:
+def status(env: DevEnvironment) -> None:
     """What runs in the namespace and which URLs answer; DevEnvError when one does not."""
-    log = log_dir() / "status.log"
-    print(kubectl("get", "deployments,pods", "-n", NAMESPACE, "-o", "wide", log=log, what="status"))
-    silent = [url for url in answer_checks().values() if not answers(url)]
-    for url in answer_checks().values():
+    print(env.kubectl("get", "deployments,pods", "-o", "wide"))
+    silent = [url for url in env.answer_checks.values() if not answers(url)]
+    for url in env.answer_checks.values():
         print(f"{'answers' if url not in silent else 'NO ANSWER':<10} {url}")
     if silent:
         raise DevEnvError(
@@ -525,36 +489,28 @@ def status() -> None:
         )
 
 
-def down() -> None:
+def down(env: DevEnvironment) -> None:
     # User servers first: KubeSpawner's pods are not the chart's, and while one runs it holds the
     # course volume's claim, so the uninstall below would wait for that PV until it times out.
     with logged_step("stop user servers", "down") as log:
-        kubectl(
-            "delete", "pods", "-n", NAMESPACE, "-l", USER_SERVER_SELECTOR, "--ignore-not-found",
-            "--wait", log=log, what="deleting the user servers' pods", timeout=300,
+        env.kubectl.logging_to(log)(
+            "delete", "pods", "-l", USER_SERVER_SELECTOR, "--ignore-not-found", "--wait",
+            timeout=300,
         )  # fmt: skip
     # Then uninstall: the chart owns cluster-scoped objects (the dev course volume's PV) that a
     # namespace deletion leaves Released, and a Released PV never binds the next install's claim.
     with logged_step(f"uninstall release {RELEASE}", "down") as log:
-        run_logged(
-            [
-                binaries.ensure("helm"), "uninstall", RELEASE, "--ignore-not-found", "--wait",
-                "--kube-context", cluster_config.kube_context(), "--namespace", NAMESPACE,
-            ],
-            log=log,
-            what=f"helm uninstall {RELEASE}",
-            timeout=300,
-        )  # fmt: skip
-    with logged_step(f"delete namespace {NAMESPACE}", "down") as log:
-        kubectl(
-            "delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait",
-            log=log, what=f"deleting namespace {NAMESPACE}", timeout=300,
-        )  # fmt: skip
+        helm(env, "uninstall", RELEASE, "--ignore-not-found", "--wait", log=log)
+    with logged_step(f"delete namespace {env.namespace}", "down") as log:
+        env.cluster.kubectl.logging_to(log)(
+            "delete", "namespace", env.namespace, "--ignore-not-found", "--wait", timeout=300
+        )
 
 
 COMMANDS = {"up": up, "status": status, "down": down}
 KNOWN_ERRORS = (
     DevEnvError,
+    RunError,
     cluster.ClusterError,
     cluster_config.ClusterConfigError,
     node_image.NodeImageError,
@@ -570,7 +526,7 @@ def main(argv: list[str]) -> int:
         return 2
     started = time.monotonic()
     try:
-        COMMANDS[argv[0]]()
+        COMMANDS[argv[0]](current())
     except KNOWN_ERRORS as error:
         print(f"error: {error}\nfull logs: {logs_dir()}", file=sys.stderr)
         return 1

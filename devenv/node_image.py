@@ -15,17 +15,17 @@ import hashlib
 import os
 import re
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from devenv import cluster_config
-from tools import gobuild
+from tools import docker, gobuild
 from tools.bootstrap import dockerd, prerequisites, versions
 from tools.bootstrap.paths import cache_dir, logs_dir
 from tools.bootstrap.progress import say, step
+from tools.bootstrap.run import RunError, run, succeeds
 
 NODE_IMAGE_REPOSITORY = "kindest/node"
 CONTEXTS_DIR = Path(__file__).resolve().parent / "node-image"
@@ -92,15 +92,7 @@ def kubernetes_bin() -> Path:
 def kubeadm_images(kubeadm: Path) -> dict[str, str]:
     """The images kubeadm expects, by short name (kube-apiserver, etcd, coredns, pause, ...)."""
     version = versions.get("kubernetes.version")
-    result = subprocess.run(
-        [kubeadm, "config", "images", "list", "--kubernetes-version", version],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise NodeImageError(f"`kubeadm config images list` failed: {result.stderr.strip()}")
-    images = result.stdout.split()
+    images = run([kubeadm, "config", "images", "list", "--kubernetes-version", version]).split()
     return {image.rsplit("/", 1)[-1].split(":", 1)[0]: image for image in images}
 
 
@@ -145,7 +137,7 @@ def pause_bin(pause_image: str) -> Path:
         binary.parent.mkdir(parents=True, exist_ok=True)
         # The flags of build/pause/Makefile.
         pause_c = source / "build" / "pause" / "linux" / "pause.c"
-        subprocess.run(
+        run(
             [
                 compiler,
                 "-Os",
@@ -157,7 +149,6 @@ def pause_bin(pause_image: str) -> Path:
                 binary,
                 pause_c,
             ],
-            check=True,
         )
 
     cached(f"build pause {version}", [binary], build)
@@ -234,17 +225,7 @@ def inputs_digest(paths: list[Path], values: list[str]) -> str:
 
 def image_inputs(name: str) -> str | None:
     """The inputs label of a local image: None when absent, "" when it has none (not ours)."""
-    template = f'{{{{ index .Config.Labels "{INPUTS_LABEL}" }}}}'
-    result = subprocess.run(
-        ["docker", "image", "inspect", "-f", template, name],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        return None
-    label = result.stdout.strip()
-    return "" if label == "<no value>" else label
+    return docker.image_label(name, INPUTS_LABEL)
 
 
 def docker_build(context: Path, tag: str, build_args: dict[str, str], inputs: str) -> None:
@@ -252,16 +233,8 @@ def docker_build(context: Path, tag: str, build_args: dict[str, str], inputs: st
     args = [arg for key, value in build_args.items() for arg in ("--build-arg", f"{key}={value}")]
     args += ["--label", f"{INPUTS_LABEL}={inputs}"]
     log = logs_dir() / f"docker-build-{tag.replace('/', '_').replace(':', '_')}.log"
-    with log.open("wb") as handle:
-        result = subprocess.run(
-            ["docker", "build", "--network", "host", "-t", tag, *args, str(context)],
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            check=False,
-        )
-    if result.returncode != 0:
-        tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
-        raise NodeImageError(f"`docker build` of {tag} failed; log {log}:\n{tail}")
+    log.write_text("")
+    docker.docker("build", "--network", "host", "-t", tag, *args, str(context), log=log)
 
 
 def component_images(kubernetes: Path, kubeadm: dict[str, str]) -> list[ComponentImage]:
@@ -315,7 +288,7 @@ def save_images(names: list[str], archive: Path) -> None:
     with step(f"save {len(names)} images to {archive.name}"):
         archive.parent.mkdir(parents=True, exist_ok=True)
         partial = archive.with_suffix(".partial")
-        subprocess.run(["docker", "save", "-o", str(partial), *names], check=True)
+        docker.docker("save", "-o", str(partial), *names)
         partial.rename(archive)
         for stale in archive.parent.glob("images-*.tar"):
             if stale != archive:
@@ -416,15 +389,9 @@ def ensure() -> str:
         say(f"    {name}: its inputs changed; rebuilding it")
         build_node_image()
         return name
-    try:
-        pulled = subprocess.run(
-            ["docker", "pull", name], capture_output=True, timeout=PULL_TIMEOUT_S, check=False
-        )
-        if pulled.returncode == 0:
-            say(f"    {name}: pulled")
-            return name
-    except subprocess.TimeoutExpired:
-        pass
+    if succeeds(["docker", "pull", name], timeout=PULL_TIMEOUT_S):
+        say(f"    {name}: pulled")
+        return name
     say(f"    {name} cannot be pulled here; building it offline")
     build_node_image()
     return name
@@ -436,7 +403,7 @@ def main(argv: list[str]) -> int:
         return 2
     try:
         print(ensure())
-    except (NodeImageError, gobuild.GoBuildError, dockerd.DockerError) as error:
+    except (NodeImageError, RunError, gobuild.GoBuildError, dockerd.DockerError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from tools import gobuild
 from tools.bootstrap import prerequisites, versions
 from tools.bootstrap.paths import cache_dir
 from tools.bootstrap.progress import say, step
+from tools.bootstrap.run import RunError, run
 
 
 @dataclass(frozen=True)
@@ -83,11 +83,8 @@ TOOLS: dict[str, Tool] = {
 def binary_version(tool: Tool, binary: str | Path) -> str | None:
     """The version a binary reports, or None when it cannot say."""
     try:
-        result = subprocess.run(
-            [str(binary), *tool.version_command], capture_output=True, text=True, timeout=30
-        )
-        return tool.parse_version(result.stdout) if result.returncode == 0 else None
-    except (OSError, subprocess.TimeoutExpired, ValueError, KeyError, IndexError):
+        return tool.parse_version(run([binary, *tool.version_command], timeout=30))
+    except (RunError, ValueError, KeyError, IndexError):
         return None
 
 
@@ -122,7 +119,7 @@ def main(argv: list[str]) -> int:
     try:
         for name in names:
             print(ensure(name))
-    except (gobuild.GoBuildError, prerequisites.MissingPrerequisites) as error:
+    except (RunError, gobuild.GoBuildError, prerequisites.MissingPrerequisites) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

@@ -13,13 +13,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import time
 from collections.abc import Iterable
 from pathlib import Path
 
 from tools.bootstrap.paths import cache_dir, logs_dir
 from tools.bootstrap.progress import say
+from tools.bootstrap.run import RunError, run
 
 KUBERNETES_MODULE = "k8s.io/kubernetes"
 # Linker flags of the upstream release build (hack/lib/version.sh) set in both version packages.
@@ -40,39 +40,22 @@ def go_env(**extra: str) -> dict[str, str]:
 
 
 def run_logged(command: list[str], *, log_name: str, cwd: Path, env: dict[str, str]) -> None:
-    """Run a build command at low priority, its output in a log file; raise with the log's tail."""
+    """Run a build command at low priority, its output in a log file (RunError on failure)."""
     log = logs_dir() / log_name
     say(f"    {' '.join(command[:3])} ... (log: {log})")
-    with log.open("ab") as handle:
-        handle.write(f"\n$ {' '.join(command)}\n".encode())
-        handle.flush()
-        result = subprocess.run(
-            ["nice", "-n", "10", *command],
-            cwd=cwd,
-            env=env,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-        )
-    if result.returncode != 0:
-        tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
-        raise GoBuildError(
-            f"`{' '.join(command)}` failed (exit {result.returncode}); log {log}:\n{tail}"
-        )
+    run(["nice", "-n", "10", *command], log=log, cwd=cwd, env=env)
 
 
 def module_dir(module: str, version: str) -> Path:
     """Download a module from the Go module proxy and return its source folder."""
-    result = subprocess.run(
-        ["go", "mod", "download", "-json", f"{module}@{version}"],
-        capture_output=True,
-        text=True,
-        env=go_env(),
-        cwd=cache_dir(),
-    )
-    info = json.loads(result.stdout or "{}")
-    if result.returncode != 0 or "Dir" not in info:
-        detail = info.get("Error") or result.stderr.strip()
-        raise GoBuildError(f"cannot download {module}@{version} from the Go module proxy: {detail}")
+    command = ["go", "mod", "download", "-json", f"{module}@{version}"]
+    try:
+        info = json.loads(run(command, env=go_env(), cwd=cache_dir()))
+    except RunError as error:
+        # `go mod download -json` reports a failure as JSON on standard output, with status 1.
+        raise GoBuildError(
+            f"cannot download {module}@{version} from the Go module proxy: {error}"
+        ) from error
     return Path(info["Dir"])
 
 

@@ -17,7 +17,7 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_every_node_mounts_the_same_host_folder(cache: Path) -> None:
-    config = cluster_config.kind_config()
+    config = cluster_config.load().kind_config
     assert len(config["nodes"]) == 2
     for node in config["nodes"]:
         assert node["extraMounts"] == [
@@ -29,9 +29,9 @@ def test_every_node_mounts_the_same_host_folder(cache: Path) -> None:
 
 
 def test_only_the_control_plane_maps_the_host_ports() -> None:
-    nodes = {node["role"]: node for node in cluster_config.kind_config()["nodes"]}
+    nodes = {node["role"]: node for node in cluster_config.load().kind_config["nodes"]}
     mapped = {m["hostPort"] for m in nodes["control-plane"]["extraPortMappings"]}
-    assert mapped == set(cluster_config.host_ports().values())
+    assert mapped == set(cluster_config.read_host_ports().values())
     assert "extraPortMappings" not in nodes["worker"]
 
 
@@ -42,11 +42,17 @@ def test_volumes_are_provisioned_in_the_shared_folder() -> None:
 
 
 def test_a_config_change_since_creation_is_noticed(cache: Path) -> None:
-    assert cluster_config.config_changed_since_creation(), "no record: unknown counts as changed"
-    cluster_config.write_kind_config()
-    assert not cluster_config.config_changed_since_creation()
+    config = cluster_config.load()
+    assert config.changed_since_creation(), "no record: unknown counts as changed"
+    config.write_kind_config()
+    assert not config.changed_since_creation()
 
-    recorded = json.loads(cluster_config.kind_config_file().read_text())
+    recorded = json.loads(config.recorded_config_file.read_text())
     del recorded["nodes"][1]["extraMounts"]
-    cluster_config.kind_config_file().write_text(json.dumps(recorded))
-    assert cluster_config.config_changed_since_creation()
+    config.recorded_config_file.write_text(json.dumps(recorded))
+    assert config.changed_since_creation()
+
+
+def test_the_files_are_read_once_per_process() -> None:
+    assert cluster_config.current() is cluster_config.current()
+    assert cluster_config.current().context == f"kind-{cluster_config.current().name}"

@@ -8,6 +8,7 @@ import pytest
 
 from devenv import cluster_config, dev_env
 from hubconfig.config import lab_labels
+from tools.images import lock
 from tools.images.lock import LockedImage
 
 
@@ -26,26 +27,29 @@ def locked(*names: str) -> dict[str, LockedImage]:
     }
 
 
+ENV = dev_env.current()
+
+
 def test_public_urls_follow_ports_yaml() -> None:
-    ports = cluster_config.host_ports()
-    assert dev_env.public_urls() == {name: f"http://localhost:{p}" for name, p in ports.items()}
+    ports = cluster_config.read_host_ports()
+    assert ENV.public_urls == {name: f"http://localhost:{p}" for name, p in ports.items()}
 
 
 def test_realm_accepts_the_hub_callback_on_its_host_port() -> None:
-    hub = dev_env.public_urls()["hub"]
-    for client in dev_env.realm_for_cluster()["clients"]:
+    hub = ENV.hub_url
+    for client in dev_env.realm_for_cluster(ENV)["clients"]:
         assert f"{hub}/*" in client["redirectUris"]
 
 
 def test_chart_values_name_locked_images_and_the_mock_moodle_platform() -> None:
-    values = dev_env.generated_values(locked())
+    values = dev_env.generated_values(ENV, locked())
     assert values["hub"]["image"] == {"name": "jupyterhub-k8s/hub", "tag": "tag-hub", "digest": ""}
     assert values["proxy"]["chp"]["image"]["tag"] == "tag-configurable-http-proxy"
     assert values["singleuser"]["image"]["tag"] == "tag-lab-base"
     assert values["singleuser"]["images"]["lab-nlp"]["tag"] == "tag-lab-nlp"
     assert "keycloak" not in json.dumps(values["hub"]["image"])
     (platform,) = values["hub"]["config"]["LTI13Login"]["platforms"]
-    moodle = dev_env.public_urls()["mock-moodle"]
+    moodle = ENV.mock_moodle_url
     # Front channel on localhost (the issuer the browser and the id_token carry), keys in-cluster.
     assert platform["issuer"] == moodle
     assert platform["authorize_url"] == f"{moodle}/mod/lti/auth.php"
@@ -54,24 +58,24 @@ def test_chart_values_name_locked_images_and_the_mock_moodle_platform() -> None:
 
 def test_user_servers_get_their_own_origin_under_the_hubs_host_port() -> None:
     """Not the hub's origin: a student's server must not serve script there (helm/README.md)."""
-    jupyterhub = dev_env.generated_values(locked())["hub"]["config"]["JupyterHub"]
-    port = cluster_config.host_ports()["hub"]
+    jupyterhub = dev_env.generated_values(ENV, locked())["hub"]["config"]["JupyterHub"]
+    port = cluster_config.read_host_ports()["hub"]
     assert jupyterhub["subdomain_host"] == f"http://localhost:{port}"
-    assert f"http://<user>.localhost:{port}/user/<user>/" in dev_env.summary()
+    assert f"http://<user>.localhost:{port}/user/<user>/" in dev_env.summary(ENV)
 
 
 def test_mock_moodle_config_points_at_the_hub_and_has_the_extra_courses() -> None:
-    config = dev_env.mock_moodle_config()
-    hub = dev_env.public_urls()["hub"]
+    config = dev_env.mock_moodle_config(ENV)
+    hub = ENV.hub_url
     assert config["tool"]["lti11_launch_url"] == f"{hub}/hub/lti/launch"
     assert "nlp-101" in {course["context_id"] for course in config["courses"]}
     assert {"student", "learner-20"} <= {user["username"] for user in config["users"]}
 
 
 def test_service_manifests_get_images_node_ports_and_a_config_hash() -> None:
-    documents = dev_env.service_manifests(locked())
+    documents = dev_env.service_manifests(ENV, locked())
     by_kind_name = {(d["kind"], d["metadata"]["name"]): d for d in documents}
-    ports = cluster_config.host_ports()
+    ports = cluster_config.read_host_ports()
     for name in ("keycloak", "mock-moodle"):
         service = by_kind_name[("Service", name)]
         assert service["spec"]["ports"][0]["nodePort"] == ports[name]
@@ -79,37 +83,38 @@ def test_service_manifests_get_images_node_ports_and_a_config_hash() -> None:
         assert template["spec"]["containers"][0]["image"].endswith(f":tag-{name}")
         assert dev_env.CONFIG_HASH_ANNOTATION in template["metadata"]["annotations"]
     urls = by_kind_name[("ConfigMap", "dev-urls")]["data"]
-    assert urls["keycloak"] == dev_env.public_urls()["keycloak"]
+    assert urls["keycloak"] == ENV.keycloak_url
 
 
 def test_a_changed_realm_changes_the_config_hash(monkeypatch: pytest.MonkeyPatch) -> None:
     def keycloak_hash() -> str:
         deployment = next(
-            d for d in dev_env.service_manifests(locked()) if d["metadata"]["name"] == "keycloak"
+            d
+            for d in dev_env.service_manifests(ENV, locked())
+            if d["metadata"]["name"] == "keycloak"
         )
         return deployment["spec"]["template"]["metadata"]["annotations"][
             dev_env.CONFIG_HASH_ANNOTATION
         ]
 
     before = keycloak_hash()
-    realm = dev_env.realm_for_cluster()
+    realm = dev_env.realm_for_cluster(ENV)
     realm["displayName"] = "changed"
-    monkeypatch.setattr(dev_env, "realm_for_cluster", lambda: realm)
+    monkeypatch.setattr(dev_env, "realm_for_cluster", lambda env: realm)
     assert keycloak_hash() != before
 
 
 def test_missing_lock_entries_say_how_to_build_them(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tools.images import lock
-
     monkeypatch.setattr(lock, "read", lambda: locked("hub"))
     with pytest.raises(dev_env.DevEnvError, match=r"python -m tools\.images build"):
         dev_env.locked_images()
 
 
 def test_summary_lists_every_dev_account() -> None:
-    text = dev_env.summary()
-    for username, password, _groups in dev_env.dev_accounts():
-        assert username in text and password in text
+    text = dev_env.summary(ENV)
+    assert len(ENV.accounts) >= 4
+    for account in ENV.accounts.values():
+        assert account.username in text and account.password in text
 
 
 def test_down_stops_exactly_the_pods_the_hub_labels_as_user_servers() -> None:

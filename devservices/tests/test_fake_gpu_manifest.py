@@ -8,6 +8,7 @@ import yaml
 from fake_gpu import config
 from fake_gpu.__main__ import parse_arguments
 from tools.bootstrap.paths import REPO_ROOT
+from tools.images import spec
 
 MANIFEST = REPO_ROOT / "devenv" / "kind" / "fake-gpu-plugin.yaml"
 
@@ -37,8 +38,9 @@ def test_runs_only_on_gpu_nodes_despite_their_taint(daemonset: dict):
     assert labels["app.kubernetes.io/name"] == "fake-gpu-plugin"
 
 
-def test_uses_the_locally_loaded_image(container: dict):
-    assert container["image"] == "jupyterhub-k8s/fake-gpu-plugin:dev"
+def test_names_its_image_by_repository_for_the_lock_to_fill_in(container: dict):
+    """devenv.manifests puts in the built tag (the image is `kind load`ed, hence IfNotPresent)."""
+    assert container["image"] == spec.load()["fake-gpu-plugin"].repository
     assert container["imagePullPolicy"] == "IfNotPresent"
 
 

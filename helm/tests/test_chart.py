@@ -219,7 +219,7 @@ def test_network_policies_can_be_turned_off() -> None:
 
 
 def test_dev_ports_are_the_clusters() -> None:
-    ports = cluster_config.host_ports()
+    ports = cluster_config.current().host_ports
     dev = yaml.safe_load(DEV_VALUES.read_text())
     assert dev["proxy"]["service"]["nodePort"] == ports["hub"]
     keycloak = dev["hub"]["config"]["KeycloakLogin"]

@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterator
 import pytest
 from containers import Container
 
-from tools.images import docker_images, lock, spec
+from tools import docker
+from tools.images import lock, spec
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -54,7 +55,7 @@ def image(request: pytest.FixtureRequest) -> str:
     build = f"python -m tools.images build {name}"
     if entry is None:
         pytest.fail(f"{name} is not in images/images.lock.json; run `{build}`")
-    if docker_images.image_id(entry.reference) != entry.image_id:
+    if docker.image_id(entry.reference) != entry.image_id:
         pytest.fail(f"{entry.reference} is not the locked image in Docker; run `{build}`")
     return entry.reference
 

@@ -1,4 +1,4 @@
-"""The Docker engine: start it, give it a Debian base image, and make privileged containers work.
+"""The Docker daemon: start it, give it a Debian base image, and make privileged containers work.
 
 kind's nodes are privileged containers. On hosts whose capability bounding set lacks some
 capability (CAP_SYS_RESOURCE on our build machines), Debian's Docker 20.10 asks for every known
@@ -22,6 +22,7 @@ from tools.bootstrap import versions
 from tools.bootstrap.apt import apt_install
 from tools.bootstrap.paths import cache_dir, logs_dir
 from tools.bootstrap.progress import say
+from tools.bootstrap.run import RunError, run, succeeds
 
 DAEMON_JSON = Path("/etc/docker/daemon.json")
 DOCKERD_PIDFILE = Path("/var/run/docker.pid")
@@ -34,22 +35,8 @@ class DockerError(RuntimeError):
     """Docker could not be started or made to run what the project needs."""
 
 
-def docker(*args: str, check: bool = True, timeout: float | None = None) -> str:
-    """Run the docker CLI and return its standard output."""
-    result = subprocess.run(
-        ["docker", *args], capture_output=True, text=True, timeout=timeout, check=False
-    )
-    if check and result.returncode != 0:
-        raise DockerError(f"`docker {' '.join(args)}` failed: {result.stderr.strip()}")
-    return result.stdout
-
-
 def daemon_running() -> bool:
-    try:
-        result = subprocess.run(["docker", "info"], capture_output=True, timeout=20, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return result.returncode == 0
+    return succeeds(["docker", "info"], timeout=20)
 
 
 def dockerd_log() -> Path:
@@ -100,39 +87,22 @@ def base_image() -> str:
     return f"debian:{versions.get('debian.suite')}-slim"
 
 
-def image_present(name: str) -> bool:
-    return subprocess.run(["docker", "image", "inspect", name], capture_output=True).returncode == 0
-
-
 def ensure_base_image() -> str:
     """Make `debian:<suite>-slim` available: present, pulled, or debootstrapped and imported."""
     name = base_image()
-    if image_present(name):
-        return name
-    pulled = subprocess.run(["docker", "pull", name], capture_output=True, timeout=120)
-    if pulled.returncode == 0:
+    if succeeds(["docker", "image", "inspect", name]) or succeeds(
+        ["docker", "pull", name], timeout=120
+    ):
         return name
     say(f"    {name} cannot be pulled here; building it with debootstrap")
     if shutil.which("debootstrap") is None:
         apt_install("debootstrap")
     suite = versions.get("debian.suite")
-    with tempfile.TemporaryDirectory(prefix="debootstrap-") as root:
-        with (logs_dir() / "debootstrap.log").open("wb") as log:
-            subprocess.run(
-                ["debootstrap", "--variant=minbase", suite, root],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                check=True,
-            )
-        tar = subprocess.Popen(["tar", "-C", root, "-c", "."], stdout=subprocess.PIPE)
-        subprocess.run(
-            ["docker", "import", "--change", 'CMD ["bash"]', "-", name],
-            stdin=tar.stdout,
-            check=True,
-            capture_output=True,
-        )
-        if tar.wait() != 0:
-            raise DockerError(f"packing the debootstrap of {suite} failed")
+    with tempfile.TemporaryDirectory(prefix="debootstrap-") as scratch:
+        root, archive = Path(scratch) / "root", Path(scratch) / "root.tar"
+        run(["debootstrap", "--variant=minbase", suite, root], log=logs_dir() / "debootstrap.log")
+        run(["tar", "-C", root, "-cf", archive, "."])
+        run(["docker", "import", "--change", 'CMD ["bash"]', archive, name])
     return name
 
 
@@ -141,12 +111,11 @@ def ensure_base_image() -> str:
 
 def privileged_problem() -> str | None:
     """None when `docker run --privileged` works, otherwise Docker's error message."""
-    result = subprocess.run(
-        ["docker", "run", "--rm", "--privileged", ensure_base_image(), "true"],
-        capture_output=True,
-        text=True,
-    )
-    return None if result.returncode == 0 else result.stderr.strip()
+    try:
+        run(["docker", "run", "--rm", "--privileged", ensure_base_image(), "true"])
+    except RunError as error:
+        return error.output_tail
+    return None
 
 
 def install_capfilter_runtime() -> None:

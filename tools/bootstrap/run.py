@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 
 OUTPUT_TAIL_LINES = 25
@@ -24,9 +25,12 @@ class RunError(RuntimeError):
         reason: str,
         output: str = "",
         log: Path | None = None,
+        returncode: int | None = None,
     ) -> None:
         self.command = tuple(command)
         self.reason = reason
+        self.returncode = returncode
+        """The exit status; None when the command did not start or did not finish."""
         self.output_tail = "\n".join(output.strip().splitlines()[-OUTPUT_TAIL_LINES:])
         self.log = log
         where = f" (log {log})" if log is not None else ""
@@ -45,33 +49,37 @@ def run(
 ) -> str:
     """Run `command` and return its standard output; raise `RunError` when it fails.
 
-    With `log`, the command line and everything it printed are appended to that file.
+    With `log`, the command line, its standard error (as it happens, so a long build can be
+    followed) and its standard output are appended to that file.
     """
     argv = [str(part) for part in command]
     if log is not None:
         with log.open("a") as handle:
             handle.write(f"$ {' '.join(argv)}\n")
-    try:
-        result = subprocess.run(
-            argv,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            cwd=cwd,
-            env=env,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as error:
-        output = _text(error.stdout) + _text(error.stderr)
-        _append(log, output)
-        raise RunError(argv, f"did not finish within {timeout:.0f} s", output, log) from None
-    except OSError as error:
-        raise RunError(argv, f"could not start: {error}", "", log) from None
-    _append(log, result.stdout + result.stderr)
+    with log.open("a") if log is not None else nullcontext() as stderr:
+        try:
+            result = subprocess.run(
+                argv,
+                input=stdin,
+                stdout=subprocess.PIPE,
+                stderr=stderr if stderr is not None else subprocess.PIPE,
+                text=True,
+                timeout=timeout,
+                cwd=cwd,
+                env=env,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as error:
+            _append(log, _text(error.stdout))
+            output = _tail(log) if log is not None else _text(error.stdout) + _text(error.stderr)
+            raise RunError(argv, f"did not finish within {timeout:.0f} s", output, log) from None
+        except OSError as error:
+            raise RunError(argv, f"could not start: {error}", "", log) from None
+    _append(log, result.stdout)
     if result.returncode != 0:
+        output = _tail(log) if log is not None else result.stdout + result.stderr
         raise RunError(
-            argv, f"failed with exit status {result.returncode}", result.stdout + result.stderr, log
+            argv, f"failed with exit status {result.returncode}", output, log, result.returncode
         )
     return result.stdout
 
@@ -89,6 +97,12 @@ def _text(output: str | bytes | None) -> str:
     if isinstance(output, bytes):
         return output.decode(errors="replace")
     return output or ""
+
+
+def _tail(log: Path | None) -> str:
+    if log is None:
+        return ""
+    return "\n".join(log.read_text(errors="replace").splitlines()[-OUTPUT_TAIL_LINES:])
 
 
 def _append(log: Path | None, output: str) -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 
+from tools import docker
 from tools.bootstrap import dockerd
-from tools.images import build, docker_images, lock, pins, registry, spec
+from tools.bootstrap.run import RunError
+from tools.images import build, lock, pins, registry, spec
 
 
 def parser() -> argparse.ArgumentParser:
@@ -64,11 +65,11 @@ def run_status(args: argparse.Namespace, specs: dict[str, spec.ImageSpec]) -> in
         else:
             print(f"{image.name:26} ?             base {image.base} is not built")
             continue
-        if docker_images.image_id(base) is None:
+        if docker.image_id(base) is None:
             print(f"{image.name:26} ?             base {base} is not in Docker")
             continue
         job = build.plan(image, base)
-        present = docker_images.image_id(job.reference) is not None
+        present = docker.image_id(job.reference) is not None
         if present:
             references[image.name] = job.reference
         print(f"{image.name:26} {job.tag}  {'built' if present else 'to build'}")
@@ -82,7 +83,7 @@ def run_verify(args: argparse.Namespace, specs: dict[str, spec.ImageSpec]) -> in
     for name in missing:
         print(f"{name}: not in {lock.LOCK_FILE.name}; build it", file=sys.stderr)
     entries = {name: entry for name, entry in entries.items() if name in names}
-    ids = {entry.reference: docker_images.image_id(entry.reference) for entry in entries.values()}
+    ids = {entry.reference: docker.image_id(entry.reference) for entry in entries.values()}
     problems = lock.mismatches(entries, ids)
     for problem in problems:
         print(problem, file=sys.stderr)
@@ -94,9 +95,9 @@ def run_verify(args: argparse.Namespace, specs: dict[str, spec.ImageSpec]) -> in
 
 def run_prune(specs: dict[str, spec.ImageSpec]) -> int:
     repositories = {image.repository for image in specs.values()}
-    present = [ref for repository in repositories for ref in docker_images.references(repository)]
+    present = [ref for repository in repositories for ref in docker.references(repository)]
     for reference in lock.stale(lock.read(), present, repositories):
-        docker_images.remove(reference)
+        docker.remove(reference)
         print(f"removed {reference}")
     return 0
 
@@ -127,7 +128,7 @@ def main(argv: list[str]) -> int:
         pins.PinError,
         registry.RegistryError,
         dockerd.DockerError,
-        subprocess.CalledProcessError,
+        RunError,
     ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

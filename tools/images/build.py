@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from tools import docker
 from tools.bootstrap import dockerd, versions
 from tools.bootstrap.paths import logs_dir
 from tools.bootstrap.progress import say, step
-from tools.images import content, docker_images, fetch, lock
+from tools.bootstrap.run import RunError, run
+from tools.images import content, fetch, lock
 from tools.images.spec import DEBIAN_BASE, ImageSpec, SpecError, build_order
 
 # Site CAs of the build host (e.g. a TLS-inspecting proxy's): handed to builder stages only, so
@@ -65,7 +66,7 @@ def pinned_build_args(spec: ImageSpec) -> dict[str, str]:
 def plan(spec: ImageSpec, base_reference: str, builder_reference: str | None = None) -> Plan:
     """The image as it would be built now; a builder's reference (a hash tag) is hashed with the
     build args, so an image is rebuilt when its builder is."""
-    base_id = docker_images.image_id(base_reference)
+    base_id = docker.image_id(base_reference)
     if base_id is None:
         raise BuildError(f"{spec.name}: its base image {base_reference} is not in Docker")
     unknown = [name for name in spec.fetch if not fetch.known(name)]
@@ -116,23 +117,21 @@ def run_build(job: Plan, *, low_priority: bool, from_scratch: bool) -> None:
         for name in job.spec.fetch:
             fetch.copy_into(name, context)
         say(f"    building {job.reference} (log: {log})")
-        with log.open("w") as output:
-            result = subprocess.run(
+        log.write_text("")
+        try:
+            run(
                 build_command(job, context, low_priority=low_priority, from_scratch=from_scratch),
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                check=False,
+                log=log,
             )
-    if result.returncode != 0:
-        tail = "\n".join(log.read_text(errors="replace").splitlines()[-25:])
-        raise BuildError(f"{job.spec.name} did not build; the end of {log}:\n{tail}")
+        except RunError as error:
+            raise BuildError(f"{job.spec.name} did not build: {error}") from error
 
 
 def ensure_image(
     job: Plan, *, low_priority: bool, from_scratch: bool, pull: Puller | None = None
 ) -> str:
     """Make `job.reference` exist; return what was done: "up to date", "pulled" or "built"."""
-    if not from_scratch and docker_images.image_id(job.reference) is not None:
+    if not from_scratch and docker.image_id(job.reference) is not None:
         return "up to date"
     if not from_scratch and pull is not None and pull(job):
         return "pulled"
@@ -166,11 +165,11 @@ def build(
                 job, low_priority=low_priority, from_scratch=from_scratch, pull=pull
             )
             if job.alias:
-                docker_images.tag(job.reference, job.alias)
-            image_id = docker_images.image_id(job.reference) or ""
+                docker.tag(job.reference, job.alias)
+            image_id = docker.image_id(job.reference) or ""
             entry = lock.LockedImage(spec.repository, job.tag, job.content_hash, image_id)
             built[spec.name] = lock.update(spec.name, entry)
-            size = docker_images.megabytes(docker_images.image_size(job.reference))
+            size = docker.megabytes(docker.image_size(job.reference))
             elapsed = time.monotonic() - started
             say(f"    {job.reference}: {outcome} in {elapsed:.1f} s, {size}")
     return built

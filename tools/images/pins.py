@@ -9,7 +9,6 @@ ours is resolved against that image's pins and lists only what it adds.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 from tools.bootstrap import versions
 from tools.bootstrap.paths import REPO_ROOT
 from tools.bootstrap.progress import step
+from tools.bootstrap.run import RunError, run
 from tools.images.spec import DEBIAN_BASE, ImageSpec
 
 SOURCE = "requirements.in"
@@ -68,9 +68,10 @@ def resolve(requirements: Path, constraints: dict[str, str]) -> list[dict[str, s
         command += ["--quiet", "--report", str(report), "--target", str(Path(tmp) / "target")]
         command += ["--python-version", versions.get("images.python"), "--only-binary=:all:"]
         command += ["-c", str(constraint_file), "-r", str(requirements)]
-        result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True)
-        if result.returncode != 0:
-            raise PinError(f"pip could not resolve {requirements}:\n{result.stderr.strip()}")
+        try:
+            run(command, cwd=REPO_ROOT)
+        except RunError as error:
+            raise PinError(f"pip could not resolve {requirements}: {error}") from error
         installs = json.loads(report.read_text())["install"]
     return [
         {

@@ -6,11 +6,12 @@ images (Keycloak, configurable-http-proxy) land under the project's registry too
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import replace
 
+from tools import docker
 from tools.bootstrap.progress import say
-from tools.images import docker_images, lock
+from tools.bootstrap.run import succeeds
+from tools.images import lock
 from tools.images.build import Plan, Puller
 
 
@@ -30,10 +31,9 @@ def puller(registry: str) -> Puller:
 
     def pull(job: Plan) -> bool:
         remote = f"{remote_name(registry, job.spec.repository)}:{job.tag}"
-        result = subprocess.run(["docker", "pull", remote], capture_output=True, check=False)
-        if result.returncode != 0:
+        if not succeeds(["docker", "pull", remote]):
             return False
-        docker_images.tag(remote, job.reference)
+        docker.tag(remote, job.reference)
         say(f"    {remote} is in the registry; not rebuilt")
         return True
 
@@ -50,10 +50,8 @@ def push(registry: str, names: list[str]) -> dict[str, lock.LockedImage]:
     for name in names:
         entry = entries[name]
         remote = f"{remote_name(registry, entry.repository)}:{entry.tag}"
-        docker_images.tag(entry.reference, remote)
-        result = subprocess.run(["docker", "push", remote], capture_output=True, text=True)
-        if result.returncode != 0:
-            raise RegistryError(f"`docker push {remote}` failed: {result.stderr.strip()}")
+        docker.tag(entry.reference, remote)
+        docker.docker("push", remote)
         digest = repo_digest(entry.reference, remote.rsplit(":", 1)[0])
         pushed[name] = lock.update(name, replace(entry, digest=digest))
         say(f"    {name}: {digest}")
@@ -62,13 +60,7 @@ def push(registry: str, names: list[str]) -> dict[str, lock.LockedImage]:
 
 def repo_digest(reference: str, remote_repository: str) -> str:
     each_digest = "{{range .RepoDigests}}{{println .}}{{end}}"
-    result = subprocess.run(
-        ["docker", "image", "inspect", "--format", each_digest, reference],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    for line in result.stdout.split():
+    for line in docker.docker("image", "inspect", "--format", each_digest, reference).split():
         if line.startswith(f"{remote_repository}@"):
             return line
     raise RegistryError(f"Docker recorded no digest for {remote_repository} after the push")

@@ -49,7 +49,7 @@ def test_from_scratch_turns_off_the_layer_cache(tmp_path: Path) -> None:
 def test_a_builder_is_passed_and_hashed_like_a_build_arg(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(build.docker_images, "image_id", lambda reference: "sha256:base")
+    monkeypatch.setattr(build.docker, "image_id", lambda reference: "sha256:base")
     monkeypatch.setattr(build.content, "context_files", lambda spec: {})
     lab = ImageSpec("lab", "org/lab", "debian", builder="python-builder")
     job = build.plan(lab, "debian:bookworm-slim", "org/python-builder:111111111111")

@@ -1,13 +1,14 @@
-"""kubectl helpers for the tests against the local kind cluster."""
+"""Helpers for the tests against the local kind cluster, over the project's one kubectl
+interface (tools.kube.Kubectl)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
+
+from tools.bootstrap.run import RunError
+from tools.kube import Kubectl
 
 TEST_IMAGE = "debian:bookworm-slim"
 CONNECT_WAIT_S = 5
@@ -15,40 +16,23 @@ GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSc
 WAIT_S = 120
 
 
-@dataclass
-class Kube:
-    """kubectl against the local cluster's context."""
+def wait_until(what: str, condition: Callable[[], Any], timeout: float = WAIT_S) -> Any:
+    """Poll condition until it returns something truthy; fail naming what we waited for."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(1)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
-    binary: str
-    context: str
 
-    def run(self, *args: str, stdin: str | None = None, check: bool = True) -> str:
-        result = subprocess.run(
-            [self.binary, "--context", self.context, *args],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=WAIT_S,
-        )
-        if check and result.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")
-        return result.stdout
-
-    def get(self, *args: str) -> Any:
-        return json.loads(self.run("get", *args, "-o", "json"))
-
-    def apply(self, manifest: dict[str, Any]) -> None:
-        self.run("apply", "-f", "-", stdin=json.dumps(manifest))
-
-    def wait_until(self, what: str, condition: Callable[[], Any], timeout: float = WAIT_S) -> Any:
-        """Poll condition until it returns something truthy; fail naming what we waited for."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = condition()
-            if value:
-                return value
-            time.sleep(1)
-        raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+def output_or_nothing(kube: Kubectl, *args: str) -> str:
+    """kubectl's output, or "" when the command fails (a probe whose failure is an answer)."""
+    try:
+        return kube(*args)
+    except RunError:
+        return ""
 
 
 def pod_manifest(
@@ -83,7 +67,7 @@ def pod_manifest(
     }
 
 
-def running_pod(kube: Kube, namespace: str, name: str) -> dict[str, Any]:
+def running_pod(kube: Kubectl, namespace: str, name: str) -> dict[str, Any]:
     """Wait until the pod runs; return it."""
 
     def running() -> dict[str, Any] | None:
@@ -97,7 +81,7 @@ def running_pod(kube: Kube, namespace: str, name: str) -> dict[str, Any]:
         return pod if status.get("phase") == "Running" else None
 
     try:
-        return kube.wait_until(f"pod {namespace}/{name} to run", running)
+        return wait_until(f"pod {namespace}/{name} to run", running)
     except AssertionError as error:
         status = kube.get("pod", "-n", namespace, name)["status"]
         conditions = [
@@ -107,7 +91,7 @@ def running_pod(kube: Kube, namespace: str, name: str) -> dict[str, Any]:
         raise AssertionError(f"{error}; phase {status.get('phase')}: {conditions}") from None
 
 
-def unschedulable_message(kube: Kube, namespace: str, name: str) -> str:
+def unschedulable_message(kube: Kubectl, namespace: str, name: str) -> str:
     """Wait until the scheduler reports the pod unschedulable; return its message."""
 
     def message() -> str | None:
@@ -117,16 +101,15 @@ def unschedulable_message(kube: Kube, namespace: str, name: str) -> str:
                 return condition.get("message", "")
         return None
 
-    return kube.wait_until(f"pod {namespace}/{name} to be reported unschedulable", message)
+    return wait_until(f"pod {namespace}/{name} to be reported unschedulable", message)
 
 
-def greeting(kube: Kube, namespace: str, pod: str, address: str, port: int) -> str:
+def greeting(kube: Kubectl, namespace: str, pod: str, address: str, port: int) -> str:
     """The first line a TCP server at address:port sends the pod, "" when the pod cannot connect
     within CONNECT_WAIT_S (the test image has no netcat: bash's /dev/tcp)."""
-    output = kube.run(
-        "exec", "-n", namespace, pod, "--",
+    output = output_or_nothing(
+        kube, "exec", "-n", namespace, pod, "--",
         "timeout", str(CONNECT_WAIT_S), "bash", "-c",
         f"exec 3<>/dev/tcp/{address}/{port} && head -n1 <&3",
-        check=False,
     )  # fmt: skip
     return output.strip()

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
-from tools.bootstrap.dockerd import docker
+from tools.docker import docker
 
 KIND_NETWORK = "kind"
 GREETING = b"hello from the host\n"

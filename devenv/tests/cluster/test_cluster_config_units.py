@@ -43,9 +43,9 @@ def test_version_ldflags_make_kubernetes_report_the_pin() -> None:
 
 
 def test_ports_file_is_valid_and_every_port_is_mapped_on_localhost() -> None:
-    ports = cluster_config.host_ports()
+    ports = cluster_config.read_host_ports()
     assert {"hub", "keycloak"} <= set(ports)
-    config = cluster_config.kind_config()
+    config = cluster_config.load().kind_config
     control_plane = next(node for node in config["nodes"] if node["role"] == "control-plane")
     mapped = {m["hostPort"]: m for m in control_plane["extraPortMappings"]}
     assert set(mapped) == set(ports.values())
@@ -53,7 +53,7 @@ def test_ports_file_is_valid_and_every_port_is_mapped_on_localhost() -> None:
 
 
 def test_a_gpu_worker_is_labelled_and_tainted() -> None:
-    config = cluster_config.kind_config()
+    config = cluster_config.load().kind_config
     (worker,) = (node for node in config["nodes"] if node["role"] == "worker")
     assert worker["labels"][cluster_config.GPU_NODE_LABEL] == "true"
     assert "key: nvidia.com/gpu" in worker["kubeadmConfigPatches"][0]
@@ -64,7 +64,7 @@ def test_a_bad_ports_file_gets_a_message_naming_the_entry(tmp_path: Path) -> Non
     bad = tmp_path / "ports.yaml"
     bad.write_text("hub:\n  nodePort: 80\n")
     with pytest.raises(cluster_config.ClusterConfigError, match="hub/nodePort"):
-        cluster_config.host_ports(bad)
+        cluster_config.read_host_ports(bad)
 
 
 def test_manifests_get_every_placeholder_filled() -> None:

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
-from cluster_kube import (
-    Kube,
-    pod_manifest,
-    running_pod,
-    unschedulable_message,
-)
+from cluster_kube import pod_manifest, running_pod, unschedulable_message, wait_until
 
 from devenv import cluster
-from tools.images import docker_images
+from tools import docker
+from tools.images import lock
+from tools.kube import Kubectl
 
 pytestmark = pytest.mark.cluster
 
@@ -21,22 +16,22 @@ GPUS_PER_NODE = "4"
 PLUGIN_SELECTOR = "app.kubernetes.io/name=fake-gpu-plugin"
 
 
-def allocated_ids(kube: Kube, namespace: str, pod: str) -> list[str]:
+def allocated_ids(kube: Kubectl, namespace: str, pod: str) -> list[str]:
     """The GPU ids the fake nvidia-smi shows inside the pod."""
-    output = kube.run(
+    output = kube(
         "exec", "-n", namespace, pod, "--",
         "nvidia-smi", "--query-gpu=uuid", "--format=csv,noheader",
     )  # fmt: skip
     return sorted(line.strip() for line in output.splitlines() if line.strip())
 
 
-def visible_devices(kube: Kube, namespace: str, pod: str) -> list[str]:
-    output = kube.run("exec", "-n", namespace, pod, "--", "printenv", "NVIDIA_VISIBLE_DEVICES")
+def visible_devices(kube: Kubectl, namespace: str, pod: str) -> list[str]:
+    output = kube("exec", "-n", namespace, pod, "--", "printenv", "NVIDIA_VISIBLE_DEVICES")
     return sorted(output.strip().split(","))
 
 
 def test_gpu_node_advertises_four_gpus_and_control_plane_none(
-    kube: Kube, gpu_node: str, control_plane_node: str
+    kube: Kubectl, gpu_node: str, control_plane_node: str
 ) -> None:
     gpu = kube.get("node", gpu_node)["status"]
     assert gpu["capacity"].get("nvidia.com/gpu") == GPUS_PER_NODE
@@ -47,7 +42,7 @@ def test_gpu_node_advertises_four_gpus_and_control_plane_none(
 
 
 def test_gpu_pods_get_disjoint_devices_and_the_scheduler_counts_them(
-    kube: Kube, namespace: str, gpu_node: str
+    kube: Kubectl, namespace: str, gpu_node: str
 ) -> None:
     for name in ("first", "second"):
         kube.apply(pod_manifest(name, namespace, gpus=2, tolerate_gpu=True))
@@ -67,7 +62,7 @@ def test_gpu_pods_get_disjoint_devices_and_the_scheduler_counts_them(
     kube.apply(pod_manifest("third", namespace, gpus=1, tolerate_gpu=True))
     assert "Insufficient nvidia.com/gpu" in unschedulable_message(kube, namespace, "third")
 
-    kube.run("delete", "pod", "-n", namespace, "first", "--wait=true")
+    kube("delete", "pod", "-n", namespace, "first", "--wait=true")
     third = running_pod(kube, namespace, "third")
     assert third["spec"]["nodeName"] == gpu_node
     (third_id,) = allocated_ids(kube, namespace, "third")
@@ -75,7 +70,7 @@ def test_gpu_pods_get_disjoint_devices_and_the_scheduler_counts_them(
 
 
 def test_pods_without_the_gpu_toleration_never_land_on_the_gpu_node(
-    kube: Kube, namespace: str, gpu_node: str
+    kube: Kubectl, namespace: str, gpu_node: str
 ) -> None:
     # Asking for the GPU node by name without the toleration: the taint keeps the pod out.
     pinned = pod_manifest("pinned", namespace, node_selector={"kubernetes.io/hostname": gpu_node})
@@ -91,7 +86,7 @@ def test_pods_without_the_gpu_toleration_never_land_on_the_gpu_node(
         assert running_pod(kube, namespace, f"cpu-{index}")["spec"]["nodeName"] != gpu_node
 
 
-def registrations(kube: Kube, node: str) -> int:
+def registrations(kube: Kubectl, node: str) -> int:
     """How often the plugin on the node has registered with a kubelet (from its log)."""
     pods = kube.get(
         "pods",
@@ -104,19 +99,17 @@ def registrations(kube: Kube, node: str) -> int:
     )["items"]
     assert len(pods) == 1, f"expected one plugin pod on {node}, found {len(pods)}"
     # Logs come through the kubelet: while it restarts there are none to read (count as none).
-    log = kube.run("logs", "-n", "kube-system", pods[0]["metadata"]["name"], check=False)
+    log = kube("logs", "-n", "kube-system", pods[0]["metadata"]["name"], check=False)
     return log.count("registered nvidia.com/gpu")
 
 
 def test_plugin_registers_again_after_a_kubelet_restart(
-    kube: Kube, namespace: str, gpu_node: str
+    kube: Kubectl, namespace: str, gpu_node: str
 ) -> None:
     before = kube.get("node", gpu_node)["status"]["allocatable"].get("nvidia.com/gpu")
     assert before == GPUS_PER_NODE
     registered_before = registrations(kube, gpu_node)
-    subprocess.run(
-        ["docker", "exec", gpu_node, "systemctl", "restart", "kubelet"], check=True, timeout=60
-    )
+    docker.docker("exec", gpu_node, "systemctl", "restart", "kubelet", timeout=60)
 
     def registered_again_and_ready() -> bool:
         status = kube.get("node", gpu_node)["status"]
@@ -126,7 +119,7 @@ def test_plugin_registers_again_after_a_kubelet_restart(
             and status["allocatable"].get("nvidia.com/gpu") == GPUS_PER_NODE
         )
 
-    kube.wait_until(
+    wait_until(
         f"the plugin to register again and {gpu_node} to report {GPUS_PER_NODE} GPUs",
         registered_again_and_ready,
     )
@@ -137,10 +130,15 @@ def test_plugin_registers_again_after_a_kubelet_restart(
     assert len(allocated_ids(kube, namespace, "after-restart")) == 1
 
 
-def test_the_plugin_runs_the_image_built_last(kube: Kube) -> None:
-    """`up` replaces the plugin's pods when its image is rebuilt under the same `:dev` tag."""
-    built = docker_images.image_id(cluster.GPU_PLUGIN_IMAGE)
+def test_the_plugin_runs_the_image_built_last(kube: Kubectl) -> None:
+    """`up` runs the plugin's image as the lock names it: a rebuilt image has a new tag, so the
+    DaemonSet's pods are replaced."""
+    built = lock.read()[cluster.GPU_PLUGIN]
     plugin = kube.get("daemonset", "-n", "kube-system", "fake-gpu-plugin")
-    template = plugin["spec"]["template"]["metadata"]
-    assert template["annotations"][cluster.IMAGE_ID_KEY] == built
-    assert plugin["status"]["updatedNumberScheduled"] == plugin["status"]["desiredNumberScheduled"]
+    (container,) = plugin["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == built.reference
+    pods = kube.get("pods", "-n", "kube-system", "-l", PLUGIN_SELECTOR)["items"]
+    assert pods
+    for pod in pods:
+        (status,) = pod["status"]["containerStatuses"]
+        assert status["imageID"].endswith(built.image_id.removeprefix("sha256:")), status

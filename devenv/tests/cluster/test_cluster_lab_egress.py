@@ -15,10 +15,11 @@ from collections.abc import Iterator
 
 import pytest
 from chart_render import DEV_VALUES, RELEASE, find, render
-from cluster_kube import Kube, greeting, pod_manifest, running_pod
+from cluster_kube import greeting, output_or_nothing, pod_manifest, running_pod, wait_until
 from host_listeners import GREETING, listening
 
 from hubconfig.config import lab_labels
+from tools.kube import Kubectl
 
 pytestmark = pytest.mark.cluster
 
@@ -40,21 +41,20 @@ def listeners() -> Iterator[None]:
         yield
 
 
-def reaches(kube: Kube, namespace: str, pod: str, target: tuple[str, int]) -> bool:
+def reaches(kube: Kubectl, namespace: str, pod: str, target: tuple[str, int]) -> bool:
     return greeting(kube, namespace, pod, *target) == GREETING.decode().strip()
 
 
-def resolves(kube: Kube, namespace: str, pod: str) -> bool:
-    output = kube.run(
-        "exec", "-n", namespace, pod, "--",
+def resolves(kube: Kubectl, namespace: str, pod: str) -> bool:
+    output = output_or_nothing(
+        kube, "exec", "-n", namespace, pod, "--",
         "timeout", "10", "getent", "hosts", "kubernetes.default.svc.cluster.local",
-        check=False,
     )  # fmt: skip
     return bool(output.strip())
 
 
 def lab_under_policy(
-    kube: Kube, namespace: str, sets: tuple[str, ...], blocked: list[tuple[str, int]]
+    kube: Kubectl, namespace: str, sets: tuple[str, ...], blocked: list[tuple[str, int]]
 ) -> None:
     """A lab and a control pod; every `blocked` target answers the lab until the chart's lab
     policy (rendered with `sets`) is applied, then only the control pod."""
@@ -63,7 +63,7 @@ def lab_under_policy(
     for pod in ("lab", "control"):
         running_pod(kube, namespace, pod)
     for target in blocked:
-        kube.wait_until(
+        wait_until(
             f"the lab to reach {target} before any policy",
             lambda target=target: reaches(kube, namespace, "lab", target),
         )
@@ -74,7 +74,7 @@ def lab_under_policy(
     kube.apply({**policy, "metadata": {**policy["metadata"], "namespace": namespace}})
 
     for target in blocked:
-        kube.wait_until(
+        wait_until(
             f"the lab policy to block {target}",
             lambda target=target: not reaches(kube, namespace, "lab", target),
             timeout=POLICY_WAIT_S,
@@ -87,13 +87,13 @@ def lab_under_policy(
 
 
 @pytest.mark.usefixtures("listeners")
-def test_a_lab_without_internet_asks_no_dns_server_outside(kube: Kube, namespace: str) -> None:
+def test_a_lab_without_internet_asks_no_dns_server_outside(kube: Kubectl, namespace: str) -> None:
     lab_under_policy(
         kube, namespace, ("networkPolicy.singleuser.allowInternet=false",), [DNS_OUTSIDE]
     )
 
 
 @pytest.mark.usefixtures("listeners")
-def test_a_lab_with_internet_reaches_no_metadata_or_cgnat(kube: Kube, namespace: str) -> None:
+def test_a_lab_with_internet_reaches_no_metadata_or_cgnat(kube: Kubectl, namespace: str) -> None:
     lab_under_policy(kube, namespace, (), [(METADATA, 80), (CGNAT, 80)])
     assert reaches(kube, namespace, "lab", WEB_OUTSIDE), "the lab lost the internet"

@@ -6,12 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from cluster_kube import Kube, pod_manifest, running_pod
+from cluster_kube import pod_manifest, running_pod
+
+from tools.kube import Kubectl
 
 pytestmark = pytest.mark.cluster
 
 
-def claim(kube: Kube, namespace: str, name: str) -> None:
+def claim(kube: Kubectl, namespace: str, name: str) -> None:
     kube.apply(
         {
             "apiVersion": "v1",
@@ -33,7 +35,7 @@ def pod_with_volume(name: str, namespace: str, claim_name: str, **placement: Any
 
 
 def test_a_claim_on_the_default_storage_class_is_bound_and_writable(
-    kube: Kube, namespace: str
+    kube: Kubectl, namespace: str
 ) -> None:
     classes = kube.get("storageclass")["items"]
     default = [
@@ -47,27 +49,27 @@ def test_a_claim_on_the_default_storage_class_is_bound_and_writable(
     claim(kube, namespace, "data")
     kube.apply(pod_with_volume("writer", namespace, "data"))
     running_pod(kube, namespace, "writer")
-    kube.run("exec", "-n", namespace, "writer", "--", "sh", "-c", "echo kept > /data/file")
-    assert kube.run("exec", "-n", namespace, "writer", "--", "cat", "/data/file").strip() == "kept"
+    kube("exec", "-n", namespace, "writer", "--", "sh", "-c", "echo kept > /data/file")
+    assert kube("exec", "-n", namespace, "writer", "--", "cat", "/data/file").strip() == "kept"
     bound = kube.get("pvc", "-n", namespace, "data")
     assert bound["status"]["phase"] == "Bound"
 
 
 def test_a_volume_written_on_one_node_is_read_on_the_other(
-    kube: Kube, namespace: str, gpu_node: str, control_plane_node: str
+    kube: Kubectl, namespace: str, gpu_node: str, control_plane_node: str
 ) -> None:
     claim(kube, namespace, "home")
     on_gpu_node = {"node_selector": {"kubernetes.io/hostname": gpu_node}, "tolerate_gpu": True}
     kube.apply(pod_with_volume("gpu-lab", namespace, "home", **on_gpu_node))
     running_pod(kube, namespace, "gpu-lab")
-    kube.run("exec", "-n", namespace, "gpu-lab", "--", "sh", "-c", "echo trained > /data/model")
-    kube.run("delete", "pod", "-n", namespace, "gpu-lab", "--wait=true")
+    kube("exec", "-n", namespace, "gpu-lab", "--", "sh", "-c", "echo trained > /data/model")
+    kube("delete", "pod", "-n", namespace, "gpu-lab", "--wait=true")
 
     volume = kube.get("pv", kube.get("pvc", "-n", namespace, "home")["spec"]["volumeName"])
     assert "nodeAffinity" not in volume["spec"], "a node-bound volume keeps its pod on one node"
     on_control_plane = {"node_selector": {"kubernetes.io/hostname": control_plane_node}}
     kube.apply(pod_with_volume("cpu-lab", namespace, "home", **on_control_plane))
     running_pod(kube, namespace, "cpu-lab")
-    assert kube.run("exec", "-n", namespace, "cpu-lab", "--", "cat", "/data/model").strip() == (
+    assert kube("exec", "-n", namespace, "cpu-lab", "--", "cat", "/data/model").strip() == (
         "trained"
     )
