@@ -309,7 +309,7 @@ def down(config: ClusterConfig | None = None) -> None:
             say(f"    cluster {config.name}: absent")
             return
         kind("delete", "cluster", "--name", config.name)
-        clear_shared_dir(config, node_image.node_image_name())
+        clear_shared_dir(config, dockerd.base_image())
 
 
 COMMANDS = {"up": up, "down": down}

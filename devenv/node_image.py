@@ -23,11 +23,12 @@ from pathlib import Path
 from devenv import cluster_config
 from tools import docker, gobuild
 from tools.bootstrap import dockerd, prerequisites, versions
-from tools.bootstrap.paths import cache_dir, logs_dir
+from tools.bootstrap.paths import cache_dir
 from tools.bootstrap.progress import say, step
 from tools.bootstrap.run import RunError, run, succeeds
+from tools.images import build, content, lock
 
-NODE_IMAGE_REPOSITORY = "kindest/node"
+NODE_IMAGE_REPOSITORY = "jupyterhub-k8s/kind-node"
 CONTEXTS_DIR = Path(__file__).resolve().parent / "node-image"
 PULL_TIMEOUT_S = 60
 ETCD_MODULE = "go.etcd.io/etcd/server/v3"
@@ -47,16 +48,11 @@ NODE_PINS = (
     "node.kube_router",
     "node.local_path_provisioner",
 )
-INPUTS_LABEL = "io.jupyterhub-k8s.inputs"
 CNI_PLUGINS = ("main/bridge", "main/loopback", "main/ptp", "ipam/host-local", "meta/portmap")
 
 
 class NodeImageError(RuntimeError):
     """The node image could not be found or built; the message says which step failed."""
-
-
-def node_image_name() -> str:
-    return f"{NODE_IMAGE_REPOSITORY}:{versions.get('kubernetes.version')}"
 
 
 def builds_dir(name: str, version: str) -> Path:
@@ -195,46 +191,33 @@ class ComponentImage:
     command: str
     """The binary's file name in the build context and in the image."""
 
-    def inputs(self) -> str:
-        return inputs_digest([CONTEXTS_DIR / self.context, self.binary], [self.name, self.command])
+    def local_image(self) -> build.LocalImage:
+        files = {
+            path.relative_to(CONTEXTS_DIR / self.context).as_posix(): path
+            for path in content.walk(CONTEXTS_DIR / self.context)
+        }
+        repository, _, tag = self.name.rpartition(":")
+        return build.LocalImage(
+            self.command,
+            repository,
+            {**files, self.command: self.binary},
+            {"BINARY": self.command},
+            dockerd.base_image(),
+            tag=tag,
+        )
 
-    def build(self) -> None:
-        if image_inputs(self.name) == self.inputs():
-            say(f"    image {self.name}: cached (in Docker)")
-            return
-        with step(f"build image {self.name}"):
-            staging = cache_dir() / "contexts" / self.name.replace("/", "_").replace(":", "_")
-            shutil.rmtree(staging, ignore_errors=True)
-            shutil.copytree(CONTEXTS_DIR / self.context, staging)
-            shutil.copy2(self.binary, staging / self.command)
-            build_args = {"BINARY": self.command, "BASE_IMAGE": dockerd.base_image()}
-            docker_build(staging, self.name, build_args, self.inputs())
-            shutil.rmtree(staging)
-
-
-def inputs_digest(paths: list[Path], values: list[str]) -> str:
-    """A hash of files (each folder's files, recursively) and values: what an image is made of."""
-    digest = hashlib.sha256("\n".join(values).encode())
-    for path in paths:
-        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-        for file in files:
-            digest.update(f"\n{file.relative_to(path.parent)}\n".encode())
-            digest.update(file.read_bytes())
-    return digest.hexdigest()[:16]
+    def build(self) -> lock.LockedImage:
+        image = self.local_image()
+        entry, built = build.ensure_local_image(
+            image, lambda folder: content.write_context(image.files, folder), lock_file()
+        )
+        say(f"    image {self.name}: {'built' if built else 'cached (in Docker)'}")
+        return entry
 
 
-def image_inputs(name: str) -> str | None:
-    """The inputs label of a local image: None when absent, "" when it has none (not ours)."""
-    return docker.image_label(name, INPUTS_LABEL)
-
-
-def docker_build(context: Path, tag: str, build_args: dict[str, str], inputs: str) -> None:
-    """`docker build`, labelling the image with the digest of its inputs."""
-    args = [arg for key, value in build_args.items() for arg in ("--build-arg", f"{key}={value}")]
-    args += ["--label", f"{INPUTS_LABEL}={inputs}"]
-    log = logs_dir() / f"docker-build-{tag.replace('/', '_').replace(':', '_')}.log"
-    log.write_text("")
-    docker.docker("build", "--network", "host", "-t", tag, *args, str(context), log=log)
+def lock_file() -> Path:
+    """The lock of the node image and its parts: machine-local, so in the cache, not the repo."""
+    return cache_dir() / "node-images.lock.json"
 
 
 def component_images(kubernetes: Path, kubeadm: dict[str, str]) -> list[ComponentImage]:
@@ -310,10 +293,15 @@ def manifest(name: str, **images: str) -> str:
 
 
 def stage_node_context(
-    kubernetes: Path, crictl: Path, cni: Path, archive: Path, staging: Path
+    kubernetes: Path, crictl: Path, cni: Path, archive: Path, pause_image: str, staging: Path
 ) -> None:
-    shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(CONTEXTS_DIR / "node", staging)
+    """The node's build context: its folder, the binaries, the image archive and the manifests
+    with the images they run (hard links: the binaries and the archive are large)."""
+    shutil.copytree(CONTEXTS_DIR / "node", staging, dirs_exist_ok=True)
+    containerd_config = staging / "files" / "etc" / "containerd" / "config.toml"
+    containerd_config.write_text(
+        containerd_config.read_text().replace("@PAUSE_IMAGE@", pause_image)
+    )
     for folder in ("bin", "cni", "images", "manifests"):
         (staging / folder).mkdir()
     for command in NODE_COMMANDS:
@@ -334,8 +322,24 @@ def stage_node_context(
     )
 
 
-def build_node_image() -> None:
-    """Build every part (or reuse it from the cache), then the node image itself."""
+def node_local_image() -> build.LocalImage:
+    """The node image's inputs, known without building any part: its folder, the manifests kind
+    applies, and the pins that name the binaries and images staged into it."""
+    files = {
+        f"node/{path.relative_to(CONTEXTS_DIR / 'node').as_posix()}": path
+        for path in content.walk(CONTEXTS_DIR / "node")
+    }
+    files |= {f"manifests/{name}": cluster_config.KIND_DIR / name for name in MANIFESTS.values()}
+    version = versions.get("kubernetes.version")
+    pins = {key: versions.get(key) for key in NODE_PINS}
+    return build.LocalImage(
+        "node", NODE_IMAGE_REPOSITORY, files, {"KUBERNETES_VERSION": version}, dockerd.base_image(),
+        pins=pins,
+    )  # fmt: skip
+
+
+def stage_node_image(staging: Path) -> None:
+    """Build every part (or reuse it from the cache), then stage the node's context."""
     version = versions.get("kubernetes.version")
     prerequisites.ensure(["go"])
     kubernetes = kubernetes_bin()
@@ -345,56 +349,34 @@ def build_node_image() -> None:
         "crictl", "sigs.k8s.io/cri-tools/cmd/crictl", versions.get("node.cri_tools")
     )
     cni = cni_plugins_bin()
-    dockerd.ensure_base_image()
-    for image in images:
-        image.build()
-    archive = builds_dir("node-images", version) / f"{image_set_key(images)}.tar"
+    entries = [image.build() for image in images]
+    archive = builds_dir("node-images", version) / f"{image_set_key(entries)}.tar"
     save_images([image.name for image in images], archive)
-    with step(f"build image {node_image_name()}"):
-        staging = cache_dir() / "contexts" / f"node-{version}"
-        stage_node_context(kubernetes, crictl, cni, archive, staging)
-        build_args = {
-            "BASE_IMAGE": dockerd.base_image(),
-            "KUBERNETES_VERSION": version,
-            "PAUSE_IMAGE": kubeadm["pause"],
-        }
-        docker_build(staging, node_image_name(), build_args, node_inputs())
-        shutil.rmtree(staging)
+    stage_node_context(kubernetes, crictl, cni, archive, kubeadm["pause"], staging)
 
 
-def image_set_key(images: list[ComponentImage]) -> str:
+def image_set_key(entries: list[lock.LockedImage]) -> str:
     """A file name that changes whenever a preloaded image (its name or inputs) changes."""
-    names = "\n".join(sorted(f"{image.name} {image.inputs()}" for image in images))
+    names = "\n".join(sorted(f"{entry.reference} {entry.content_hash}" for entry in entries))
     return "images-" + hashlib.sha256(names.encode()).hexdigest()[:16]
 
 
-def node_inputs() -> str:
-    """The digest of what the node image is made of, without building any part."""
-    pins = [f"{key}={versions.get(key)}" for key in NODE_PINS]
-    manifests = [cluster_config.KIND_DIR / name for name in MANIFESTS.values()]
-    return inputs_digest([CONTEXTS_DIR, *manifests], [dockerd.base_image(), *pins])
-
-
 def ensure() -> str:
-    """The node image's name, after making sure Docker has it (present, pulled or built).
-
-    An image we built is rebuilt when its inputs changed; one from elsewhere is used as it is.
-    """
-    name = node_image_name()
-    found = image_inputs(name)
-    if found == "" or found == node_inputs():
-        say(f"    {name}: present in Docker")
-        return name
-    if found is not None:
-        say(f"    {name}: its inputs changed; rebuilding it")
-        build_node_image()
-        return name
-    if succeeds(["docker", "pull", name], timeout=PULL_TIMEOUT_S):
-        say(f"    {name}: pulled")
-        return name
-    say(f"    {name} cannot be pulled here; building it offline")
-    build_node_image()
-    return name
+    """The node image to create the cluster with: ours when Docker has it (tagged with the content
+    hash of its inputs), else kind's own `kindest/node` of the pinned Kubernetes when it can be
+    pulled, else ours, built offline."""
+    image = node_local_image()
+    ours = image.reference(image.content_hash())
+    if docker.image_id(ours) is not None:
+        say(f"    {ours}: present in Docker")
+        return ours
+    upstream = f"kindest/node:{versions.get('kubernetes.version')}"
+    if succeeds(["docker", "pull", upstream], timeout=PULL_TIMEOUT_S):
+        say(f"    {upstream}: pulled (kind's own node image)")
+        return upstream
+    say(f"    {ours}: not in Docker and {upstream} cannot be pulled; building ours offline")
+    entry, _ = build.ensure_local_image(image, stage_node_image, lock_file())
+    return entry.reference
 
 
 def main(argv: list[str]) -> int:

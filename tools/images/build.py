@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tools import docker
 from tools.bootstrap import dockerd, versions
-from tools.bootstrap.paths import logs_dir
+from tools.bootstrap.paths import cache_dir, logs_dir
 from tools.bootstrap.progress import say, step
 from tools.bootstrap.run import RunError, run
 from tools.images import content, fetch, lock
@@ -23,6 +23,9 @@ LOCAL_CA_DIR = Path("/usr/local/share/ca-certificates")
 BUILDER_ARG = "BUILDER_IMAGE"
 # The weight of build containers against other processes (1024 is Docker's default).
 LOW_PRIORITY_CPU_SHARES = 256
+# Every image the project builds carries the full content hash of its inputs: an image is up to
+# date when Docker has its reference with this label equal to the hash it would be built from.
+CONTENT_HASH_LABEL = "io.github.jupyterhub-k8s.content-hash"
 
 
 class BuildError(RuntimeError):
@@ -93,7 +96,7 @@ def build_command(
     args = {**job.build_args, "BASE_IMAGE": job.base_reference, "EXTRA_CA_CERTS": extra_ca_certs()}
     # --force-rm: a failed step's container (gigabytes for a lab) is not left behind.
     command = ["docker", "build", "--force-rm", "--tag", job.reference]
-    command += ["--label", f"io.github.jupyterhub-k8s.content-hash={job.content_hash}"]
+    command += ["--label", f"{CONTENT_HASH_LABEL}={job.content_hash}"]
     for key, value in args.items():
         command += ["--build-arg", f"{key}={value}"]
     if low_priority:
@@ -101,6 +104,11 @@ def build_command(
     if from_scratch:
         command += ["--no-cache"]
     return [*command, str(context)]
+
+
+def up_to_date(reference: str, content_hash: str) -> bool:
+    """Whether Docker has `reference` built from inputs with this content hash."""
+    return docker.image_label(reference, CONTENT_HASH_LABEL) == content_hash
 
 
 def log_file(name: str) -> Path:
@@ -131,7 +139,7 @@ def ensure_image(
     job: Plan, *, low_priority: bool, from_scratch: bool, pull: Puller | None = None
 ) -> str:
     """Make `job.reference` exist; return what was done: "up to date", "pulled" or "built"."""
-    if not from_scratch and docker.image_id(job.reference) is not None:
+    if not from_scratch and up_to_date(job.reference, job.content_hash):
         return "up to date"
     if not from_scratch and pull is not None and pull(job):
         return "pulled"
@@ -173,3 +181,65 @@ def build(
             elapsed = time.monotonic() - started
             say(f"    {job.reference}: {outcome} in {elapsed:.1f} s, {size}")
     return built
+
+
+@dataclass(frozen=True)
+class LocalImage:
+    """An image built from a context its caller stages: the kind node image and the images it
+    preloads. Hashed, labelled and locked like an images.toml image.
+
+    `files`, `build_args` and `pins` are its inputs. `pins` are versions.toml values that name
+    what the caller stages besides `files` (binaries built at those versions): hashed, not passed
+    to the build. `tag` None tags the image with its content hash; a fixed tag is for names that
+    others expect (kubeadm's `registry.k8s.io/...` images).
+    """
+
+    name: str
+    repository: str
+    files: Mapping[str, Path]
+    build_args: Mapping[str, str]
+    base_reference: str
+    pins: Mapping[str, str] = field(default_factory=dict)
+    tag: str | None = None
+
+    def content_hash(self) -> str:
+        base_id = docker.image_id(self.base_reference)
+        if base_id is None:
+            raise BuildError(f"{self.name}: its base image {self.base_reference} is not in Docker")
+        hashed_args = {**self.build_args, **{f"pin:{k}": v for k, v in self.pins.items()}}
+        return content.content_hash(self.files, hashed_args, base_id)
+
+    def reference(self, content_hash: str) -> str:
+        return f"{self.repository}:{self.tag or content.tag_for(content_hash)}"
+
+
+def ensure_local_image(
+    image: LocalImage, stage: Callable[[Path], None], lock_path: Path
+) -> tuple[lock.LockedImage, bool]:
+    """Build `image` unless Docker has it from the same inputs; record it in `lock_path`.
+
+    `stage` writes the build context into the folder it is given. Returns the lock entry and
+    whether the image was built now.
+    """
+    full_hash = image.content_hash()
+    reference = image.reference(full_hash)
+    built = not up_to_date(reference, full_hash)
+    if built:
+        log = log_file(image.name)
+        log.write_text("")
+        say(f"    building {reference} (log: {log})")
+        # In the cache, so that a stage can hard-link large files from it.
+        with tempfile.TemporaryDirectory(prefix=f"image-{image.name}-", dir=cache_dir()) as tmp:
+            stage(Path(tmp))
+            args = {**image.build_args, "BASE_IMAGE": image.base_reference}
+            command = ["docker", "build", "--network", "host", "--tag", reference]
+            command += ["--label", f"{CONTENT_HASH_LABEL}={full_hash}"]
+            for key, value in args.items():
+                command += ["--build-arg", f"{key}={value}"]
+            try:
+                run([*command, tmp], log=log)
+            except RunError as error:
+                raise BuildError(f"{image.name} did not build: {error}") from error
+    tag = reference.rpartition(":")[2]
+    entry = lock.LockedImage(image.repository, tag, full_hash, docker.image_id(reference) or "")
+    return lock.update(image.name, entry, lock_path), built

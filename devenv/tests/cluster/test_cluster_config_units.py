@@ -77,12 +77,9 @@ def test_manifests_get_every_placeholder_filled() -> None:
         node_image.manifest("local-path-storage.yaml", LOCAL_PATH_PROVISIONER_IMAGE="p:1")
 
 
-def test_the_inputs_digest_changes_with_a_file_or_a_value(tmp_path: Path) -> None:
-    folder = tmp_path / "context"
-    folder.mkdir()
-    (folder / "Dockerfile").write_text("FROM scratch\n")
-    first = node_image.inputs_digest([folder], ["v1"])
-    assert node_image.inputs_digest([folder], ["v1"]) == first
-    assert node_image.inputs_digest([folder], ["v2"]) != first
-    (folder / "Dockerfile").write_text("FROM scratch\nENV A=1\n")
-    assert node_image.inputs_digest([folder], ["v1"]) != first
+def test_the_node_image_is_hashed_from_its_folder_the_manifests_and_the_pins() -> None:
+    image = node_image.node_local_image()
+    assert "node/Dockerfile" in image.files
+    assert {f"manifests/{name}" for name in node_image.MANIFESTS.values()} <= set(image.files)
+    assert set(image.pins) == set(node_image.NODE_PINS)
+    assert image.tag is None, "tagged with its content hash, like the images of images.toml"
