@@ -2,10 +2,10 @@
 
 `up` runs, each as a step with its duration: prerequisites and images (built or reused), the
 kind cluster with fake GPUs (`devenv.cluster.up`), `kind load` of the images the cluster runs,
-Keycloak and the mock Moodle in the cluster (`devenv/services/manifests/`), the chart with the dev
-values and the image lock, then waits until the hub, Keycloak and the mock Moodle answer on
-localhost and prints their URLs, the dev accounts and how to tear down. On a running environment
-every step only checks, and Kubernetes restarts only what changed.
+Keycloak and the mock Moodle in the cluster (the chart `devenv/services/chart/`), the hub's
+chart with the dev values and the image lock, then waits until the hub, Keycloak and the mock
+Moodle answer on localhost and prints their URLs, the dev accounts and how to tear down. On a
+running environment every step only checks, and Kubernetes restarts only what changed.
 
 Split horizon: the browser uses `http://localhost:<port>` (devenv/kind/ports.yaml: NodePorts
 that kind maps to the host), the hub uses the Services' names for server-to-server calls
@@ -21,7 +21,6 @@ CLI: `PYTHONPATH=devservices python -m devenv.dev_env up|status|down`. Logs of e
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 import time
@@ -37,10 +36,10 @@ from typing import Any
 import yaml
 
 from dev_keycloak.server import REALM, REALM_FILE
-from devenv import cluster, cluster_config, manifests, node_image
+from devenv import cluster, cluster_config, node_image
 from devenv.cluster_config import ClusterConfig
 from mock_moodle.config import ConfigError, for_hub, validate
-from tools import binaries, gobuild
+from tools import gobuild
 from tools.bootstrap import dockerd, prerequisites
 from tools.bootstrap.paths import REPO_ROOT, cache_dir, logs_dir
 from tools.bootstrap.progress import say, step
@@ -56,7 +55,8 @@ CHART = REPO_ROOT / "helm" / "jupyterhub-k8s"
 DEV_VALUES = REPO_ROOT / "helm" / "values-dev.yaml"
 SERVICES_DIR = Path(__file__).resolve().parent / "services"
 SERVICES_VALUES = SERVICES_DIR / "values-dev-services.yaml"
-SERVICE_MANIFESTS = SERVICES_DIR / "manifests"
+SERVICES_CHART = SERVICES_DIR / "chart"
+SERVICES_RELEASE = "dev-services"
 MOCK_MOODLE_EXTRA = SERVICES_DIR / "mock-moodle-extra.yaml"
 # Images the cluster runs besides those devenv.cluster loads (entries of images/images.toml).
 CLUSTER_IMAGES = (
@@ -77,7 +77,6 @@ HUB_SERVICE_PORT = "hub"  # entries of devenv/kind/ports.yaml
 KEYCLOAK_PORT = "keycloak"
 MOCK_MOODLE_PORT = "mock-moodle"
 MOCK_MOODLE_SERVICE_URL = "http://mock-moodle:8100"
-CONFIG_HASH_ANNOTATION = "jupyterhub-k8s.io/config-hash"
 ROLLOUT_WAIT_S = 420
 ANSWER_WAIT_S = 180
 
@@ -274,50 +273,22 @@ def locked_images() -> dict[str, lock.LockedImage]:
     return locked
 
 
-def config_map(name: str, files: dict[str, str]) -> dict[str, Any]:
+def services_values(env: DevEnvironment, locked: Mapping[str, Any]) -> dict[str, Any]:
+    """The dev services chart's values (devenv/services/chart): the locked images, the NodePorts
+    of ports.yaml, the browser URLs, the realm with the hub's callback, the mock's configuration."""
     return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {
-            "name": name,
-            "labels": {
-                "app.kubernetes.io/part-of": "jupyterhub-k8s-dev",
-                "app.kubernetes.io/managed-by": "devenv",
-            },
+        "images": {
+            "keycloak": locked["keycloak"].reference,
+            "mockMoodle": locked["mock-moodle"].reference,
         },
-        "data": files,
+        "nodePorts": {
+            "keycloak": env.cluster.host_ports[KEYCLOAK_PORT],
+            "mockMoodle": env.cluster.host_ports[MOCK_MOODLE_PORT],
+        },
+        "urls": dict(env.public_urls),
+        "realm": json.dumps(realm_for_cluster(env), indent=2),
+        "mockMoodleConfig": yaml.safe_dump(mock_moodle_config(env)),
     }
-
-
-def service_manifests(env: DevEnvironment, locked: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """devenv/services/manifests/ with image tags, NodePorts and ConfigMaps of this environment.
-
-    Each Deployment's pod template carries a hash of the ConfigMaps, so a changed realm or
-    mock configuration restarts its pod and nothing else does.
-    """
-    realm = json.dumps(realm_for_cluster(env), indent=2)
-    maps = [
-        config_map("dev-urls", dict(env.public_urls)),
-        config_map("keycloak-realm", {"campus-realm.json": realm}),
-        config_map("mock-moodle-config", {"config.yaml": yaml.safe_dump(mock_moodle_config(env))}),
-    ]
-    config_hash = hashlib.sha256(
-        json.dumps([m["data"] for m in maps], sort_keys=True).encode()
-    ).hexdigest()[:16]
-    ports = env.cluster.host_ports
-    documents = [
-        document
-        for path in sorted(SERVICE_MANIFESTS.glob("*.yaml"))
-        for document in manifests.read(path)
-    ]
-    for document in documents:
-        name = document["metadata"]["labels"]["app.kubernetes.io/name"]
-        if document["kind"] == "Service" and name in ports:
-            document["spec"]["ports"][0]["nodePort"] = ports[name]
-        if document["kind"] == "Deployment":
-            annotations = document["spec"]["template"]["metadata"].setdefault("annotations", {})
-            annotations[CONFIG_HASH_ANNOTATION] = config_hash
-    return [*maps, *manifests.with_locked_images(documents, locked)]
 
 
 # --- Steps --------------------------------------------------------------------------------------
@@ -348,29 +319,22 @@ def check_port_mappings(env: DevEnvironment) -> None:
         )
 
 
-def apply_services(env: DevEnvironment, locked: Mapping[str, Any], log: Path) -> None:
-    kubectl = env.cluster.kubectl.logging_to(log)
-    kubectl.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": env.namespace}})
-    changed = kubectl.apply(manifests.as_list(service_manifests(env, locked), env.namespace))
-    say(f"    {'applied the changes' if changed else 'unchanged'}")
-
-
-def helm(env: DevEnvironment, *args: str | Path, log: Path) -> None:
-    run(
-        [binaries.ensure("helm"), *args, "--kube-context", env.cluster.context,
-         "--namespace", env.namespace],
-        log=log,
-        timeout=300,
+def install_services(env: DevEnvironment, locked: Mapping[str, Any], log: Path) -> None:
+    cluster.install_chart(
+        env.cluster, SERVICES_RELEASE, SERVICES_CHART, services_values(env, locked),
+        namespace=env.namespace, log=log,
     )  # fmt: skip
+    say(f"    release {SERVICES_RELEASE} in namespace {env.namespace}")
 
 
-def install_chart(env: DevEnvironment, locked: Mapping[str, Any], log: Path) -> None:
+def install_hub(env: DevEnvironment, locked: Mapping[str, Any], log: Path) -> None:
     generated = cache_dir() / "dev" / "values-generated.yaml"
     generated.parent.mkdir(parents=True, exist_ok=True)
     generated.write_text(yaml.safe_dump(generated_values(env, locked), sort_keys=False))
-    helm(
-        env, "upgrade", "--install", RELEASE, CHART,
-        "--values", DEV_VALUES, "--values", SERVICES_VALUES, "--values", generated, log=log,
+    cluster.helm(
+        env.cluster, "upgrade", "--install", RELEASE, CHART,
+        "--values", DEV_VALUES, "--values", SERVICES_VALUES, "--values", generated,
+        namespace=env.namespace, log=log,
     )  # fmt: skip
     say(f"    release {RELEASE} in namespace {env.namespace} (values: {generated})")
 
@@ -467,9 +431,9 @@ def up(env: DevEnvironment) -> None:
     with logged_step("load the hub, lab and dev service images", "kind-load") as log:
         cluster.load_images(env.cluster, [locked[name].reference for name in CLUSTER_IMAGES], log)
     with logged_step("Keycloak and mock Moodle", "services") as log:
-        apply_services(env, locked, log)
+        install_services(env, locked, log)
     with logged_step("chart", "chart") as log:
-        install_chart(env, locked, log)
+        install_hub(env, locked, log)
     with logged_step("rollouts", "rollouts") as log:
         wait_for_rollouts(env, log)
     with logged_step("answers on localhost", "answers"):
@@ -499,8 +463,12 @@ def down(env: DevEnvironment) -> None:
         )  # fmt: skip
     # Then uninstall: the chart owns cluster-scoped objects (the dev course volume's PV) that a
     # namespace deletion leaves Released, and a Released PV never binds the next install's claim.
-    with logged_step(f"uninstall release {RELEASE}", "down") as log:
-        helm(env, "uninstall", RELEASE, "--ignore-not-found", "--wait", log=log)
+    for release in (RELEASE, SERVICES_RELEASE):
+        with logged_step(f"uninstall release {release}", "down") as log:
+            cluster.helm(
+                env.cluster, "uninstall", release, "--ignore-not-found", "--wait",
+                namespace=env.namespace, log=log,
+            )  # fmt: skip
     with logged_step(f"delete namespace {env.namespace}", "down") as log:
         env.cluster.kubectl.logging_to(log)(
             "delete", "namespace", env.namespace, "--ignore-not-found", "--wait", timeout=300

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from devenv import cluster_config, dev_env
+from devenv import cluster, cluster_config, dev_env
 from hubconfig.config import lab_labels
 from tools.images import lock
 from tools.images.lock import LockedImage
@@ -28,6 +29,8 @@ def locked(*names: str) -> dict[str, LockedImage]:
 
 
 ENV = dev_env.current()
+# The chart names its config-hash annotation; a changed ConfigMap must change it.
+CONFIG_HASH_ANNOTATION = "jupyterhub-k8s.io/config-hash"
 
 
 def test_public_urls_follow_ports_yaml() -> None:
@@ -72,36 +75,43 @@ def test_mock_moodle_config_points_at_the_hub_and_has_the_extra_courses() -> Non
     assert {"student", "learner-20"} <= {user["username"] for user in config["users"]}
 
 
-def test_service_manifests_get_images_node_ports_and_a_config_hash() -> None:
-    documents = dev_env.service_manifests(ENV, locked())
-    by_kind_name = {(d["kind"], d["metadata"]["name"]): d for d in documents}
+def rendered_services(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict:
+    monkeypatch.setenv("JHK8S_CACHE_DIR", str(tmp_path))
+    values = dev_env.services_values(ENV, locked())
+    documents = cluster.render_chart(dev_env.SERVICES_CHART, values)
+    return {(d["kind"], d["metadata"]["name"]): d for d in documents}
+
+
+def config_hash(documents: dict, name: str) -> str:
+    template = documents[("Deployment", name)]["spec"]["template"]
+    return template["metadata"]["annotations"][CONFIG_HASH_ANNOTATION]
+
+
+def test_the_services_chart_gets_images_node_ports_and_a_config_hash(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    documents = rendered_services(monkeypatch, tmp_path)
     ports = cluster_config.read_host_ports()
     for name in ("keycloak", "mock-moodle"):
-        service = by_kind_name[("Service", name)]
+        service = documents[("Service", name)]
         assert service["spec"]["ports"][0]["nodePort"] == ports[name]
-        template = by_kind_name[("Deployment", name)]["spec"]["template"]
+        template = documents[("Deployment", name)]["spec"]["template"]
         assert template["spec"]["containers"][0]["image"].endswith(f":tag-{name}")
-        assert dev_env.CONFIG_HASH_ANNOTATION in template["metadata"]["annotations"]
-    urls = by_kind_name[("ConfigMap", "dev-urls")]["data"]
+        assert len(config_hash(documents, name)) == 16
+    urls = documents[("ConfigMap", "dev-urls")]["data"]
     assert urls["keycloak"] == ENV.keycloak_url
+    realm = json.loads(documents[("ConfigMap", "keycloak-realm")]["data"]["campus-realm.json"])
+    assert realm["realm"] == "campus"
 
 
-def test_a_changed_realm_changes_the_config_hash(monkeypatch: pytest.MonkeyPatch) -> None:
-    def keycloak_hash() -> str:
-        deployment = next(
-            d
-            for d in dev_env.service_manifests(ENV, locked())
-            if d["metadata"]["name"] == "keycloak"
-        )
-        return deployment["spec"]["template"]["metadata"]["annotations"][
-            dev_env.CONFIG_HASH_ANNOTATION
-        ]
-
-    before = keycloak_hash()
+def test_a_changed_realm_changes_the_config_hash(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    before = config_hash(rendered_services(monkeypatch, tmp_path), "keycloak")
     realm = dev_env.realm_for_cluster(ENV)
     realm["displayName"] = "changed"
     monkeypatch.setattr(dev_env, "realm_for_cluster", lambda env: realm)
-    assert keycloak_hash() != before
+    assert config_hash(rendered_services(monkeypatch, tmp_path), "keycloak") != before
 
 
 def test_missing_lock_entries_say_how_to_build_them(monkeypatch: pytest.MonkeyPatch) -> None:

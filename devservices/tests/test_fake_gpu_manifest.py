@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import pytest
-import yaml
 
+from devenv import cluster
 from fake_gpu import config
 from fake_gpu.__main__ import parse_arguments
-from tools.bootstrap.paths import REPO_ROOT
-from tools.images import spec
 
-MANIFEST = REPO_ROOT / "devenv" / "kind" / "fake-gpu-plugin.yaml"
+IMAGE = "jupyterhub-k8s/fake-gpu-plugin:0123456789ab"
 
 
 @pytest.fixture(scope="module")
-def daemonset() -> dict:
-    [document] = list(yaml.safe_load_all(MANIFEST.read_text()))
+def daemonset(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The plugin's chart as devenv.cluster installs it, with a locked image reference."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("JHK8S_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        [document] = cluster.render_chart(cluster.GPU_PLUGIN_CHART, {"image": IMAGE})
     assert document["kind"] == "DaemonSet"
     return document
 
@@ -28,7 +29,6 @@ def container(daemonset: dict) -> dict:
 
 def test_runs_only_on_gpu_nodes_despite_their_taint(daemonset: dict):
     pod = daemonset["spec"]["template"]["spec"]
-    assert daemonset["metadata"]["namespace"] == "kube-system"
     assert pod["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod[
         "tolerations"
@@ -38,9 +38,9 @@ def test_runs_only_on_gpu_nodes_despite_their_taint(daemonset: dict):
     assert labels["app.kubernetes.io/name"] == "fake-gpu-plugin"
 
 
-def test_names_its_image_by_repository_for_the_lock_to_fill_in(container: dict):
-    """devenv.manifests puts in the built tag (the image is `kind load`ed, hence IfNotPresent)."""
-    assert container["image"] == spec.load()["fake-gpu-plugin"].repository
+def test_runs_the_image_it_is_given(container: dict):
+    """devenv.cluster passes the locked reference (the image is `kind load`ed: IfNotPresent)."""
+    assert container["image"] == IMAGE
     assert container["imagePullPolicy"] == "IfNotPresent"
 
 
