@@ -19,9 +19,9 @@ from typing import Any
 
 import yaml
 
-from devenv import cluster_config, node_image
+from devenv import cluster_config, commands, node_image
 from devenv.cluster_config import ClusterConfig
-from tools import binaries, docker, gobuild
+from tools import binaries, docker
 from tools.bootstrap import dockerd, prerequisites
 from tools.bootstrap.paths import cache_dir, logs_dir
 from tools.bootstrap.progress import say, step
@@ -363,31 +363,7 @@ def down(config: ClusterConfig | None = None) -> None:
         clear_shared_dir(config, dockerd.base_image())
 
 
-COMMANDS = {"up": up, "down": down}
-KNOWN_ERRORS = (
-    ClusterError,
-    RunError,
-    cluster_config.ClusterConfigError,
-    node_image.NodeImageError,
-    prerequisites.MissingPrerequisites,
-    dockerd.DockerError,
-    gobuild.GoBuildError,
-)
-
-
-def main(argv: list[str]) -> int:
-    if len(argv) != 1 or argv[0] not in COMMANDS:
-        print("usage: python -m devenv.cluster up|down", file=sys.stderr)
-        return 2
-    started = time.monotonic()
-    try:
-        COMMANDS[argv[0]]()
-    except KNOWN_ERRORS as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    say(f"cluster {argv[0]}: done in {time.monotonic() - started:.1f} s")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(
+        commands.main("devenv.cluster", {"up": up, "down": down}, sys.argv[1:], (ClusterError,))
+    )

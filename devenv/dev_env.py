@@ -35,15 +35,14 @@ from typing import Any
 
 import yaml
 
-from dev_keycloak.server import REALM, REALM_FILE
-from devenv import cluster, cluster_config, node_image
+from dev_keycloak.server import REALM, REALM_FILE, DevUser, realm_users
+from devenv import cluster, cluster_config, commands
 from devenv.cluster_config import ClusterConfig
 from mock_moodle.config import ConfigError, for_hub, validate
-from tools import gobuild
-from tools.bootstrap import dockerd, prerequisites
+from tools.bootstrap import prerequisites
 from tools.bootstrap.paths import REPO_ROOT, cache_dir, logs_dir
 from tools.bootstrap.progress import say, step
-from tools.bootstrap.run import RunError, run
+from tools.bootstrap.run import run
 from tools.images import build, lock, spec
 from tools.kube import Kubectl
 
@@ -83,15 +82,6 @@ ANSWER_WAIT_S = 180
 
 class DevEnvError(RuntimeError):
     """A step of the dev environment failed; the message says what and where the logs are."""
-
-
-@dataclass(frozen=True)
-class Account:
-    """A dev account of the realm file (the same names in the mock Moodle)."""
-
-    username: str
-    password: str
-    groups: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -143,17 +133,9 @@ class DevEnvironment:
         return self.cluster.kubectl.in_namespace(self.namespace)
 
     @cached_property
-    def accounts(self) -> Mapping[str, Account]:
+    def accounts(self) -> Mapping[str, DevUser]:
         """The users of the realm file, by name."""
-        realm = json.loads(REALM_FILE.read_text())
-        return {
-            user["username"]: Account(
-                user["username"],
-                next(c["value"] for c in user["credentials"] if c["type"] == "password"),
-                tuple(group.lstrip("/") for group in user.get("groups", [])),
-            )
-            for user in realm["users"]
-        }
+        return realm_users()
 
     @property
     def answer_checks(self) -> dict[str, str]:
@@ -475,31 +457,10 @@ def down(env: DevEnvironment) -> None:
         )
 
 
-COMMANDS = {"up": up, "status": status, "down": down}
-KNOWN_ERRORS = (
-    DevEnvError,
-    RunError,
-    cluster.ClusterError,
-    cluster_config.ClusterConfigError,
-    node_image.NodeImageError,
-    prerequisites.MissingPrerequisites,
-    dockerd.DockerError,
-    gobuild.GoBuildError,
-)
-
-
 def main(argv: list[str]) -> int:
-    if len(argv) != 1 or argv[0] not in COMMANDS:
-        print("usage: python -m devenv.dev_env up|status|down", file=sys.stderr)
-        return 2
-    started = time.monotonic()
-    try:
-        COMMANDS[argv[0]](current())
-    except KNOWN_ERRORS as error:
-        print(f"error: {error}\nfull logs: {logs_dir()}", file=sys.stderr)
-        return 1
-    say(f"dev {argv[0]}: done in {time.monotonic() - started:.1f} s")
-    return 0
+    env = current()
+    verbs = {"up": lambda: up(env), "status": lambda: status(env), "down": lambda: down(env)}
+    return commands.main("devenv.dev_env", verbs, argv, (DevEnvError, cluster.ClusterError))
 
 
 if __name__ == "__main__":

@@ -56,20 +56,11 @@ def chromium_launch_args() -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class DevUser:
-    """A user of the campus realm, with the dev password documented in devenv/README.md."""
-
-    username: str
-    password: str
-    groups: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class KeycloakRealm:
     """The running campus realm and what a test needs to sign in to it."""
 
     server: keycloak_server.Keycloak
-    users: dict[str, DevUser]
+    users: dict[str, keycloak_server.DevUser]
     client_secrets: dict[str, str]
     client_id: str = "jupyterhub"
     short_token_client_id: str = "jupyterhub-short-tokens"  # noqa: S105 - a client id
@@ -91,16 +82,8 @@ class KeycloakRealm:
 def realm_from_file(server: keycloak_server.Keycloak) -> KeycloakRealm:
     """Users, passwords and client secrets as the realm file defines them (one source of truth)."""
     realm = json.loads(keycloak_server.REALM_FILE.read_text())
-    users = {
-        user["username"]: DevUser(
-            user["username"],
-            next(c["value"] for c in user["credentials"] if c["type"] == "password"),
-            tuple(group.lstrip("/") for group in user.get("groups", [])),
-        )
-        for user in realm["users"]
-    }
     secrets = {client["clientId"]: client["secret"] for client in realm["clients"]}
-    return KeycloakRealm(server, users, secrets)
+    return KeycloakRealm(server, keycloak_server.realm_users(), secrets)
 
 
 @pytest.fixture(scope="session")

@@ -12,8 +12,8 @@ from urllib.parse import quote, urlsplit
 
 from jupyterhub.utils import subdomain_hook_idna
 
+from dev_keycloak.server import DevUser
 from devenv import dev_env
-from devenv.dev_env import Account
 from tools.kube import Kubectl
 
 
@@ -49,7 +49,7 @@ class Environment:
         )
 
     @property
-    def accounts(self) -> dict[str, Account]:
+    def accounts(self) -> dict[str, DevUser]:
         return dict(dev_env.current().accounts)
 
     @cached_property

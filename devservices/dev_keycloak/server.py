@@ -54,6 +54,28 @@ JVM_OPTIONS = (
 )
 
 
+@dataclass(frozen=True)
+class DevUser:
+    """A user of the campus realm, with the dev password documented in devservices/README.md."""
+
+    username: str
+    password: str
+    groups: tuple[str, ...]
+
+
+def realm_users() -> dict[str, DevUser]:
+    """The users of the realm file, by name (the one place that reads them)."""
+    realm = json.loads(REALM_FILE.read_text())
+    return {
+        user["username"]: DevUser(
+            user["username"],
+            next(c["value"] for c in user["credentials"] if c["type"] == "password"),
+            tuple(group.lstrip("/") for group in user.get("groups", [])),
+        )
+        for user in realm["users"]
+    }
+
+
 class KeycloakError(RuntimeError):
     """Keycloak could not be fetched, started or reached."""
 
