@@ -242,8 +242,8 @@ def nodes_lacking(config: ClusterConfig, reference: str) -> list[str]:
     lacking = []
     for node in node_containers(config):
         try:
-            held = docker.docker("exec", node, "crictl", "inspecti", "-o", "go-template",
-                                 "--template", "{{.status.id}}", reference).strip()  # fmt: skip
+            inspected = docker.docker("exec", node, "crictl", "inspecti", "-o", "json", reference)
+            held = json.loads(inspected)["status"]["id"]
         except RunError:
             held = ""  # not on that node
         if held != wanted:
