@@ -140,5 +140,7 @@ def test_the_plugin_runs_the_image_built_last(kube: Kubectl) -> None:
     pods = kube.get("pods", "-n", "kube-system", "-l", PLUGIN_SELECTOR)["items"]
     assert pods
     for pod in pods:
+        (spec,) = pod["spec"]["containers"]
         (status,) = pod["status"]["containerStatuses"]
-        assert status["imageID"].endswith(built.image_id.removeprefix("sha256:")), status
+        assert spec["image"] == built.reference
+        assert status["ready"], status
