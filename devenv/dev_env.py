@@ -36,7 +36,7 @@ from typing import Any
 import yaml
 
 from dev_keycloak.server import REALM, REALM_FILE, DevUser, realm_users
-from devenv import cluster, cluster_config, commands
+from devenv import charts, cluster, cluster_config, commands
 from devenv.cluster_config import ClusterConfig
 from mock_moodle.config import ConfigError, for_hub, validate
 from tools.bootstrap import prerequisites
@@ -302,7 +302,7 @@ def check_port_mappings(env: DevEnvironment) -> None:
 
 
 def install_services(env: DevEnvironment, locked: Mapping[str, Any], log: Path) -> None:
-    cluster.install_chart(
+    charts.install(
         env.cluster, SERVICES_RELEASE, SERVICES_CHART, services_values(env, locked),
         namespace=env.namespace, log=log,
     )  # fmt: skip
@@ -313,7 +313,7 @@ def install_hub(env: DevEnvironment, locked: Mapping[str, Any], log: Path) -> No
     generated = cache_dir() / "dev" / "values-generated.yaml"
     generated.parent.mkdir(parents=True, exist_ok=True)
     generated.write_text(yaml.safe_dump(generated_values(env, locked), sort_keys=False))
-    cluster.helm(
+    charts.helm(
         env.cluster, "upgrade", "--install", RELEASE, CHART,
         "--values", DEV_VALUES, "--values", SERVICES_VALUES, "--values", generated,
         namespace=env.namespace, log=log,
@@ -447,7 +447,7 @@ def down(env: DevEnvironment) -> None:
     # namespace deletion leaves Released, and a Released PV never binds the next install's claim.
     for release in (RELEASE, SERVICES_RELEASE):
         with logged_step(f"uninstall release {release}", "down") as log:
-            cluster.helm(
+            charts.helm(
                 env.cluster, "uninstall", release, "--ignore-not-found", "--wait",
                 namespace=env.namespace, log=log,
             )  # fmt: skip

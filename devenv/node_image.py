@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from devenv import cluster_config
+from devenv import charts, cluster_config
 from tools import docker, gobuild
 from tools.bootstrap import dockerd, prerequisites, versions
 from tools.bootstrap.paths import cache_dir
@@ -36,11 +36,9 @@ ETCD_MODULE = "go.etcd.io/etcd/server/v3"
 NODE_COMMANDS = ("kubelet", "kubeadm", "kubectl")
 CONTROL_PLANE_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
 IMAGE_COMMANDS = (*CONTROL_PLANE_COMMANDS, "kube-proxy")
-# kind applies these files of the node image at cluster creation; ours come from devenv/kind/.
-MANIFESTS = {
-    "default-cni.yaml": "kube-router.yaml",
-    "default-storage.yaml": "local-path-storage.yaml",
-}
+# kind applies these files of the node image at cluster creation: the templates of this chart.
+NODE_MANIFESTS_CHART = cluster_config.KIND_DIR / "node-manifests"
+MANIFESTS = ("default-cni.yaml", "default-storage.yaml")
 NODE_PINS = (
     "kubernetes.version",
     "node.cri_tools",
@@ -281,15 +279,15 @@ def save_images(names: list[str], archive: Path) -> None:
 # --- The node image -----------------------------------------------------------------------------
 
 
-def manifest(name: str, **images: str) -> str:
-    """A manifest of devenv/kind with its `@PLACEHOLDER@`s replaced by image names."""
-    text = (cluster_config.KIND_DIR / name).read_text()
-    for placeholder, image in images.items():
-        text = text.replace(f"@{placeholder}@", image)
-    left = sorted(set(re.findall(r"@[A-Z_]+@", text)))
-    if left:
-        raise NodeImageError(f"devenv/kind/{name}: no value for {', '.join(left)}")
-    return text
+def manifest_values() -> dict[str, Any]:
+    """The node manifests chart's values: the images the node preloads, by their pinned names."""
+    return {
+        "images": {
+            "kubeRouter": kube_router_image(),
+            "localPathProvisioner": local_path_provisioner_image(),
+            "helper": dockerd.base_image(),
+        }
+    }
 
 
 def stage_node_context(
@@ -310,16 +308,9 @@ def stage_node_context(
     for plugin in cni.iterdir():
         os.link(plugin, staging / "cni" / plugin.name)
     os.link(archive, staging / "images" / archive.name)
-    (staging / "manifests" / "default-cni.yaml").write_text(
-        manifest(MANIFESTS["default-cni.yaml"], KUBE_ROUTER_IMAGE=kube_router_image())
-    )
-    (staging / "manifests" / "default-storage.yaml").write_text(
-        manifest(
-            MANIFESTS["default-storage.yaml"],
-            LOCAL_PATH_PROVISIONER_IMAGE=local_path_provisioner_image(),
-            HELPER_IMAGE=dockerd.base_image(),
-        )
-    )
+    for name in MANIFESTS:
+        rendered = charts.render(NODE_MANIFESTS_CHART, manifest_values(), template=name)
+        (staging / "manifests" / name).write_text(rendered)
 
 
 def node_local_image() -> build.LocalImage:
@@ -329,7 +320,10 @@ def node_local_image() -> build.LocalImage:
         f"node/{path.relative_to(CONTEXTS_DIR / 'node').as_posix()}": path
         for path in content.walk(CONTEXTS_DIR / "node")
     }
-    files |= {f"manifests/{name}": cluster_config.KIND_DIR / name for name in MANIFESTS.values()}
+    files |= {
+        f"node-manifests/{path.relative_to(NODE_MANIFESTS_CHART).as_posix()}": path
+        for path in content.walk(NODE_MANIFESTS_CHART)
+    }
     version = versions.get("kubernetes.version")
     pins = {key: versions.get(key) for key in NODE_PINS}
     return build.LocalImage(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from devenv import cluster, cluster_config, dev_env
+from devenv import charts, cluster_config, dev_env
 from hubconfig.config import lab_labels
 from tools.images import lock
 from tools.images.lock import LockedImage
@@ -78,7 +78,7 @@ def test_mock_moodle_config_points_at_the_hub_and_has_the_extra_courses() -> Non
 def rendered_services(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict:
     monkeypatch.setenv("JHK8S_CACHE_DIR", str(tmp_path))
     values = dev_env.services_values(ENV, locked())
-    documents = cluster.render_chart(dev_env.SERVICES_CHART, values)
+    documents = charts.render_documents(dev_env.SERVICES_CHART, values)
     return {(d["kind"], d["metadata"]["name"]): d for d in documents}
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from devenv import cluster
+from devenv import charts, cluster
 from fake_gpu import config
 from fake_gpu.__main__ import parse_arguments
 
@@ -16,7 +16,7 @@ def daemonset(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The plugin's chart as devenv.cluster installs it, with a locked image reference."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("JHK8S_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-        [document] = cluster.render_chart(cluster.GPU_PLUGIN_CHART, {"image": IMAGE})
+        [document] = charts.render_documents(cluster.GPU_PLUGIN_CHART, {"image": IMAGE})
     assert document["kind"] == "DaemonSet"
     return document
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
-from devenv import cluster_config, node_image
+from devenv import charts, cluster_config, node_image
 from tools import gobuild
 
 
@@ -67,19 +68,24 @@ def test_a_bad_ports_file_gets_a_message_naming_the_entry(tmp_path: Path) -> Non
         cluster_config.read_host_ports(bad)
 
 
-def test_manifests_get_every_placeholder_filled() -> None:
-    text = node_image.manifest(
-        "local-path-storage.yaml", LOCAL_PATH_PROVISIONER_IMAGE="p:1", HELPER_IMAGE="h:2"
-    )
-    assert 'image: "p:1"' in text and 'image: "h:2"' in text
-    assert "@" not in text.replace("$VOL_DIR", "")
-    with pytest.raises(node_image.NodeImageError, match="@HELPER_IMAGE@"):
-        node_image.manifest("local-path-storage.yaml", LOCAL_PATH_PROVISIONER_IMAGE="p:1")
+def test_kinds_manifests_run_the_images_the_node_preloads(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("JHK8S_CACHE_DIR", str(tmp_path))
+    values = node_image.manifest_values()
+    images = set()
+    texts = []
+    for name in node_image.MANIFESTS:
+        texts.append(charts.render(node_image.NODE_MANIFESTS_CHART, values, template=name))
+        for document in yaml.safe_load_all(texts[-1]):
+            spec = (document or {}).get("spec", {}).get("template", {}).get("spec", {})
+            images |= {container["image"] for container in spec.get("containers", [])}
+    assert images == {values["images"]["kubeRouter"], values["images"]["localPathProvisioner"]}
+    # The provisioner's helper pods run the Debian image (its flag and helperPod.yaml).
+    assert texts[1].count(f'"{values["images"]["helper"]}"') == 2
 
 
 def test_the_node_image_is_hashed_from_its_folder_the_manifests_and_the_pins() -> None:
     image = node_image.node_local_image()
     assert "node/Dockerfile" in image.files
-    assert {f"manifests/{name}" for name in node_image.MANIFESTS.values()} <= set(image.files)
+    assert {f"node-manifests/templates/{name}" for name in node_image.MANIFESTS} <= set(image.files)
     assert set(image.pins) == set(node_image.NODE_PINS)
     assert image.tag is None, "tagged with its content hash, like the images of images.toml"
