@@ -125,7 +125,8 @@ def pod_subnets_missing(config: ClusterConfig) -> dict[str, list[str]]:
     and then traffic from its pods to that node's pods arrives from the node's address, which
     NetworkPolicies that allow pods (the hub reaching a lab) drop.
     """
-    subnets = {node["spec"].get("podCIDR") for node in config.kubectl.get("nodes")["items"]}
+    nodes = config.kubectl.get("nodes")["items"]
+    subnets = {node["spec"]["podCIDR"] for node in nodes if node["spec"].get("podCIDR")}
     missing = {}
     for node in node_containers(config):
         try:
