@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from cluster_kube import pod_manifest, running_pod, unschedulable_message, wait_until
+from cluster_kube import (
+    output_or_nothing,
+    pod_manifest,
+    running_pod,
+    unschedulable_message,
+    wait_until,
+)
 
 from devenv import cluster
 from tools import docker
@@ -99,7 +105,7 @@ def registrations(kube: Kubectl, node: str) -> int:
     )["items"]
     assert len(pods) == 1, f"expected one plugin pod on {node}, found {len(pods)}"
     # Logs come through the kubelet: while it restarts there are none to read (count as none).
-    log = kube("logs", "-n", "kube-system", pods[0]["metadata"]["name"], check=False)
+    log = output_or_nothing(kube, "logs", "-n", "kube-system", pods[0]["metadata"]["name"])
     return log.count("registered nvidia.com/gpu")
 
 
