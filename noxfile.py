@@ -5,18 +5,23 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import nox
 
 REPO_ROOT = Path(__file__).resolve().parent
-sys.path.insert(0, str(REPO_ROOT / "dev"))
+sys.path.insert(0, str(REPO_ROOT))
 
-from devenv import prerequisites  # noqa: E402 - needs the sys.path entry above
-from devenv.progress import step  # noqa: E402
+# The bootstrap is standard library only, so it runs in nox's own interpreter.
+from tools.bootstrap import prerequisites  # noqa: E402 - needs the sys.path entry above
+from tools.bootstrap.progress import step  # noqa: E402
 
 PYPROJECT = nox.project.load_toml(REPO_ROOT / "pyproject.toml")
+# Where the tools, the dev environment and the dev services are imported from: the folders pytest
+# puts on sys.path. They are not installed, so that the product wheel holds only the product.
+DEV_PATHS = PYPROJECT["tool"]["pytest"]["ini_options"]["pythonpath"]
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 
 nox.options.sessions = ["lint", "tests"]
@@ -25,9 +30,11 @@ nox.options.error_on_missing_interpreters = True
 
 
 def install_project(session: nox.Session, *groups: str) -> None:
-    """The repo's packages in editable mode plus the named dependency groups."""
+    """The product in editable mode plus the named dependency groups; the checkout's tools,
+    dev environment and dev services on PYTHONPATH for the commands the session runs."""
     session.install("--upgrade", "pip")
     session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, *groups))
+    session.env["PYTHONPATH"] = os.pathsep.join(str(REPO_ROOT / path) for path in DEV_PATHS)
 
 
 def require(session: nox.Session, *names: str) -> None:
@@ -42,7 +49,7 @@ def require(session: nox.Session, *names: str) -> None:
 def dockerfiles() -> list[str]:
     return sorted(
         str(path)
-        for folder in ("images", "dev")
+        for folder in ("images", "devenv")
         for path in REPO_ROOT.glob(f"{folder}/**/Dockerfile")
     )
 
@@ -84,11 +91,11 @@ def cluster_tests(session: nox.Session) -> None:
     """Image smoke tests (docker run) and cluster tests on kind; builds what is missing first."""
     require(session, "docker", "go", "java", "maven")
     install_project(session, "test")
-    session.run("python", "-m", "devenv.images", "build")
-    session.run("python", "-m", "devenv.images", "verify")
+    session.run("python", "-m", "tools.images", "build")
+    session.run("python", "-m", "tools.images", "verify")
     session.run("pytest", "images/tests")
     session.run("python", "-m", "devenv.cluster", "up")
-    session.run("pytest", "-m", "cluster", "dev/tests/cluster", "helm/tests", *session.posargs)
+    session.run("pytest", "-m", "cluster", "devenv/tests/cluster", "helm/tests", *session.posargs)
 
 
 @nox.session(python=PYTHON, tags=["ci"])
@@ -119,4 +126,4 @@ def images(session: nox.Session) -> None:
     """Build the hub, lab and dev-service images that changed (`-- NAME ...` for some only)."""
     require(session, "docker")
     install_project(session)
-    session.run("python", "-m", "devenv.images", "build", *session.posargs)
+    session.run("python", "-m", "tools.images", "build", *session.posargs)

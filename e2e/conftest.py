@@ -8,7 +8,6 @@ the failure output names the folder.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,8 +21,9 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from slugify import slugify
 
 from devenv import dev_env
-from devenv.paths import REPO_ROOT
-from devenv.testing import chromium_launch_args
+from service_fixtures import chromium_launch_args
+from tools.bootstrap.paths import REPO_ROOT
+from tools.bootstrap.run import RunError
 
 ARTIFACTS = REPO_ROOT / "artifacts" / "e2e"
 EXPECT_TIMEOUT_MS = 30_000
@@ -52,7 +52,8 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 @pytest.fixture(scope="session")
 def env() -> Environment:
     environment = Environment.from_ports()
-    silent = [url for url in dev_env.answer_checks().values() if not dev_env.answers(url)]
+    checks = dev_env.current().answer_checks
+    silent = [url for url in checks.values() if not dev_env.answers(url)]
     if silent:
         pytest.fail(
             f"the dev environment does not answer at {', '.join(silent)}: "
@@ -106,8 +107,8 @@ def namespace_report(env: Environment, folder: Path) -> None:
 def run_quietly(env: Environment, *args: str) -> str:
     try:
         return env.kubectl(*args)
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
-        return f"kubectl {' '.join(args)} failed: {getattr(error, 'stderr', error)}"
+    except RunError as error:
+        return str(error)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -13,14 +12,9 @@ from urllib.parse import quote, urlsplit
 
 from jupyterhub.utils import subdomain_hook_idna
 
-from devenv import cluster_config, dev_env, tools
-
-
-@dataclass(frozen=True)
-class Account:
-    username: str
-    password: str
-    groups: tuple[str, ...]
+from dev_keycloak.server import DevUser
+from devenv import dev_env
+from tools.kube import Kubectl
 
 
 @dataclass(frozen=True)
@@ -35,13 +29,8 @@ class Environment:
 
     @classmethod
     def from_ports(cls) -> Environment:
-        urls = dev_env.public_urls()
-        return cls(
-            urls[dev_env.HUB_SERVICE_PORT],
-            urls[dev_env.KEYCLOAK_PORT],
-            urls[dev_env.MOCK_MOODLE_PORT],
-            dev_env.subdomain_host(),
-        )
+        dev = dev_env.current()
+        return cls(dev.hub_url, dev.keycloak_url, dev.mock_moodle_url, dev.subdomain_host)
 
     def user_url(self, username: str, path: str = "") -> str:
         """`path` on the user's server, on the user's own origin: JupyterHub's subdomain for
@@ -59,26 +48,14 @@ class Environment:
             re.escape(f"{host.scheme}://") + r"[^/]+\." + re.escape(host.netloc) + "/user/"
         )
 
-    @cached_property
-    def accounts(self) -> dict[str, Account]:
-        return {
-            name: Account(name, password, tuple(groups))
-            for name, password, groups in dev_env.dev_accounts()
-        }
+    @property
+    def accounts(self) -> dict[str, DevUser]:
+        return dict(dev_env.current().accounts)
 
-    def kubectl(self, *args: str, timeout: float = 120) -> str:
-        """kubectl in the environment's namespace; raises CalledProcessError with its stderr."""
-        command = [
-            str(tools.ensure("kubectl")),
-            "--context",
-            cluster_config.kube_context(),
-            "--namespace",
-            self.namespace,
-            *args,
-        ]
-        return subprocess.run(
-            command, capture_output=True, text=True, timeout=timeout, check=True
-        ).stdout
+    @cached_property
+    def kubectl(self) -> Kubectl:
+        """kubectl in the environment's namespace (RunError with its output when it fails)."""
+        return dev_env.current().cluster.kubectl.in_namespace(self.namespace)
 
     def lab_pods(self, username: str) -> list[dict[str, Any]]:
         """The user's single-user server pods (none when no server runs)."""

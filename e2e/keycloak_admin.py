@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import requests
 
-from devenv.keycloak import CONSOLE_ADMIN
+from dev_keycloak.server import CONSOLE_ADMIN
 
 REALM = "campus"
 

@@ -1,6 +1,7 @@
 """Figures of the dev environment (a benchmark, not a test): spawn times and a launch burst.
 
-    .venv/bin/python e2e/benchmarks/figures.py [--spawns 10] [--launches 20] [--skip-spawns]
+    PYTHONPATH=.:devservices python e2e/benchmarks/figures.py [--spawns 10] [--launches 20]
+        [--skip-spawns]
 
 Needs `python -m devenv.dev_env up`. Writes `artifacts/benchmarks/figures.json` and prints:
 - the time from clicking Start on the spawn form to a usable JupyterLab (its main area shown),
@@ -36,8 +37,8 @@ from pages import HubPages, LabPage  # noqa: E402
 from waits import wait_until  # noqa: E402
 
 from conftest import sign_in  # noqa: E402
-from devenv.paths import REPO_ROOT  # noqa: E402
-from devenv.testing import chromium_launch_args  # noqa: E402
+from service_fixtures import chromium_launch_args  # noqa: E402
+from tools.bootstrap.paths import REPO_ROOT  # noqa: E402
 
 OUTPUT = REPO_ROOT / "artifacts" / "benchmarks" / "figures.json"
 SPAWN_CASES = (("cpu", "student", {}), ("gpu", "gpu-student", {"gpus": "1"}))

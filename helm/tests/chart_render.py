@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from devenv import tools
+from tools import binaries
 
 HELM_DIR = Path(__file__).resolve().parents[1]
 CHART = HELM_DIR / "jupyterhub-k8s"
@@ -24,7 +24,7 @@ NAMESPACE = "teaching"
 @cache
 def helm_binary() -> Path:
     """The helm pinned in versions.toml: on PATH if it matches, else cached, else built now."""
-    return tools.ensure("helm")
+    return binaries.ensure("helm")
 
 
 def run_helm(*args: str) -> subprocess.CompletedProcess[str]:

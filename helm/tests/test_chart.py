@@ -27,10 +27,10 @@ from traitlets.config import Config
 
 from devenv import cluster_config
 from devenv.dev_env import image_values
-from devenv.images.lock import LockedImage
 from hubconfig import configure, values
 from hubconfig.config import Deployment, lab_labels
 from hubconfig.spawner import ProfileSpawner
+from tools.images.lock import LockedImage
 
 FULLNAME = f"{RELEASE}-jupyterhub-k8s"
 HUB = f"{FULLNAME}-hub"
@@ -290,7 +290,7 @@ def test_network_policies_can_be_turned_off() -> None:
 
 
 def test_dev_ports_are_the_clusters() -> None:
-    ports = cluster_config.host_ports()
+    ports = cluster_config.current().host_ports
     dev = yaml.safe_load(DEV_VALUES.read_text())
     assert dev["proxy"]["service"]["nodePort"] == ports["hub"]
     keycloak = dev["hub"]["config"]["KeycloakLogin"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from chart_render import DEV_VALUES, PRODUCTION_VALUES, run_helm, template_args
 
-from devenv import cluster
+from devenv import cluster_config
 
 # The dry run creates nothing, so an existing namespace serves.
 DRY_RUN_NAMESPACE = "default"
@@ -24,13 +24,6 @@ def test_manifests_pass_a_server_side_dry_run(tmp_path: Path, values_file: Path)
     assert rendered.returncode == 0, rendered.stderr
     manifests = tmp_path / "manifests.yaml"
     manifests.write_text(rendered.stdout)
-    output = cluster.kubectl(
-        "apply",
-        "--dry-run=server",
-        "--namespace",
-        DRY_RUN_NAMESPACE,
-        "-f",
-        str(manifests),
-        what=f"server-side dry run of the chart with {values_file.name}",
-    )
+    kubectl = cluster_config.current().kubectl.in_namespace(DRY_RUN_NAMESPACE)
+    output = kubectl("apply", "--dry-run=server", "-f", str(manifests))
     assert "deployment.apps/jh-jupyterhub-k8s-hub created (server dry run)" in output

@@ -1,14 +1,12 @@
 """Install the chart into the kind cluster and spawn through the REST API as a service.
 
-Needs `python -m devenv.cluster up` and the images built (`python -m devenv.images build hub
+Needs `python -m devenv.cluster up` and the images built (`python -m tools.images build hub
 configurable-http-proxy lab-base`). The release lives in its own namespace and is removed after.
 """
 
 from __future__ import annotations
 
-import json
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,9 +17,9 @@ import requests
 import yaml
 from chart_render import CHART, DEV_VALUES, run_helm
 
-from devenv import cluster, cluster_config, tools
+from devenv import cluster, cluster_config
 from devenv.dev_env import dev_lab_keys, image_values
-from devenv.images import lock
+from tools.images import lock
 
 pytestmark = pytest.mark.cluster
 
@@ -31,6 +29,8 @@ HUB_SERVICE = f"{RELEASE}-jupyterhub-k8s-hub"
 TOKEN = "e2e0" * 16
 NEEDED_IMAGES = ("hub", "configurable-http-proxy", "lab-base")
 SPAWN_WAIT_S = 300
+CLUSTER = cluster_config.current()
+KUBECTL = CLUSTER.kubectl.in_namespace(NAMESPACE)
 
 
 def free_port() -> int:
@@ -43,21 +43,8 @@ def release_values() -> dict[str, Any]:
     locked = lock.read()
     missing = [name for name in NEEDED_IMAGES if name not in locked]
     if missing:
-        pytest.fail(f"images not built: run `python -m devenv.images build {' '.join(missing)}`")
-    kind = tools.ensure("kind")
-    for name in NEEDED_IMAGES:
-        cluster.run(
-            [
-                kind,
-                "load",
-                "docker-image",
-                "--name",
-                cluster_config.cluster_name(),
-                locked[name].reference,
-            ],
-            what=f"kind load {locked[name].reference}",
-            timeout=600,
-        )
+        pytest.fail(f"images not built: run `python -m tools.images build {' '.join(missing)}`")
+    cluster.load_images(CLUSTER, [locked[name].reference for name in NEEDED_IMAGES])
     images = image_values(locked, dev_lab_keys())
     return {
         **images,
@@ -87,7 +74,7 @@ def install(overrides: Path) -> None:
         RELEASE,
         str(CHART),
         "--kube-context",
-        cluster_config.kube_context(),
+        CLUSTER.context,
         "--namespace",
         NAMESPACE,
         "--create-namespace",
@@ -111,35 +98,17 @@ def overrides(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def hub_api(overrides: Path) -> Iterator[str]:
-    context = cluster_config.kube_context()
     install(overrides)
     port = free_port()
-    forward = subprocess.Popen(
-        [
-            str(tools.ensure("kubectl")),
-            "--context",
-            context,
-            "-n",
-            NAMESPACE,
-            "port-forward",
-            f"svc/{HUB_SERVICE}",
-            f"{port}:8081",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     url = f"http://127.0.0.1:{port}/hub/api"
     try:
-        wait_until(lambda: _answers(url), 60, "the hub API through port-forward")
-        yield url
+        with KUBECTL.port_forward(f"svc/{HUB_SERVICE}", port, 8081):
+            wait_until(lambda: _answers(url), 60, "the hub API through port-forward")
+            yield url
     finally:
-        forward.terminate()
-        forward.wait(timeout=30)
-        run_helm("uninstall", RELEASE, "--kube-context", context, "--namespace", NAMESPACE)
+        run_helm("uninstall", RELEASE, "--kube-context", CLUSTER.context, "--namespace", NAMESPACE)
         # Wait, so that the next run does not meet a namespace still terminating.
-        cluster.kubectl(
-            "delete", "namespace", NAMESPACE, "--timeout=300s", what="cleanup", timeout=330
-        )
+        CLUSTER.kubectl("delete", "namespace", NAMESPACE, "--timeout=300s", timeout=330)
 
 
 def _answers(url: str) -> bool:
@@ -171,18 +140,7 @@ def user_in_group(url: str, user: str, group: str) -> None:
 
 
 def pods_of(user: str) -> list[dict[str, Any]]:
-    output = cluster.kubectl(
-        "get",
-        "pods",
-        "-n",
-        NAMESPACE,
-        "-l",
-        f"hub.jupyter.org/username={user}",
-        "-o",
-        "json",
-        what=f"listing {user}'s pods",
-    )
-    return json.loads(output)["items"]
+    return KUBECTL.get("pods", "-l", f"hub.jupyter.org/username={user}")["items"]
 
 
 def test_gpu_spawn_gets_the_profiles_pod(hub_api: str) -> None:
@@ -236,10 +194,7 @@ def test_gpu_beyond_the_profile_creates_no_pod(hub_api: str) -> None:
 
 def test_upgrade_keeps_the_generated_tokens(hub_api: str, overrides: Path) -> None:
     def tokens() -> dict[str, str]:
-        output = cluster.kubectl(
-            "get", "secret", HUB_SERVICE, "-n", NAMESPACE, "-o", "json", what="reading tokens"
-        )
-        return json.loads(output)["data"]
+        return KUBECTL.get("secret", HUB_SERVICE)["data"]
 
     before = tokens()
     install(overrides)

@@ -30,7 +30,8 @@ def values(path: Path) -> dict[str, Any]:
 @pytest.fixture
 def dev_authenticator() -> MultiLoginAuthenticator:
     hub_config = values(DEV_VALUES)["hub"]["config"]
-    hub_config["LTI13Login"] = {"platforms": [dev_env.lti13_platform(dev_env.mock_moodle_config())]}
+    moodle = dev_env.mock_moodle_config(dev_env.current())
+    hub_config["LTI13Login"] = {"platforms": [dev_env.lti13_platform(moodle)]}
     return authenticator_for(hub_config)
 
 

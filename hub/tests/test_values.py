@@ -17,7 +17,7 @@ def test_schema_is_the_charts_file() -> None:
     assert packaged.resolve() == chart_schema.resolve()
 
 
-DEV_SERVICES_VALUES = VALUES_FILES.parent / "dev" / "cluster" / "values-dev-services.yaml"
+DEV_SERVICES_VALUES = VALUES_FILES.parent / "devenv" / "services" / "values-dev-services.yaml"
 
 
 @pytest.mark.parametrize(

@@ -8,18 +8,13 @@ A name that images.toml does not know stops the run before any test.
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
+from containers import Container
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO_ROOT / "dev"))
-
-from containers import Container  # noqa: E402
-
-from devenv.images import docker_images, lock, spec  # noqa: E402 - needs the path above
+from tools import docker
+from tools.images import lock, spec
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -67,10 +62,10 @@ def image(request: pytest.FixtureRequest) -> str:
     """The `repository:tag` of the test's image, as locked; fails when it is not built."""
     name = request.node.get_closest_marker("image").args[0]
     entry = lock.read().get(name)
-    build = f"PYTHONPATH=dev python -m devenv.images build {name}"
+    build = f"python -m tools.images build {name}"
     if entry is None:
         pytest.fail(f"{name} is not in images/images.lock.json; run `{build}`")
-    if docker_images.image_id(entry.reference) != entry.image_id:
+    if docker.image_id(entry.reference) != entry.image_id:
         pytest.fail(f"{entry.reference} is not the locked image in Docker; run `{build}`")
     return entry.reference
 

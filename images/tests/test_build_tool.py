@@ -1,6 +1,5 @@
 """After a build, a second one rebuilds nothing within seconds, and the lock matches Docker."""
 
-import os
 import subprocess
 import sys
 import time
@@ -11,12 +10,10 @@ NO_OP_LIMIT_S = 30
 
 
 def images_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "dev")}
     return subprocess.run(
-        [sys.executable, "-m", "devenv.images", *args],
+        [sys.executable, "-m", "tools.images", *args],
         capture_output=True,
         text=True,
-        env=env,
         cwd=REPO_ROOT,
         timeout=600,
         check=False,

@@ -3,8 +3,8 @@
 import pytest
 from containers import docker_run
 
-from devenv import docker
-from devenv.images import spec
+from tools.bootstrap import dockerd
+from tools.images import spec
 
 # Builders are never run: only final images are checked.
 NAMES = [name for name, image in spec.load().items() if image.final]
@@ -25,7 +25,7 @@ def findings(image: str) -> set[str]:
 @pytest.fixture(scope="module")
 def from_base_image() -> set[str]:
     """What the Debian base itself carries (a debootstrap keeps its apt lists); not ours to fix."""
-    return findings(docker.base_image())
+    return findings(dockerd.base_image())
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.image(n)) for n in NAMES])

@@ -8,7 +8,7 @@ import pytest
 from containers import docker_run
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-REALM_FILE = REPO_ROOT / "dev" / "keycloak" / "campus-realm.json"
+REALM_FILE = REPO_ROOT / "devservices" / "dev_keycloak" / "campus-realm.json"
 
 
 @pytest.mark.image("configurable-http-proxy")

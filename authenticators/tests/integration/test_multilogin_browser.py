@@ -12,7 +12,7 @@ import jwt
 import pytest
 from multilogin_harness import HubProcess, free_port
 
-from devenv.testing import KeycloakRealm, RunningMockMoodle, chromium_launch_args
+from service_fixtures import KeycloakRealm, RunningMockMoodle, chromium_launch_args
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,0 @@
-"""Build the project's images from `images/`, tagged by a hash of their inputs, and lock them.
-
-`python -m devenv.images build [NAME ...]` builds what changed; see images/README.md.
-"""

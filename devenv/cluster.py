@@ -1,0 +1,318 @@
+"""The local kind cluster with a fake-GPU node: `up` creates it, `down` deletes it.
+
+Both are idempotent. `up` runs its steps in order over one `ClusterConfig` (read once): the
+prerequisites (Docker, Go), the pinned tools, the node image, the cluster, the images it needs
+(loaded with `kind load`) and the fake GPU device plugin, and returns once the GPU node
+advertises `nvidia.com/gpu`.
+
+CLI: `python -m devenv.cluster up|down`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from devenv import charts, cluster_config, commands, node_image
+from devenv.cluster_config import ClusterConfig
+from tools import binaries, docker
+from tools.bootstrap import dockerd, prerequisites
+from tools.bootstrap.paths import logs_dir
+from tools.bootstrap.progress import say, step
+from tools.bootstrap.run import RunError, run
+from tools.images import build, lock, spec
+
+GPU_RESOURCE = "nvidia.com/gpu"
+GPU_PLUGIN = "fake-gpu-plugin"  # its entry in images/images.toml
+GPU_PLUGIN_CHART = cluster_config.KIND_DIR / "fake-gpu-plugin"
+GPU_WAIT_S = 180
+NODES_READY_WAIT_S = 300
+POD_NETWORK_WAIT_S = 30
+POD_SUBNETS_SET = "kube-router-pod-subnets"  # kube-router's ipset of every node's podCIDR
+# CoreDNS and the local-path provisioner, which kind installs.
+LOCAL_PATH_NAMESPACE = "local-path-storage"
+SYSTEM_NAMESPACES = ("kube-system", LOCAL_PATH_NAMESPACE)
+
+
+class ClusterError(RuntimeError):
+    """A step of bringing the cluster up or down failed; the message says which and why."""
+
+
+def kind(*args: str | Path, log: Path | None = None, timeout: float | None = None) -> str:
+    """The pinned kind, with the runner (RunError on failure)."""
+    return run([binaries.ensure("kind"), *args], log=log, timeout=timeout)
+
+
+def cluster_exists(config: ClusterConfig) -> bool:
+    return config.name in kind("get", "clusters").split()
+
+
+def node_containers(config: ClusterConfig) -> list[str]:
+    """The Docker containers that are this cluster's nodes."""
+    return kind("get", "nodes", "--name", config.name).split()
+
+
+def cluster_answers(config: ClusterConfig) -> bool:
+    """True when every node container runs and the API server reports ready.
+
+    A cluster outlives the dockerd that ran it only as stopped containers (a reboot, or a CI run
+    after the session that created it); kind cannot resume those reliably, so they are recreated.
+    """
+    for node in node_containers(config):
+        if docker.docker("inspect", "-f", "{{.State.Running}}", node).strip() != "true":
+            return False
+    return config.kubectl.answers()
+
+
+def clear_shared_dir(config: ClusterConfig, image: str) -> None:
+    """Empty the folder the nodes share: its volumes belonged to a cluster that is gone.
+
+    Pods wrote it as root and as their own users, so a container removes the files (the caller
+    may not be root); the image is one that is there already.
+    """
+    folder = config.shared_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    if not any(folder.iterdir()):
+        return
+    docker.docker(
+        "run", "--rm", "--entrypoint", "find", "-v", f"{folder}:/shared", image,
+        "/shared", "-mindepth", "1", "-delete",
+    )  # fmt: skip
+
+
+def create_cluster(config: ClusterConfig, image: str) -> None:
+    if cluster_exists(config):
+        if not cluster_answers(config):
+            say(f"    cluster {config.name}: exists but does not answer (stopped?); recreating")
+        elif config.changed_since_creation():
+            say(
+                f"    cluster {config.name}: its configuration changed since it was created "
+                "(devenv/kind/kind-config.yaml, ports.yaml); recreating it"
+            )
+        else:
+            say(f"    cluster {config.name}: exists")
+            return
+        kind("delete", "cluster", "--name", config.name)
+    clear_shared_dir(config, image)
+    log = logs_dir() / f"kind-create-{config.name}.log"
+    log.write_text("")
+    try:
+        kind("create", "cluster", "--config", config.write_kind_config(), "--image", image, log=log)
+    except RunError as error:
+        kind("delete", "cluster", "--name", config.name)
+        raise ClusterError(
+            f"{error}\nThe nodes were deleted (run kind by hand with --retain to keep them)."
+        ) from error
+
+
+def wait_for_nodes_ready(config: ClusterConfig) -> None:
+    """Nodes Ready, then the cluster's own Deployments (DNS, storage) Available."""
+    config.kubectl.wait("Ready", NODES_READY_WAIT_S, "nodes", "--all")
+    for namespace in SYSTEM_NAMESPACES:
+        config.kubectl.in_namespace(namespace).wait(
+            "Available", NODES_READY_WAIT_S, "deployments", "--all"
+        )
+
+
+def pod_subnets_missing(config: ClusterConfig) -> dict[str, list[str]]:
+    """Per node, the pod subnets its kube-router does not know.
+
+    kube-router masquerades pod traffic to any address outside its `kube-router-pod-subnets` set;
+    a node that started before another node got its podCIDR may never add it (seen with v2.1.0),
+    and then traffic from its pods to that node's pods arrives from the node's address, which
+    NetworkPolicies that allow pods (the hub reaching a lab) drop.
+    """
+    nodes = config.kubectl.get("nodes")["items"]
+    subnets = {node["spec"]["podCIDR"] for node in nodes if node["spec"].get("podCIDR")}
+    missing = {}
+    for node in node_containers(config):
+        try:
+            listed = docker.docker("exec", node, "ipset", "list", POD_SUBNETS_SET)
+        except RunError:
+            listed = ""  # kube-router has not made the set yet
+        known = {line.split()[0] for line in listed.splitlines() if line[:1].isdigit()}
+        if subnets - known:
+            missing[node] = sorted(subnets - known)
+    return missing
+
+
+def wait_for_pod_subnets(config: ClusterConfig) -> dict[str, list[str]]:
+    """Poll until every node knows every pod subnet (kube-router fills its sets after it starts);
+    return what is still missing at the deadline."""
+    deadline = time.monotonic() + POD_NETWORK_WAIT_S
+    while (missing := pod_subnets_missing(config)) and time.monotonic() < deadline:
+        time.sleep(2)
+    return missing
+
+
+def restart_rollout(config: ClusterConfig, resource: str, namespace: str) -> None:
+    """Replace the pods of a Deployment or DaemonSet and wait until the new ones are ready."""
+    kubectl = config.kubectl.in_namespace(namespace)
+    kubectl("rollout", "restart", resource)
+    kubectl.rollout_status(resource, NODES_READY_WAIT_S)
+
+
+def ensure_pod_network(config: ClusterConfig) -> None:
+    """Every node's kube-router knows every pod subnet; restart kube-router once if not."""
+    missing = wait_for_pod_subnets(config)
+    if missing:
+        say(
+            f"    kube-router lacks pod subnets {missing} (it started before they existed); "
+            "restarting it"
+        )
+        restart_rollout(config, "daemonset/kube-router", "kube-system")
+        missing = wait_for_pod_subnets(config)
+    if missing:
+        raise ClusterError(
+            f"kube-router still lacks pod subnets {missing}; see "
+            "`kubectl -n kube-system logs -l app.kubernetes.io/name=kube-router`"
+        )
+    say("    every node routes every pod subnet without masquerading")
+
+
+def use_shared_volumes(config: ClusterConfig) -> None:
+    """Point the local-path provisioner at the shared folder (kind's default is a folder per
+    node, whose volumes bind a pod to that node) and restart it when that changed anything."""
+    kubectl = config.kubectl.in_namespace(LOCAL_PATH_NAMESPACE)
+    wanted = cluster_config.local_path_config()
+    if kubectl.get("configmap", "local-path-config")["data"].get("config.json") != wanted:
+        patch = json.dumps({"data": {"config.json": wanted}})
+        kubectl("patch", "configmap", "local-path-config", "--type", "merge", "-p", patch)
+        restart_rollout(config, "deployment/local-path-provisioner", LOCAL_PATH_NAMESPACE)
+    say(f"    volumes in {cluster_config.VOLUMES_DIR_IN_NODE} (shared by every node)")
+
+
+def nodes_lacking(config: ClusterConfig, reference: str) -> list[str]:
+    """The nodes whose containerd lacks the image Docker has as `reference` (by image id)."""
+    wanted = docker.image_id(reference)
+    lacking = []
+    for node in node_containers(config):
+        try:
+            inspected = docker.docker("exec", node, "crictl", "inspecti", "-o", "json", reference)
+            held = json.loads(inspected)["status"]["id"]
+        except RunError:
+            held = ""  # not on that node
+        if held != wanted:
+            lacking.append(node)
+    return lacking
+
+
+def load_images(
+    config: ClusterConfig, references: Iterable[str], log: Path | None = None
+) -> list[str]:
+    """Put each image on every node that lacks it (`kind load`); return the ones loaded.
+
+    Whether a node has it is asked of the node (its image id), not read from kind's output.
+    """
+    loaded = []
+    for reference in references:
+        nodes = nodes_lacking(config, reference)
+        if nodes:
+            kind("load", "docker-image", "--name", config.name, "--nodes", ",".join(nodes),
+                 reference, log=log, timeout=600)  # fmt: skip
+            loaded.append(reference)
+        say(f"    {reference}: {'loaded' if nodes else 'already on every node'}")
+    return loaded
+
+
+def gpu_plugin_image() -> lock.LockedImage:
+    """The plugin's image, built by the project's image builder when its inputs changed."""
+    try:
+        return build.build(spec.load(), [GPU_PLUGIN])[GPU_PLUGIN]
+    except (build.BuildError, spec.SpecError) as error:
+        raise ClusterError(f"building the fake GPU plugin image failed: {error}") from error
+
+
+def deploy_gpu_plugin(config: ClusterConfig, plugin: lock.LockedImage) -> None:
+    """Install the plugin's chart with the image the lock names (a rebuilt image has a new tag,
+    so its pods are replaced), and wait for its pods."""
+    charts.install(
+        config, GPU_PLUGIN, GPU_PLUGIN_CHART, {"image": plugin.reference}, namespace="kube-system"
+    )
+    config.kubectl.in_namespace("kube-system").rollout_status(
+        "daemonset/fake-gpu-plugin", GPU_WAIT_S
+    )
+
+
+def gpu_counts(config: ClusterConfig) -> dict[str, str]:
+    """`nvidia.com/gpu` allocatable per node ('' where none is advertised)."""
+    return {
+        node["metadata"]["name"]: node["status"].get("allocatable", {}).get(GPU_RESOURCE, "")
+        for node in config.kubectl.get("nodes")["items"]
+    }
+
+
+def gpu_nodes(config: ClusterConfig) -> list[str]:
+    selected = config.kubectl.get("nodes", "-l", f"{cluster_config.GPU_NODE_LABEL}=true")
+    return [node["metadata"]["name"] for node in selected["items"]]
+
+
+def wait_for_gpus(config: ClusterConfig) -> None:
+    nodes = gpu_nodes(config)
+    if not nodes:
+        raise ClusterError(f"no node is labelled {cluster_config.GPU_NODE_LABEL}=true")
+    deadline = time.monotonic() + GPU_WAIT_S
+    while time.monotonic() < deadline:
+        counts = gpu_counts(config)
+        if all(counts.get(node, "") not in ("", "0") for node in nodes):
+            say("    " + ", ".join(f"{node}: {counts[node]} GPUs" for node in nodes))
+            return
+        time.sleep(2)
+    raise ClusterError(
+        f"the GPU nodes {nodes} report no {GPU_RESOURCE} after {GPU_WAIT_S} s; see "
+        "`kubectl -n kube-system logs -l app.kubernetes.io/name=fake-gpu-plugin`"
+    )
+
+
+def images_to_load(plugin: lock.LockedImage) -> list[str]:
+    """Images the cluster itself runs that the node image does not hold: the plugin, and the
+    Debian image that tests and the storage helper pods run."""
+    return [plugin.reference, dockerd.base_image()]
+
+
+def up(config: ClusterConfig | None = None) -> None:
+    """Create the cluster with the fake GPU plugin, or bring an existing one up to date."""
+    config = config or cluster_config.current()
+    with step("prerequisites: docker, go"):
+        prerequisites.ensure(["docker", "go"])
+        dockerd.ensure_privileged_containers()
+    with step("tools: kind, kubectl, helm"):
+        for name in binaries.TOOLS:
+            say(f"    {name}: {binaries.ensure(name)}")
+    with step("node image"):
+        image = node_image.ensure()
+    with step(f"cluster {config.name}"):
+        create_cluster(config, image)
+    with step("nodes Ready, DNS and storage Available"):
+        wait_for_nodes_ready(config)
+    with step("pod network"):
+        ensure_pod_network(config)
+    with step("shared volumes"):
+        use_shared_volumes(config)
+    with step(f"image {GPU_PLUGIN}"):
+        plugin = gpu_plugin_image()
+    with step("load images into the nodes"):
+        load_images(config, images_to_load(plugin))
+    with step("fake GPU device plugin"):
+        deploy_gpu_plugin(config, plugin)
+        wait_for_gpus(config)
+
+
+def down(config: ClusterConfig | None = None) -> None:
+    """Delete the cluster; nothing to do when it does not exist."""
+    config = config or cluster_config.current()
+    with step(f"delete cluster {config.name}"):
+        if not cluster_exists(config):
+            say(f"    cluster {config.name}: absent")
+            return
+        kind("delete", "cluster", "--name", config.name)
+        clear_shared_dir(config, dockerd.base_image())
+
+
+if __name__ == "__main__":
+    sys.exit(
+        commands.main("devenv.cluster", {"up": up, "down": down}, sys.argv[1:], (ClusterError,))
+    )
