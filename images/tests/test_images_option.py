@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from devenv.images import spec
+from tools.images import spec
 
 TESTS_DIR = Path(__file__).resolve().parent
 
