@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
+from lti13_tool import auth_request
 from ltiauthenticator.lti13.validator import LTI13LaunchValidator
 
 from mock_moodle.config import for_hub
@@ -101,18 +102,7 @@ def test_an_lti13_launch_over_http_passes_ltiauthenticators_checks(
     moodle: RunningMockMoodle,
 ) -> None:
     login = moodle.launch_form("1.3", "gpu-student", "202")["fields"]
-    request = {
-        "scope": "openid",
-        "response_type": "id_token",
-        "response_mode": "form_post",
-        "prompt": "none",
-        "client_id": login["client_id"],
-        "redirect_uri": moodle.platform["lti13"]["redirect_uris"][0],
-        "login_hint": login["login_hint"],
-        "lti_message_hint": login["lti_message_hint"],
-        "state": "s",
-        "nonce": "n",
-    }
+    request = auth_request(login, moodle.platform["lti13"]["redirect_uris"][0], "s", "n")
     url = moodle.platform["lti13"]["authorize_url"] + "?" + urllib.parse.urlencode(request)
     status, page = get(url)
     assert status == 200

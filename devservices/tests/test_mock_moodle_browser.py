@@ -6,6 +6,7 @@ from typing import Any
 
 import jwt
 import pytest
+from lti13_tool import auth_request
 
 from service_fixtures import RunningMockMoodle, chromium_launch_args
 
@@ -58,18 +59,7 @@ def test_lti13_link_runs_the_oidc_login_to_the_id_token(
 
     def login_initiation(route: Any) -> None:
         login = posted_fields(route.request)
-        request = {
-            "scope": "openid",
-            "response_type": "id_token",
-            "response_mode": "form_post",
-            "prompt": "none",
-            "client_id": login["client_id"],
-            "redirect_uri": lti13["redirect_uris"][0],
-            "login_hint": login["login_hint"],
-            "lti_message_hint": login["lti_message_hint"],
-            "state": "browser-state",
-            "nonce": "browser-nonce",
-        }
+        request = auth_request(login, lti13["redirect_uris"][0], "browser-state", "browser-nonce")
         location = f"{lti13['authorize_url']}?{urllib.parse.urlencode(request)}"
         route.fulfill(status=302, headers={"Location": location})
 

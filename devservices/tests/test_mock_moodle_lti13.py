@@ -8,6 +8,7 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
+from lti13_tool import DROP, auth_request
 
 from mock_moodle import config, keys, lti13
 from mock_moodle.launches import LaunchError
@@ -26,29 +27,11 @@ def platform(signing_key: Any) -> lti13.Lti13Platform:
     return lti13.Lti13Platform(config.load(config.EXAMPLE_CONFIG).for_port(8100), signing_key)
 
 
-def auth_request(login: dict[str, str], **changes: str) -> dict[str, str]:
-    """The OIDC authentication request a tool sends after the login initiation."""
-    request = {
-        "scope": "openid",
-        "response_type": "id_token",
-        "response_mode": "form_post",
-        "prompt": "none",
-        "client_id": login["client_id"],
-        "redirect_uri": TOOL_CALLBACK,
-        "login_hint": login["login_hint"],
-        "lti_message_hint": login["lti_message_hint"],
-        "state": "state-from-the-tool",
-        "nonce": "nonce-from-the-tool",
-    }
-    request.update(changes)
-    return {key: value for key, value in request.items() if value != "<drop>"}
-
-
 def launch(
     platform: lti13.Lti13Platform, username: str = "student", invalid: str | None = None, **changes
 ) -> dict[str, str]:
     login = platform.login_initiation(username, "101", invalid)
-    return platform.authenticate(auth_request(login.fields, **changes)).fields
+    return platform.authenticate(auth_request(login.fields, TOOL_CALLBACK, **changes)).fields
 
 
 def decode(platform: lti13.Lti13Platform, id_token: str, **options: Any) -> dict[str, Any]:
@@ -78,7 +61,7 @@ def test_login_initiation_is_moodles_third_party_login(platform: lti13.Lti13Plat
 
 def test_a_valid_launch_posts_a_verifiable_id_token(platform: lti13.Lti13Platform) -> None:
     login = platform.login_initiation("gpu-student", "202")
-    form = platform.authenticate(auth_request(login.fields))
+    form = platform.authenticate(auth_request(login.fields, TOOL_CALLBACK))
     assert form.url == TOOL_CALLBACK
     assert form.fields["state"] == "state-from-the-tool"
     claims = decode(platform, form.fields["id_token"])
@@ -173,8 +156,8 @@ def test_expired_token(platform: lti13.Lti13Platform) -> None:
             {"redirect_uri": "https://evil.example.org/callback"},
             "redirect_uri .* is not registered",
         ),
-        ({"nonce": "<drop>"}, "nonce is missing"),
-        ({"state": "<drop>"}, "state is missing"),
+        ({"nonce": DROP}, "nonce is missing"),
+        ({"state": DROP}, "state is missing"),
         ({"client_id": "someone-else"}, "unknown client_id"),
         ({"login_hint": "999"}, "login_hint is not the launching user"),
         ({"response_type": "code"}, "response_type must be 'id_token'"),
@@ -187,15 +170,16 @@ def test_bad_authentication_requests_are_refused(
 ) -> None:
     login = platform.login_initiation("student", "101")
     with pytest.raises(LaunchError, match=message) as refused:
-        platform.authenticate(auth_request(login.fields, **changes))
+        request = auth_request(login.fields, **{"redirect_uri": TOOL_CALLBACK, **changes})
+        platform.authenticate(request)
     assert refused.value.status == 400
 
 
 def test_a_launch_can_be_completed_only_once(platform: lti13.Lti13Platform) -> None:
     login = platform.login_initiation("student", "101")
-    platform.authenticate(auth_request(login.fields))
+    platform.authenticate(auth_request(login.fields, TOOL_CALLBACK))
     with pytest.raises(LaunchError, match="unknown or was already used"):
-        platform.authenticate(auth_request(login.fields))
+        platform.authenticate(auth_request(login.fields, TOOL_CALLBACK))
 
 
 def test_the_signing_key_is_generated_once_and_kept(
