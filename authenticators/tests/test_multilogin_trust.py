@@ -498,6 +498,36 @@ async def test_linked_identities_page_lists_a_persons_links_and_an_admin_removes
     assert [link.identity.source for link in links] == ["keycloak"]
 
 
+async def test_after_a_realm_is_recreated_an_admin_unlinks_the_old_subject(hub: HubUnderTest):
+    """A re-created realm gives a user a new Keycloak id: refused until the old link is removed."""
+    assert (await keycloak_login(hub, "student", ["students"])).code == 302
+    (old,) = hub.authenticator.identities.links_of(hub.app.db, "student")
+    hub.keycloak.subjects["student"] = "a-new-id-from-the-new-realm"
+    assert (await keycloak_login(hub, "student", ["students"])).code == 403
+
+    admin = await keycloak_login(hub, "admin", ["admins"])
+    listing = await hub.request("linked-identities?user=student", cookies=response_cookies(admin))
+    identity = old.identity
+    fields = {
+        "_xsrf": _xsrf_from(listing.body),
+        "source": identity.source,
+        "issuer": identity.issuer,
+        "client_id": identity.client_id,
+        "subject": identity.subject,
+    }
+    removed = await hub.request(
+        "linked-identities?user=student",
+        "POST",
+        form(fields),
+        cookies={**response_cookies(admin), **response_cookies(listing)},
+    )
+    assert removed.code == 302
+
+    assert (await keycloak_login(hub, "student", ["students"])).code == 302
+    (new,) = hub.authenticator.identities.links_of(hub.app.db, "student")
+    assert new.identity.subject == "a-new-id-from-the-new-realm"
+
+
 def _xsrf_from(body: bytes) -> str:
     marker = b'name="_xsrf" value="'
     start = body.index(marker) + len(marker)
