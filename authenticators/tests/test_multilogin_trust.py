@@ -483,16 +483,10 @@ async def test_linked_identities_page_lists_a_persons_links_and_an_admin_removes
     other = await hub.request("linked-identities?user=admin", cookies=response_cookies(student))
     assert other.code == 403
 
-    listing = await hub.request("linked-identities?user=student", cookies=response_cookies(admin))
-    xsrf = _xsrf_from(listing.body)
-    fields = {"_xsrf": xsrf, "source": "lti11", "issuer": LTI11_KEY, "client_id": ""}
-    fields["subject"] = moodle_lti11_params(username="student")["user_id"]
-    removed = await hub.request(
-        "linked-identities?user=student",
-        "POST",
-        form(fields),
-        cookies={**response_cookies(admin), **response_cookies(listing)},
+    moodle_student = Identity(
+        "lti11", LTI11_KEY, "", moodle_lti11_params(username="student")["user_id"]
     )
+    removed = await remove_link(hub, admin, "student", moodle_student)
     assert removed.code == 302
     links = hub.authenticator.identities.links_of(hub.app.db, "student")
     assert [link.identity.source for link in links] == ["keycloak"]
@@ -506,8 +500,18 @@ async def test_after_a_realm_is_recreated_an_admin_unlinks_the_old_subject(hub: 
     assert (await keycloak_login(hub, "student", ["students"])).code == 403
 
     admin = await keycloak_login(hub, "admin", ["admins"])
-    listing = await hub.request("linked-identities?user=student", cookies=response_cookies(admin))
-    identity = old.identity
+    removed = await remove_link(hub, admin, "student", old.identity)
+    assert removed.code == 302
+
+    assert (await keycloak_login(hub, "student", ["students"])).code == 302
+    (new,) = hub.authenticator.identities.links_of(hub.app.db, "student")
+    assert new.identity.subject == "a-new-id-from-the-new-realm"
+
+
+async def remove_link(hub: HubUnderTest, admin: Any, username: str, identity: Identity) -> Any:
+    """An admin removes one of `username`'s links on the linked-identities page."""
+    page = f"linked-identities?user={username}"
+    listing = await hub.request(page, cookies=response_cookies(admin))
     fields = {
         "_xsrf": _xsrf_from(listing.body),
         "source": identity.source,
@@ -515,17 +519,12 @@ async def test_after_a_realm_is_recreated_an_admin_unlinks_the_old_subject(hub: 
         "client_id": identity.client_id,
         "subject": identity.subject,
     }
-    removed = await hub.request(
-        "linked-identities?user=student",
+    return await hub.request(
+        page,
         "POST",
         form(fields),
         cookies={**response_cookies(admin), **response_cookies(listing)},
     )
-    assert removed.code == 302
-
-    assert (await keycloak_login(hub, "student", ["students"])).code == 302
-    (new,) = hub.authenticator.identities.links_of(hub.app.db, "student")
-    assert new.identity.subject == "a-new-id-from-the-new-realm"
 
 
 def _xsrf_from(body: bytes) -> str:
