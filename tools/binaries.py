@@ -1,8 +1,8 @@
-"""The pinned command-line tools: kind, kubectl and helm.
+"""The pinned command-line tools: kind, kubectl, helm and the OCI registry (CNCF Distribution).
 
 Each is the binary on PATH when its version is the pinned one, otherwise a build from the Go
 module proxy cached in `cache_dir()/tools/<name>-<version>/bin`. kubectl follows
-`kubernetes.version`; kind and helm are pinned under `[tools]` in versions.toml.
+`kubernetes.version`; kind, helm and the registry are pinned under `[tools]` in versions.toml.
 
 CLI: `python -m tools.binaries [NAME ...]` prints the path of each tool, building what is missing.
 """
@@ -61,6 +61,19 @@ def build_helm(version: str, bin_dir: Path) -> None:
     gobuild.go_install("helm.sh/helm/v3/cmd/helm", version, bin_dir, ldflags=ldflags)
 
 
+def build_registry(version: str, bin_dir: Path) -> None:
+    # Without it, `registry --version` reports "<version>+unknown".
+    ldflags = f"-X github.com/distribution/distribution/v3/version.version={version}"
+    gobuild.go_install(
+        "github.com/distribution/distribution/v3/cmd/registry", version, bin_dir, ldflags=ldflags
+    )
+
+
+def registry_version(output: str) -> str:
+    # "registry github.com/distribution/distribution/v3 v3.1.2"
+    return output.split()[2]
+
+
 def build_kubectl(version: str, bin_dir: Path) -> None:
     gobuild.build_kubernetes(["kubectl"], bin_dir, version)
 
@@ -76,6 +89,9 @@ TOOLS: dict[str, Tool] = {
     ),
     "helm": Tool(
         "helm", "tools.helm", ("version", "--template", "{{.Version}}"), str.strip, build_helm
+    ),
+    "registry": Tool(
+        "registry", "tools.distribution", ("--version",), registry_version, build_registry
     ),
 }
 
