@@ -279,7 +279,7 @@ def up(config: ClusterConfig | None = None) -> None:
     with step("prerequisites: docker, go"):
         prerequisites.ensure(["docker", "go"])
         dockerd.ensure_privileged_containers()
-    with step(f"tools: {", ".join(binaries.TOOLS)}"):
+    with step("tools: " + ", ".join(binaries.TOOLS)):
         for name in binaries.TOOLS:
             say(f"    {name}: {binaries.ensure(name)}")
     with step("node image"):
