@@ -38,5 +38,12 @@ def test_cli_prints_the_value_or_fails(capsys: pytest.CaptureFixture[str]) -> No
 
 
 def test_repo_pins_every_section_the_tooling_reads() -> None:
-    for key in ("debian.suite", "kubernetes.version", "tools.kind", "tools.helm", "tools.distribution", "tools.go"):
+    for key in (
+        "debian.suite",
+        "kubernetes.version",
+        "tools.kind",
+        "tools.helm",
+        "tools.distribution",
+        "tools.go",
+    ):
         assert versions.get(key)
