@@ -1,8 +1,10 @@
-"""The pinned command-line tools: kind, kubectl, helm and the OCI registry (CNCF Distribution).
+"""The pinned command-line tools: kind, kubectl, helm, the OCI registry
+(CNCF Distribution) and crane (copies images between registries by digest).
 
 Each is the binary on PATH when its version is the pinned one, otherwise a build from the Go
 module proxy cached in `cache_dir()/tools/<name>-<version>/bin`. kubectl follows
-`kubernetes.version`; kind, helm and the registry are pinned under `[tools]` in versions.toml.
+`kubernetes.version`; kind, helm, the registry and crane are pinned under `[tools]` in
+versions.toml.
 
 CLI: `python -m tools.binaries [NAME ...]` prints the path of each tool, building what is missing.
 """
@@ -74,6 +76,14 @@ def registry_version(output: str) -> str:
     return output.split()[2]
 
 
+def build_crane(version: str, bin_dir: Path) -> None:
+    # Without it, `crane version` reports only what the Go build info holds.
+    ldflags = f"-X github.com/google/go-containerregistry/cmd/crane/cmd.Version={version}"
+    gobuild.go_install(
+        "github.com/google/go-containerregistry/cmd/crane", version, bin_dir, ldflags=ldflags
+    )
+
+
 def build_kubectl(version: str, bin_dir: Path) -> None:
     gobuild.build_kubernetes(["kubectl"], bin_dir, version)
 
@@ -93,6 +103,7 @@ TOOLS: dict[str, Tool] = {
     "registry": Tool(
         "registry", "tools.distribution", ("--version",), registry_version, build_registry
     ),
+    "crane": Tool("crane", "tools.crane", ("version",), str.strip, build_crane),
 }
 
 
