@@ -26,10 +26,10 @@ from kubespawner import KubeSpawner
 from traitlets.config import Config
 
 from devenv import cluster_config
-from devenv.dev_env import image_values
 from hubconfig import configure, values
 from hubconfig.config import Deployment, lab_labels
 from hubconfig.spawner import ProfileSpawner
+from tools.images.chart_values import image_values
 from tools.images.lock import LockedImage
 
 FULLNAME = f"{RELEASE}-jupyterhub-k8s"
