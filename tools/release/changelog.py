@@ -45,13 +45,13 @@ def section(version: str, releases: Path, today: date | None = None) -> str:
     tag = previous_tag(version)
     recorded = None if tag else previous_recorded(version, releases)
     since, log_range = (
-        (f"since {tag}", [f"{tag}..HEAD"])
+        (f"Changes since {tag}", [f"{tag}..HEAD"])
         if tag
-        else (f"since {recorded[0]} ({recorded[1][:12]})", [f"{recorded[1]}..HEAD"])
+        else (f"Changes since {recorded[0]} ({recorded[1][:12]})", [f"{recorded[1]}..HEAD"])
         if recorded
-        else ("the first release", ["HEAD"])
+        else ("Changes (the first release)", ["HEAD"])
     )
     commits = git("log", "--no-merges", "--format=- %s (%h)", *log_range)
     day = (today or date.today()).isoformat()
     body = commits or "- no changes"
-    return f"## {version} ({day})\n\nChanges {since}:\n\n{body}\n"
+    return f"## {version} ({day})\n\n{since}:\n\n{body}\n"

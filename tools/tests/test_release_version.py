@@ -1,0 +1,29 @@
+import pytest
+
+from tools.release import version
+
+
+@pytest.mark.parametrize("text", ["1.2.0", "0.1.0", "10.20.30", "1.2.0-rc.1", "1.0.0-alpha+001"])
+def test_a_semantic_version_is_accepted(text: str) -> None:
+    assert version.parse(text) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "1.2", "1.2.0.0", "01.2.0", "1.2.0-", "1.2.0 ", "1.2.0;rm -rf", "latest", "../1.2.0",
+     "1.2.0\n", "9" * 200 + ".0.0"],
+)  # fmt: skip
+def test_anything_else_is_refused_with_what_a_version_looks_like(text: str) -> None:
+    with pytest.raises(version.VersionError, match="semantic version|at most"):
+        version.parse(text)
+
+
+def test_a_tag_name_is_refused_with_the_version_to_write() -> None:
+    with pytest.raises(version.VersionError, match="write 1.2.0, without the v"):
+        version.parse("v1.2.0")
+
+
+def test_precedence_follows_semver() -> None:
+    ordered = ["1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta.2",
+               "1.0.0-beta.11", "1.0.0-rc.1", "1.0.0", "1.0.1", "1.10.0", "2.0.0"]  # fmt: skip
+    assert sorted(reversed(ordered), key=version.sort_key) == ordered
