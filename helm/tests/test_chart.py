@@ -50,7 +50,7 @@ def test_chart_version_is_the_projects_version() -> None:
     chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
     project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
     assert chart["version"] == project["version"]
-    assert "appVersion" not in chart, "appVersion would repeat a version; the hub image pins it"
+    assert "appVersion" not in chart, "the release sets appVersion (tools/release/chart.py)"
 
 
 @pytest.mark.parametrize("values_file", [DEV_VALUES, PRODUCTION_VALUES])

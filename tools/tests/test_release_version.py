@@ -1,5 +1,6 @@
 import pytest
 
+from tools.release import __main__ as release_command
 from tools.release import version
 
 
@@ -27,3 +28,17 @@ def test_precedence_follows_semver() -> None:
     ordered = ["1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta.2",
                "1.0.0-beta.11", "1.0.0-rc.1", "1.0.0", "1.0.1", "1.10.0", "2.0.0"]  # fmt: skip
     assert sorted(reversed(ordered), key=version.sort_key) == ordered
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [(["1.2"], "not a semantic version"), (["1.2.0", "--registry", "https://reg.example"],
+     "is not a registry"), (["1.2.0", "--registry", "reg.example/../x"], "is not a registry")],
+)  # fmt: skip
+def test_the_command_refuses_junk_with_a_message_and_no_traceback(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert release_command.main(argv) == 1
+    error = capsys.readouterr().err
+    assert message in error
+    assert "Traceback" not in error
