@@ -18,17 +18,20 @@ def document(
     *,
     version: str,
     commit: str,
+    uncommitted: list[str],
     registry_path: str,
     chart_reference: str,
     chart_digest: str,
     pushed: dict[str, lock.LockedImage],
     release_lock: Path,
 ) -> dict[str, Any]:
-    """The manifest: the version, the commit, each image's pushed digest, the chart's digest,
+    """The manifest: the version, the commit (and the paths that differed from it when the
+    release started: a tag's checkout has none), each image's pushed digest, the chart's digest,
     versions.toml's pins and the image lock as pushed (digests of this registry)."""
     return {
         "version": version,
         "commit": commit,
+        "uncommitted": uncommitted,
         "registry": registry_path,
         "chart": {"reference": chart_reference, "version": version, "digest": chart_digest},
         "images": {name: {"digest": entry.digest} for name, entry in sorted(pushed.items())},

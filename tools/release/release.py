@@ -58,6 +58,11 @@ def release(
     """Release `names` (images of images.toml; the chart pins those it runs) as `version`."""
     version, registry_path = parse(version), check_registry(registry_path)
     specs = spec.load()
+    commit = changelog.git("rev-parse", "HEAD")
+    # Before the build, which rewrites the lock entries of what it builds.
+    modified = changelog.git("diff", "--name-only", "HEAD")
+    untracked = changelog.git("ls-files", "--others", "--exclude-standard")
+    uncommitted = sorted(f"{modified}\n{untracked}".split())
     logs = logs_dir() / "release"
     logs.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f"release-{version}-") as tmp:
@@ -90,7 +95,8 @@ def release(
         shutil.copyfile(release_lock, folder / release_lock.name)
         record = manifest.document(
             version=version,
-            commit=changelog.git("rev-parse", "HEAD"),
+            commit=commit,
+            uncommitted=uncommitted,
             registry_path=registry_path,
             chart_reference=reference,
             chart_digest=digest,

@@ -82,6 +82,7 @@ def test_a_release_pins_the_pushed_digests_and_is_never_replaced(
     recorded = json.loads((first.folder / "release.json").read_text())
     assert recorded["images"][IMAGE]["digest"] == f"{registry}/jupyterhub/{IMAGE}@{image_digest}"
     assert recorded["chart"]["digest"] == chart_digest
+    assert recorded["commit"] == run(["git", "rev-parse", "HEAD"]).strip()
     assert (first.folder / "CHANGELOG.md").read_text().startswith(f"## {VERSION} (")
     assert lock.read()[IMAGE].digest == working_tree_digest, "the working tree's lock is kept"
 

@@ -22,6 +22,7 @@ def test_the_manifest_holds_digests_pins_and_the_lock(tmp_path: Path) -> None:
     record = manifest.document(
         version="1.2.0",
         commit="f" * 40,
+        uncommitted=["images/images.lock.json"],
         registry_path="reg.example",
         chart_reference="oci://reg.example/charts/jupyterhub-k8s",
         chart_digest="sha256:" + "cd" * 32,
@@ -30,6 +31,7 @@ def test_the_manifest_holds_digests_pins_and_the_lock(tmp_path: Path) -> None:
     )
     written = json.loads(manifest.write(tmp_path, record).read_text())
     assert written["version"] == "1.2.0"
+    assert written["uncommitted"] == ["images/images.lock.json"]
     assert written["chart"]["digest"] == "sha256:" + "cd" * 32
     assert written["images"] == {"hub": {"digest": DIGEST}}
     assert written["versions"] == tomllib.loads((REPO_ROOT / "versions.toml").read_text())
