@@ -122,6 +122,15 @@ def down(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def release(session: nox.Session) -> None:
+    """Release `-- X.Y.Z [--registry HOST[/PATH]] [--images all]`: images and chart pushed to a
+    registry (default: the local one), the chart pinning the images by digest (tools/README.md)."""
+    require(session, "docker", "go")
+    install_project(session)
+    session.run("python", "-m", "tools.release", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def images(session: nox.Session) -> None:
     """Build the hub, lab and dev-service images that changed (`-- NAME ...` for some only)."""
     require(session, "docker")

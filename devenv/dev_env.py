@@ -26,7 +26,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache, cached_property
@@ -44,6 +44,7 @@ from tools.bootstrap.paths import REPO_ROOT, cache_dir, logs_dir
 from tools.bootstrap.progress import say, step
 from tools.bootstrap.run import run
 from tools.images import build, lock, spec
+from tools.images.chart_values import image_values
 from tools.kube import Kubectl
 
 NAMESPACE = "jupyterhub"
@@ -66,12 +67,6 @@ CLUSTER_IMAGES = (
     "keycloak",
     "mock-moodle",
 )
-# Where the chart takes each image; lab images other than lab-base go under singleuser.images.
-CHART_IMAGE_PATHS = {
-    "hub": ("hub", "image"),
-    "configurable-http-proxy": ("proxy", "chp", "image"),
-    "lab-base": ("singleuser", "image"),
-}
 HUB_SERVICE_PORT = "hub"  # entries of devenv/kind/ports.yaml
 KEYCLOAK_PORT = "keycloak"
 MOCK_MOODLE_PORT = "mock-moodle"
@@ -199,26 +194,6 @@ def lti13_platform(config: dict[str, Any]) -> dict[str, Any]:
         "jwks_url": f"{MOCK_MOODLE_SERVICE_URL}/mod/lti/certs.php",
         **lti11["consumer_trust"][config["lti11"]["consumer_key"]],
     }
-
-
-def image_values(locked: Mapping[str, Any], lab_keys: Collection[str]) -> dict[str, Any]:
-    """Chart values naming each locked image the chart runs (`tools.images.lock.read()`).
-
-    `lab_keys` are the keys of `singleuser.images` that the values use; other lab images in the
-    lock stay out. The chart's tests use this too, so the dev environment and they agree.
-    """
-    values: dict[str, Any] = {}
-    for name, entry in locked.items():
-        path = CHART_IMAGE_PATHS.get(name)
-        if path is None and name in lab_keys:
-            path = ("singleuser", "images", name)
-        if path is None:
-            continue
-        node = values
-        for key in path:
-            node = node.setdefault(key, {})
-        node.update(entry.chart_image())
-    return values
 
 
 @cache

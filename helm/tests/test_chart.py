@@ -26,10 +26,10 @@ from kubespawner import KubeSpawner
 from traitlets.config import Config
 
 from devenv import cluster_config
-from devenv.dev_env import image_values
 from hubconfig import configure, values
 from hubconfig.config import Deployment, lab_labels
 from hubconfig.spawner import ProfileSpawner
+from tools.images.chart_values import image_values
 from tools.images.lock import LockedImage
 
 FULLNAME = f"{RELEASE}-jupyterhub-k8s"
@@ -50,7 +50,7 @@ def test_chart_version_is_the_projects_version() -> None:
     chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
     project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
     assert chart["version"] == project["version"]
-    assert "appVersion" not in chart, "appVersion would repeat a version; the hub image pins it"
+    assert "appVersion" not in chart, "the release sets appVersion (tools/release/chart.py)"
 
 
 @pytest.mark.parametrize("values_file", [DEV_VALUES, PRODUCTION_VALUES])

@@ -18,8 +18,9 @@ import yaml
 from chart_render import CHART, DEV_VALUES, run_helm
 
 from devenv import cluster, cluster_config
-from devenv.dev_env import dev_lab_keys, image_values
+from devenv.dev_env import dev_lab_keys
 from tools.images import lock
+from tools.images.chart_values import image_values
 
 pytestmark = pytest.mark.cluster
 

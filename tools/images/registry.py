@@ -7,6 +7,7 @@ images (Keycloak, configurable-http-proxy) land under the project's registry too
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 from tools import docker
 from tools.bootstrap.progress import say
@@ -40,9 +41,12 @@ def puller(registry: str) -> Puller:
     return pull
 
 
-def push(registry: str, names: list[str]) -> dict[str, lock.LockedImage]:
-    """Push the locked images and record `<remote>@sha256:...` as each one's digest."""
-    entries = lock.read()
+def push(
+    registry: str, names: list[str], lock_path: Path = lock.LOCK_FILE
+) -> dict[str, lock.LockedImage]:
+    """Push the locked images and record `<remote>@sha256:...` as each one's digest in the lock
+    file at `lock_path` (a release records them in its own copy)."""
+    entries = lock.read(lock_path)
     missing = [name for name in names if name not in entries]
     if missing:
         raise RegistryError(f"not in the lock file, build them first: {', '.join(missing)}")
@@ -53,7 +57,7 @@ def push(registry: str, names: list[str]) -> dict[str, lock.LockedImage]:
         docker.tag(entry.reference, remote)
         docker.docker("push", remote)
         digest = repo_digest(entry.reference, remote.rsplit(":", 1)[0])
-        pushed[name] = lock.update(name, replace(entry, digest=digest))
+        pushed[name] = lock.update(name, replace(entry, digest=digest), lock_path)
         say(f"    {name}: {digest}")
     return pushed
 

@@ -1,0 +1,97 @@
+"""A release into a real registry (CNCF Distribution as a host process) with the real helm and
+Docker: one image that is built already, the chart pulled back by version."""
+
+import json
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tools import binaries, docker
+from tools.bootstrap.run import run
+from tools.images import lock
+from tools.local_registry import serve
+from tools.release.release import ReleaseRefused, release
+
+pytestmark = pytest.mark.integration
+
+IMAGE = "configurable-http-proxy"
+VERSION = "1.2.3"
+MANIFEST_TYPES = ", ".join([
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+])  # fmt: skip
+
+
+def served_digest(endpoint: str, repository: str, tag: str) -> str:
+    """The digest the registry itself serves for a tag (its Docker-Content-Digest header)."""
+    request = urllib.request.Request(
+        f"http://{endpoint}/v2/{repository}/manifests/{tag}",
+        method="HEAD",
+        headers={"Accept": MANIFEST_TYPES},
+    )
+    # The URL is the registry this test started (http://127.0.0.1:<port>).
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        return response.headers["Docker-Content-Digest"]
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[str]:
+    with serve(tmp_path / "registry") as endpoint:
+        yield endpoint
+    for reference in docker.references(f"{endpoint}/jupyterhub/{IMAGE}"):
+        docker.remove(reference)  # the tag the push left in Docker
+
+
+def pulled_values(endpoint: str, destination: Path) -> tuple[dict, dict]:
+    reference = f"oci://{endpoint}/charts/jupyterhub-k8s"
+    run([binaries.ensure("helm"), "pull", reference, "--version", VERSION, "--untar",
+         "--destination", destination, "--plain-http"])  # fmt: skip
+    folder = destination / "jupyterhub-k8s"
+    return (
+        yaml.safe_load((folder / "Chart.yaml").read_text()),
+        yaml.safe_load((folder / "values.yaml").read_text()),
+    )
+
+
+def test_a_release_pins_the_pushed_digests_and_is_never_replaced(
+    registry: str, tmp_path: Path
+) -> None:
+    working_tree_digest = lock.read()[IMAGE].digest
+    releases = tmp_path / "releases"
+
+    first = release(VERSION, registry, [IMAGE], releases)
+
+    chart_yaml, values = pulled_values(registry, tmp_path / "pulled")
+    tag = lock.read(first.folder / "images.lock.json")[IMAGE].tag
+    image_digest = served_digest(registry, f"jupyterhub/{IMAGE}", tag)
+    assert (chart_yaml["version"], chart_yaml["appVersion"]) == (VERSION, VERSION)
+    assert values["proxy"]["chp"]["image"] == {
+        "name": f"{registry}/jupyterhub/{IMAGE}",
+        "tag": tag,
+        "digest": image_digest,
+        "pullPolicy": "IfNotPresent",
+    }
+    assert values["hub"]["image"]["digest"] == "", "only the released image is pinned"
+    chart_digest = served_digest(registry, "charts/jupyterhub-k8s", VERSION)
+    assert first.chart_digest == chart_digest
+    assert not first.already_released
+    recorded = json.loads((first.folder / "release.json").read_text())
+    assert recorded["images"][IMAGE]["digest"] == f"{registry}/jupyterhub/{IMAGE}@{image_digest}"
+    assert recorded["chart"]["digest"] == chart_digest
+    assert recorded["commit"] == run(["git", "rev-parse", "HEAD"]).strip()
+    assert (first.folder / "CHANGELOG.md").read_text().startswith(f"## {VERSION} (")
+    assert lock.read()[IMAGE].digest == working_tree_digest, "the working tree's lock is kept"
+
+    again = release(VERSION, registry, [IMAGE], releases)
+    assert again.already_released
+    assert again.chart_digest == chart_digest
+
+    manifest_before = (first.folder / "release.json").read_text()
+    with pytest.raises(ReleaseRefused, match=r"already in .* with other content"):
+        release(VERSION, registry, [], releases)
+    assert served_digest(registry, "charts/jupyterhub-k8s", VERSION) == chart_digest
+    assert (first.folder / "release.json").read_text() == manifest_before
