@@ -58,12 +58,16 @@ def test_the_previous_release_is_the_highest_version_below(tmp_path: Path) -> No
 def test_the_section_lists_the_commits_since_the_recorded_release(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(
-        changelog, "previous_tag", lambda version: None
-    )  # as in a checkout without tags
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    monkeypatch.setattr(changelog, "REPO_ROOT", repo)  # a history of our own, not this checkout's
+    changelog.git("init", "-q")
+    for subject in ("the recorded release", "a change after it"):
+        changelog.git("-c", "user.name=t", "-c", "user.email=t@example.test",
+                      "commit", "-q", "--allow-empty", "-m", subject)  # fmt: skip
     head, parent = changelog.git("log", "-2", "--format=%H").split()
-    subject = changelog.git("log", "-1", "--format=%s")
-    record(tmp_path, "1.1.0", parent)
-    text = changelog.section("1.2.0", tmp_path, today=date(2026, 12, 1))
+    releases = tmp_path / "releases"
+    record(releases, "1.1.0", parent)
+    text = changelog.section("1.2.0", releases, today=date(2026, 12, 1))
     assert text.startswith(f"## 1.2.0 (2026-12-01)\n\nChanges since 1.1.0 ({parent[:12]}):\n\n")
-    assert text.splitlines()[4:] == [f"- {subject} ({head[:7]})"]
+    assert text.splitlines()[4:] == [f"- a change after it ({head[:7]})"]
