@@ -1,4 +1,5 @@
-"""`python -m tools.release VERSION [--registry HOST[/PATH]] [--images default|all]`.
+"""`python -m tools.release VERSION [--registry HOST[/PATH]] [--published-as HOST[/PATH]]
+[--images default|all]`.
 
 A release of the chart and its images; tools/README.md, "Releases".
 """
@@ -31,6 +32,13 @@ def parser() -> argparse.ArgumentParser:
         help=f"HOST[:PORT][/PATH] to push to (default: the local registry, {DEFAULT_REGISTRY})",
     )
     main.add_argument(
+        "--published-as",
+        default=None,
+        metavar="HOST[/PATH]",
+        help="the registry the chart names the images in, where a promotion copies them "
+        "(default: --registry); a staging release names production's",
+    )
+    main.add_argument(
         "--images",
         choices=("default", "all"),
         default="default",
@@ -44,7 +52,7 @@ def main(argv: list[str]) -> int:
     try:
         specs = spec.load()
         names = images.chart_images(specs, everything=args.images == "all")
-        done = release(args.version, args.registry, names, RELEASES_DIR)
+        done = release(args.version, args.registry, names, RELEASES_DIR, args.published_as)
     except (
         VersionError,
         RegistryPathError,

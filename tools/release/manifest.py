@@ -20,6 +20,7 @@ def document(
     commit: str,
     uncommitted: list[str],
     registry_path: str,
+    published: str,
     chart_reference: str,
     chart_digest: str,
     pushed: dict[str, lock.LockedImage],
@@ -27,12 +28,14 @@ def document(
 ) -> dict[str, Any]:
     """The manifest: the version, the commit (and the paths that differed from it when the
     release started: a tag's checkout has none), each image's pushed digest, the chart's digest,
-    versions.toml's pins and the image lock as pushed (digests of this registry)."""
+    versions.toml's pins and the image lock as pushed (digests of this registry). `published_as`
+    is the registry the chart names the images in (a promotion copies them there)."""
     return {
         "version": version,
         "commit": commit,
         "uncommitted": uncommitted,
         "registry": registry_path,
+        "published_as": published,
         "chart": {"reference": chart_reference, "version": version, "digest": chart_digest},
         "images": {name: {"digest": entry.digest} for name, entry in sorted(pushed.items())},
         "versions": versions.load(),

@@ -6,12 +6,12 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tools.bootstrap.paths import REPO_ROOT, logs_dir
 from tools.bootstrap.progress import say, step
-from tools.images import spec
+from tools.images import lock, spec
 from tools.images.chart_values import image_values
 from tools.release import changelog, chart, images, manifest
 from tools.release.version import parse
@@ -49,14 +49,32 @@ def check_registry(text: str) -> str:
     )
 
 
+def published_as(
+    pushed: dict[str, lock.LockedImage], registry_path: str, published: str
+) -> dict[str, lock.LockedImage]:
+    """The pushed images as the chart names them: under `published` (the registry a promotion
+    copies them to) instead of `registry_path`, with the same digests."""
+    pushed_prefix = registry_path.rstrip("/") + "/"
+    return {
+        name: replace(
+            entry, digest=published.rstrip("/") + "/" + entry.digest.removeprefix(pushed_prefix)
+        )
+        for name, entry in pushed.items()
+    }
+
+
 def release(
     version: str,
     registry_path: str,
     names: list[str],
     releases: Path = RELEASES_DIR,
+    published: str | None = None,
 ) -> Released:
-    """Release `names` (images of images.toml; the chart pins those it runs) as `version`."""
+    """Release `names` (images of images.toml; the chart pins those it runs) as `version`,
+    pushed to `registry_path`; the chart names the images under `published` (default: the same
+    registry), where `python -m tools.release.promote` copies them by digest."""
     version, registry_path = parse(version), check_registry(registry_path)
+    published = check_registry(published or registry_path)
     specs = spec.load()
     commit = changelog.git("rev-parse", "HEAD")
     # Before the build, which rewrites the lock entries of what it builds.
@@ -71,7 +89,8 @@ def release(
             release_lock = work / "images.lock.json"
             pushed = images.build_and_push(specs, names, registry_path, release_lock)
         with step(f"release {version}: chart"):
-            pinned = image_values(pushed, images.lab_keys(names, specs))
+            named = published_as(pushed, registry_path, published)
+            pinned = image_values(named, images.lab_keys(names, specs))
             staged = chart.stage(work / "staging", pinned)
             packaged = chart.package(staged, version, work / "package", logs / "package.log")
             existing = chart.pull(registry_path, version, work / "released", logs / "pull.log")
@@ -98,6 +117,7 @@ def release(
             commit=commit,
             uncommitted=uncommitted,
             registry_path=registry_path,
+            published=published,
             chart_reference=reference,
             chart_digest=digest,
             pushed=pushed,

@@ -12,7 +12,9 @@ import yaml
 from tools import binaries, docker
 from tools.bootstrap.run import run
 from tools.images import lock
+from tools.images.registry import remote_name
 from tools.local_registry import serve
+from tools.release.promote import PromotionError, promote
 from tools.release.release import ReleaseRefused, release
 
 pytestmark = pytest.mark.integration
@@ -95,3 +97,31 @@ def test_a_release_pins_the_pushed_digests_and_is_never_replaced(
         release(VERSION, registry, [], releases)
     assert served_digest(registry, "charts/jupyterhub-k8s", VERSION) == chart_digest
     assert (first.folder / "release.json").read_text() == manifest_before
+
+
+def test_a_staged_release_is_promoted_to_the_registry_its_chart_names(
+    registry: str, tmp_path: Path
+) -> None:
+    releases = tmp_path / "releases"
+    with serve(tmp_path / "production") as production:
+        staged = release(VERSION, registry, [IMAGE], releases, published=production)
+        _, values = pulled_values(registry, tmp_path / "staged")
+        image = values["proxy"]["chp"]["image"]
+        path = remote_name("", lock.read(staged.folder / "images.lock.json")[IMAGE].repository)
+        assert image["name"] == f"{production}{path}", "the staged chart names production"
+        assert served_digest(registry, path.lstrip("/"), image["tag"]) == image["digest"]
+
+        promote(VERSION, releases)
+
+        assert served_digest(production, path.lstrip("/"), image["tag"]) == image["digest"]
+        chart_digest = served_digest(production, "charts/jupyterhub-k8s", VERSION)
+        assert chart_digest == staged.chart_digest, "production gets the staged chart itself"
+
+
+def test_a_release_pushed_where_it_is_published_has_nothing_to_promote(
+    registry: str, tmp_path: Path
+) -> None:
+    releases = tmp_path / "releases"
+    release(VERSION, registry, [], releases)
+    with pytest.raises(PromotionError, match="nothing to promote"):
+        promote(VERSION, releases)

@@ -24,6 +24,7 @@ def test_the_manifest_holds_digests_pins_and_the_lock(tmp_path: Path) -> None:
         commit="f" * 40,
         uncommitted=["images/images.lock.json"],
         registry_path="reg.example",
+        published="prod.example/campus",
         chart_reference="oci://reg.example/charts/jupyterhub-k8s",
         chart_digest="sha256:" + "cd" * 32,
         pushed={"hub": HUB},
@@ -31,6 +32,7 @@ def test_the_manifest_holds_digests_pins_and_the_lock(tmp_path: Path) -> None:
     )
     written = json.loads(manifest.write(tmp_path, record).read_text())
     assert written["version"] == "1.2.0"
+    assert (written["registry"], written["published_as"]) == ("reg.example", "prod.example/campus")
     assert written["uncommitted"] == ["images/images.lock.json"]
     assert written["chart"]["digest"] == "sha256:" + "cd" * 32
     assert written["images"] == {"hub": {"digest": DIGEST}}
