@@ -131,6 +131,15 @@ def release(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def promote(session: nox.Session) -> None:
+    """Promote `-- X.Y.Z`: copy a release made here with `--published-as`, by digest, from the
+    registry it was pushed to (staging) to the one its chart names (docs/releases.md)."""
+    require(session, "go")
+    install_project(session)
+    session.run("python", "-m", "tools.release.promote", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def images(session: nox.Session) -> None:
     """Build the hub, lab and dev-service images that changed (`-- NAME ...` for some only)."""
     require(session, "docker")

@@ -19,6 +19,7 @@ from tools.release.release import (
     RegistryPathError,
     ReleaseRefused,
     release,
+    staging_for,
 )
 from tools.release.version import VersionError
 
@@ -28,8 +29,9 @@ def parser() -> argparse.ArgumentParser:
     main.add_argument("version", help="the release's semantic version, e.g. 1.2.0")
     main.add_argument(
         "--registry",
-        default=DEFAULT_REGISTRY,
-        help=f"HOST[:PORT][/PATH] to push to (default: the local registry, {DEFAULT_REGISTRY})",
+        default=None,
+        help=f"HOST[:PORT][/PATH] to push to (default: the local registry, {DEFAULT_REGISTRY}, "
+        "under the path of --published-as: the staging repository of a tag's release)",
     )
     main.add_argument(
         "--published-as",
@@ -52,7 +54,8 @@ def main(argv: list[str]) -> int:
     try:
         specs = spec.load()
         names = images.chart_images(specs, everything=args.images == "all")
-        done = release(args.version, args.registry, names, RELEASES_DIR, args.published_as)
+        registry_path = args.registry or staging_for(args.published_as)
+        done = release(args.version, registry_path, names, RELEASES_DIR, args.published_as)
     except (
         VersionError,
         RegistryPathError,

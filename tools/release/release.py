@@ -49,6 +49,16 @@ def check_registry(text: str) -> str:
     )
 
 
+def staging_for(published: str | None) -> str:
+    """The local registry, under the repository path of `published` (`ghcr.io/campus` ->
+    `localhost:5001/campus`): a node whose containerd mirrors `ghcr.io` to the local registry then
+    pulls the images the chart names there from this staging copy."""
+    if published is None:
+        return DEFAULT_REGISTRY
+    _, _, path = check_registry(published).partition("/")
+    return f"{DEFAULT_REGISTRY}/{path}" if path else DEFAULT_REGISTRY
+
+
 def published_as(
     pushed: dict[str, lock.LockedImage], registry_path: str, published: str
 ) -> dict[str, lock.LockedImage]:

@@ -2,6 +2,7 @@ import pytest
 
 from tools.release import __main__ as release_command
 from tools.release import version
+from tools.release.release import RegistryPathError, staging_for
 
 
 @pytest.mark.parametrize("text", ["1.2.0", "0.1.0", "10.20.30", "1.2.0-rc.1", "1.0.0-alpha+001"])
@@ -42,3 +43,22 @@ def test_the_command_refuses_junk_with_a_message_and_no_traceback(
     error = capsys.readouterr().err
     assert message in error
     assert "Traceback" not in error
+
+
+@pytest.mark.parametrize(
+    ("published", "staging"),
+    [
+        (None, "localhost:5001"),
+        ("registry.campus.test", "localhost:5001"),
+        ("ghcr.io/campus/jupyter", "localhost:5001/campus/jupyter"),
+    ],
+)
+def test_a_tag_release_stages_in_the_local_registry_under_the_published_path(
+    published: str | None, staging: str
+) -> None:
+    assert staging_for(published) == staging
+
+
+def test_a_published_registry_is_checked_like_the_registry() -> None:
+    with pytest.raises(RegistryPathError):
+        staging_for("https://ghcr.io/campus")
