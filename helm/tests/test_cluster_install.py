@@ -44,7 +44,7 @@ def release_values() -> dict[str, Any]:
     missing = [name for name in NEEDED_IMAGES if name not in locked]
     if missing:
         pytest.fail(f"images not built: run `python -m tools.images build {' '.join(missing)}`")
-    cluster.load_images(CLUSTER, [locked[name].reference for name in NEEDED_IMAGES])
+    locked = {**locked, **cluster.push_images(NEEDED_IMAGES)}
     images = image_values(locked, dev_lab_keys())
     return {
         **images,
