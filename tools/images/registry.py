@@ -24,10 +24,10 @@ def remote_name(registry: str, repository: str) -> str:
     """`ghcr.example/org` + `quay.io/keycloak/keycloak` -> `ghcr.example/org/keycloak/keycloak`,
     + `debian` -> `ghcr.example/org/library/debian`."""
     first, _, rest = repository.partition("/")
-    has_host = bool(rest) and ("." in first or ":" in first or first == "localhost")
-    path = rest if has_host else repository
-    if "/" not in path:
-        path = f"library/{path}"
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        path = rest
+    else:
+        path = repository if rest else f"library/{repository}"
     return f"{registry.rstrip('/')}/{path}"
 
 
