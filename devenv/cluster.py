@@ -189,7 +189,10 @@ def use_shared_volumes(config: ClusterConfig) -> None:
 
 def start_registry() -> str:
     """The local registry's container on kind's network (tools/local_registry.py)."""
-    endpoint = local_registry.ensure_running()
+    try:
+        endpoint = local_registry.ensure_running()
+    except (local_registry.RegistryNotReady, RunError) as error:
+        raise ClusterError(f"starting the local registry failed: {error}") from error
     say(f"    {local_registry.CONTAINER}: answers at {endpoint}; the nodes pull only from it")
     return endpoint
 
@@ -206,12 +209,12 @@ def push_images(names: Iterable[str]) -> dict[str, lock.LockedImage]:
 def push_base_image() -> str:
     """Push the Debian image under its upstream name, which the nodes resolve through the local
     registry (tests and the storage helper pods run it)."""
-    repository, _, tag = dockerd.ensure_base_image().rpartition(":")
     try:
+        repository, _, tag = dockerd.ensure_base_image().rpartition(":")
         digest = registry.push_reference(local_registry.HOST_ENDPOINT, repository, tag)
     except (RegistryError, RunError) as error:
         raise ClusterError(
-            f"pushing {repository}:{tag} to the local registry failed: {error}"
+            f"pushing the base image to the local registry failed: {error}"
         ) from error
     say(f"    {repository}:{tag}: {digest}")
     return digest

@@ -1,4 +1,5 @@
-"""A container registry for CI: reuse images built before by hash, push releases, lock digests.
+"""A container registry (CI's, or the local one of tools/local_registry.py): reuse images built
+before by hash, push images, lock their digests.
 
 Images are pushed as `<registry>/<repository without its host>:<tag>`, with Docker Hub's
 one-part names under `library/` as Docker names them (`debian` is `docker.io/library/debian`):
