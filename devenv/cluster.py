@@ -1,9 +1,9 @@
 """The local kind cluster with a fake-GPU node: `up` creates it, `down` deletes it.
 
 Both are idempotent. `up` runs its steps in order over one `ClusterConfig` (read once): the
-prerequisites (Docker, Go), the pinned tools, the node image, the cluster, the images it needs
-(loaded with `kind load`) and the fake GPU device plugin, and returns once the GPU node
-advertises `nvidia.com/gpu`.
+prerequisites (Docker, Go), the pinned tools, the node image, the cluster, the local registry
+its nodes pull from (tools/local_registry.py), the images it needs (pushed there) and the fake
+GPU device plugin, and returns once the GPU node advertises `nvidia.com/gpu`.
 
 CLI: `python -m devenv.cluster up|down`.
 """
@@ -18,12 +18,13 @@ from pathlib import Path
 
 from devenv import charts, cluster_config, commands, node_image
 from devenv.cluster_config import ClusterConfig
-from tools import binaries, docker
+from tools import binaries, docker, local_registry
 from tools.bootstrap import dockerd, prerequisites
 from tools.bootstrap.paths import logs_dir
 from tools.bootstrap.progress import say, step
 from tools.bootstrap.run import RunError, run
-from tools.images import build, lock, spec
+from tools.images import build, lock, registry, spec
+from tools.images.registry import RegistryError
 
 GPU_RESOURCE = "nvidia.com/gpu"
 GPU_PLUGIN = "fake-gpu-plugin"  # its entry in images/images.toml
@@ -97,6 +98,7 @@ def create_cluster(config: ClusterConfig, image: str) -> None:
             return
         kind("delete", "cluster", "--name", config.name)
     clear_shared_dir(config, image)
+    local_registry.write_hosts_files()
     log = logs_dir() / f"kind-create-{config.name}.log"
     log.write_text("")
     try:
@@ -185,37 +187,37 @@ def use_shared_volumes(config: ClusterConfig) -> None:
     say(f"    volumes in {cluster_config.VOLUMES_DIR_IN_NODE} (shared by every node)")
 
 
-def nodes_lacking(config: ClusterConfig, reference: str) -> list[str]:
-    """The nodes whose containerd lacks the image Docker has as `reference` (by image id)."""
-    wanted = docker.image_id(reference)
-    lacking = []
-    for node in node_containers(config):
-        try:
-            inspected = docker.docker("exec", node, "crictl", "inspecti", "-o", "json", reference)
-            held = json.loads(inspected)["status"]["id"]
-        except RunError:
-            held = ""  # not on that node
-        if held != wanted:
-            lacking.append(node)
-    return lacking
+def start_registry() -> str:
+    """The local registry's container on kind's network (tools/local_registry.py)."""
+    try:
+        endpoint = local_registry.ensure_running()
+    except (local_registry.RegistryNotReady, RunError) as error:
+        raise ClusterError(f"starting the local registry failed: {error}") from error
+    say(f"    {local_registry.CONTAINER}: answers at {endpoint}; the nodes pull only from it")
+    return endpoint
 
 
-def load_images(
-    config: ClusterConfig, references: Iterable[str], log: Path | None = None
-) -> list[str]:
-    """Put each image on every node that lacks it (`kind load`); return the ones loaded.
+def push_images(names: Iterable[str]) -> dict[str, lock.LockedImage]:
+    """Push the locked images to the local registry; the lock records each one's
+    `localhost:5001/<repository>@sha256:...`, the name the nodes pull it by."""
+    try:
+        return registry.push(local_registry.HOST_ENDPOINT, list(names))
+    except (RegistryError, RunError) as error:
+        raise ClusterError(f"pushing to the local registry failed: {error}") from error
 
-    Whether a node has it is asked of the node (its image id), not read from kind's output.
-    """
-    loaded = []
-    for reference in references:
-        nodes = nodes_lacking(config, reference)
-        if nodes:
-            kind("load", "docker-image", "--name", config.name, "--nodes", ",".join(nodes),
-                 reference, log=log, timeout=600)  # fmt: skip
-            loaded.append(reference)
-        say(f"    {reference}: {'loaded' if nodes else 'already on every node'}")
-    return loaded
+
+def push_base_image() -> str:
+    """Push the Debian image under its upstream name, which the nodes resolve through the local
+    registry (tests and the storage helper pods run it)."""
+    try:
+        repository, _, tag = dockerd.ensure_base_image().rpartition(":")
+        digest = registry.push_reference(local_registry.HOST_ENDPOINT, repository, tag)
+    except (RegistryError, RunError) as error:
+        raise ClusterError(
+            f"pushing the base image to the local registry failed: {error}"
+        ) from error
+    say(f"    {repository}:{tag}: {digest}")
+    return digest
 
 
 def gpu_plugin_image() -> lock.LockedImage:
@@ -227,10 +229,10 @@ def gpu_plugin_image() -> lock.LockedImage:
 
 
 def deploy_gpu_plugin(config: ClusterConfig, plugin: lock.LockedImage) -> None:
-    """Install the plugin's chart with the image the lock names (a rebuilt image has a new tag,
+    """Install the plugin's chart with the image as pushed (a rebuilt image has a new digest,
     so its pods are replaced), and wait for its pods."""
     charts.install(
-        config, GPU_PLUGIN, GPU_PLUGIN_CHART, {"image": plugin.reference}, namespace="kube-system"
+        config, GPU_PLUGIN, GPU_PLUGIN_CHART, {"image": plugin.digest}, namespace="kube-system"
     )
     config.kubectl.in_namespace("kube-system").rollout_status(
         "daemonset/fake-gpu-plugin", GPU_WAIT_S
@@ -267,12 +269,6 @@ def wait_for_gpus(config: ClusterConfig) -> None:
     )
 
 
-def images_to_load(plugin: lock.LockedImage) -> list[str]:
-    """Images the cluster itself runs that the node image does not hold: the plugin, and the
-    Debian image that tests and the storage helper pods run."""
-    return [plugin.reference, dockerd.base_image()]
-
-
 def up(config: ClusterConfig | None = None) -> None:
     """Create the cluster with the fake GPU plugin, or bring an existing one up to date."""
     config = config or cluster_config.current()
@@ -286,6 +282,8 @@ def up(config: ClusterConfig | None = None) -> None:
         image = node_image.ensure()
     with step(f"cluster {config.name}"):
         create_cluster(config, image)
+    with step("local registry"):
+        start_registry()
     with step("nodes Ready, DNS and storage Available"):
         wait_for_nodes_ready(config)
     with step("pod network"):
@@ -293,9 +291,10 @@ def up(config: ClusterConfig | None = None) -> None:
     with step("shared volumes"):
         use_shared_volumes(config)
     with step(f"image {GPU_PLUGIN}"):
-        plugin = gpu_plugin_image()
-    with step("load images into the nodes"):
-        load_images(config, images_to_load(plugin))
+        gpu_plugin_image()
+    with step("push the cluster's images to the local registry"):
+        plugin = push_images([GPU_PLUGIN])[GPU_PLUGIN]
+        push_base_image()
     with step("fake GPU device plugin"):
         deploy_gpu_plugin(config, plugin)
         wait_for_gpus(config)

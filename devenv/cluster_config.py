@@ -5,7 +5,9 @@ devenv/kind/ports.yaml (validated by ports.schema.json) and the shared volume fo
 else (the bring-up, the tests, the e2e suite) reads the cluster's name, context and ports from it.
 Every node mounts the same host folder at SHARED_DIR_IN_NODE, standing in for a campus NFS
 export: volumes provisioned there (and the course data folder of the chart's dev values) are the
-same on every node, so a user's home follows them from a GPU lab to a CPU lab.
+same on every node, so a user's home follows them from a GPU lab to a CPU lab. Every node also
+mounts the local registry's hosts.toml files (tools/local_registry.py) as containerd's registry
+configuration, so it pulls only from that registry.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from tools import local_registry
 from tools.bootstrap.paths import cache_dir
 from tools.kube import Kubectl
 
@@ -32,6 +35,8 @@ GPU_NODE_LABEL = "nvidia.com/gpu.present"
 SHARED_DIR_IN_NODE = "/srv/jupyterhub-k8s-shared"
 # Where the local-path provisioner creates volumes (its sharedFileSystemPath).
 VOLUMES_DIR_IN_NODE = f"{SHARED_DIR_IN_NODE}/volumes"
+# containerd's registry configuration: its config_path on every node.
+REGISTRY_HOSTS_DIR_IN_NODE = "/etc/containerd/certs.d"
 
 
 class ClusterConfigError(ValueError):
@@ -115,8 +120,22 @@ def load(kind_config_file: Path = KIND_CONFIG, ports_file: Path = PORTS_FILE) ->
         {"containerPort": port, "hostPort": port, "listenAddress": "127.0.0.1", "protocol": "TCP"}
         for port in ports.values()
     ]
+    registry_hosts = {
+        "hostPath": str(local_registry.hosts_dir()),
+        "containerPath": REGISTRY_HOSTS_DIR_IN_NODE,
+        "readOnly": True,
+    }
+    # The nodes pull only from the local registry: its hosts.toml files, as containerd's
+    # registry configuration (https://github.com/containerd/containerd/blob/main/docs/hosts.md).
+    config.setdefault("containerdConfigPatches", []).append(
+        f'[plugins."io.containerd.grpc.v1.cri".registry]\n'
+        f'  config_path = "{REGISTRY_HOSTS_DIR_IN_NODE}"\n'
+    )
     for node in config["nodes"]:
-        node["extraMounts"] = [{"hostPath": str(shared_dir), "containerPath": SHARED_DIR_IN_NODE}]
+        node["extraMounts"] = [
+            {"hostPath": str(shared_dir), "containerPath": SHARED_DIR_IN_NODE},
+            registry_hosts,
+        ]
     return ClusterConfig(config["name"], MappingProxyType(ports), shared_dir, config)
 
 

@@ -1,7 +1,8 @@
 """The whole dev environment in one command: cluster, dev services and the hub, on localhost.
 
 `up` runs, each as a step with its duration: prerequisites and images (built or reused), the
-kind cluster with fake GPUs (`devenv.cluster.up`), `kind load` of the images the cluster runs,
+kind cluster with fake GPUs (`devenv.cluster.up`), a push of the images the cluster runs to the
+local registry its nodes pull from (the chart values name them by the pushed digests),
 Keycloak and the mock Moodle in the cluster (the chart `devenv/services/chart/`), the hub's
 chart with the dev values and the image lock, then waits until the hub, Keycloak and the mock
 Moodle answer on localhost and prints their URLs, the dev accounts and how to tear down. On a
@@ -58,7 +59,7 @@ SERVICES_VALUES = SERVICES_DIR / "values-dev-services.yaml"
 SERVICES_CHART = SERVICES_DIR / "chart"
 SERVICES_RELEASE = "dev-services"
 MOCK_MOODLE_EXTRA = SERVICES_DIR / "mock-moodle-extra.yaml"
-# Images the cluster runs besides those devenv.cluster loads (entries of images/images.toml).
+# Images the cluster runs besides those devenv.cluster pushes (entries of images/images.toml).
 CLUSTER_IMAGES = (
     "hub",
     "configurable-http-proxy",
@@ -231,12 +232,12 @@ def locked_images() -> dict[str, lock.LockedImage]:
 
 
 def services_values(env: DevEnvironment, locked: Mapping[str, Any]) -> dict[str, Any]:
-    """The dev services chart's values (devenv/services/chart): the locked images, the NodePorts
+    """The dev services chart's values (devenv/services/chart): the pushed images, the NodePorts
     of ports.yaml, the browser URLs, the realm with the hub's callback, the mock's configuration."""
     return {
         "images": {
-            "keycloak": locked["keycloak"].reference,
-            "mockMoodle": locked["mock-moodle"].reference,
+            "keycloak": locked["keycloak"].digest,
+            "mockMoodle": locked["mock-moodle"].digest,
         },
         "nodePorts": {
             "keycloak": env.cluster.host_ports[KEYCLOAK_PORT],
@@ -385,8 +386,8 @@ def up(env: DevEnvironment) -> None:
     cluster.up(env.cluster)
     with logged_step("host ports", "ports"):
         check_port_mappings(env)
-    with logged_step("load the hub, lab and dev service images", "kind-load") as log:
-        cluster.load_images(env.cluster, [locked[name].reference for name in CLUSTER_IMAGES], log)
+    with logged_step("push the hub, lab and dev service images to the local registry", "push"):
+        locked = {**locked, **cluster.push_images(CLUSTER_IMAGES)}
     with logged_step("Keycloak and mock Moodle", "services") as log:
         install_services(env, locked, log)
     with logged_step("chart", "chart") as log:

@@ -16,7 +16,7 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def test_every_node_mounts_the_same_host_folder(cache: Path) -> None:
+def test_every_node_mounts_the_shared_folder_and_the_registry_hosts(cache: Path) -> None:
     config = cluster_config.load().kind_config
     assert len(config["nodes"]) == 2
     for node in config["nodes"]:
@@ -24,8 +24,21 @@ def test_every_node_mounts_the_same_host_folder(cache: Path) -> None:
             {
                 "hostPath": str(cache / "cluster-shared"),
                 "containerPath": "/srv/jupyterhub-k8s-shared",
-            }
+            },
+            {
+                "hostPath": str(cache / "registry-config" / "certs.d"),
+                "containerPath": "/etc/containerd/certs.d",
+                "readOnly": True,
+            },
         ]
+
+
+def test_containerd_reads_the_mounted_registry_hosts() -> None:
+    (patch,) = cluster_config.load().kind_config["containerdConfigPatches"]
+    assert patch == (
+        '[plugins."io.containerd.grpc.v1.cri".registry]\n'
+        '  config_path = "/etc/containerd/certs.d"\n'
+    )
 
 
 def test_only_the_control_plane_maps_the_host_ports() -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,15 +18,27 @@ from tools.images.lock import LockedImage
 def locked(*names: str) -> dict[str, LockedImage]:
     repositories = {
         "hub": "jupyterhub-k8s/hub",
-        "configurable-http-proxy": "quay.io/jupyterhub/configurable-http-proxy",
+        "configurable-http-proxy": "jupyterhub-k8s/configurable-http-proxy",
         "lab-base": "jupyterhub-k8s/lab-base",
         "lab-nlp": "jupyterhub-k8s/lab-nlp",
-        "keycloak": "quay.io/keycloak/keycloak",
+        "keycloak": "jupyterhub-k8s/keycloak",
         "mock-moodle": "jupyterhub-k8s/mock-moodle",
     }
     return {
         name: LockedImage(repositories[name], f"tag-{name}", "0" * 64, "sha256:0")
         for name in names or repositories
+    }
+
+
+def fake_digest(name: str) -> str:
+    return "sha256:" + hashlib.sha256(name.encode()).hexdigest()
+
+
+def pushed(*names: str) -> dict[str, LockedImage]:
+    """As `devenv.cluster.push_images` leaves them: each with its digest in the local registry."""
+    return {
+        name: replace(entry, digest=f"localhost:5001/{entry.repository}@{fake_digest(name)}")
+        for name, entry in locked(*names).items()
     }
 
 
@@ -59,6 +73,18 @@ def test_chart_values_name_locked_images_and_the_mock_moodle_platform() -> None:
     assert platform["jwks_url"].startswith(dev_env.MOCK_MOODLE_SERVICE_URL)
 
 
+def test_chart_values_name_pushed_images_by_their_digest_in_the_local_registry() -> None:
+    values = dev_env.generated_values(ENV, pushed())
+    assert values["hub"]["image"] == {
+        "name": "localhost:5001/jupyterhub-k8s/hub",
+        "tag": "tag-hub",
+        "digest": fake_digest("hub"),
+    }
+    assert (
+        values["singleuser"]["images"]["lab-nlp"]["name"] == "localhost:5001/jupyterhub-k8s/lab-nlp"
+    )
+
+
 def test_user_servers_get_their_own_origin_under_the_hubs_host_port() -> None:
     """Not the hub's origin: a student's server must not serve script there (helm/README.md)."""
     jupyterhub = dev_env.generated_values(ENV, locked())["hub"]["config"]["JupyterHub"]
@@ -77,7 +103,7 @@ def test_mock_moodle_config_points_at_the_hub_and_has_the_extra_courses() -> Non
 
 def rendered_services(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict:
     monkeypatch.setenv("JHK8S_CACHE_DIR", str(tmp_path))
-    values = dev_env.services_values(ENV, locked())
+    values = dev_env.services_values(ENV, pushed())
     documents = charts.render_documents(dev_env.SERVICES_CHART, values)
     return {(d["kind"], d["metadata"]["name"]): d for d in documents}
 
@@ -96,7 +122,8 @@ def test_the_services_chart_gets_images_node_ports_and_a_config_hash(
         service = documents[("Service", name)]
         assert service["spec"]["ports"][0]["nodePort"] == ports[name]
         template = documents[("Deployment", name)]["spec"]["template"]
-        assert template["spec"]["containers"][0]["image"].endswith(f":tag-{name}")
+        (container,) = template["spec"]["containers"]
+        assert container["image"] == pushed()[name].digest
         assert len(config_hash(documents, name)) == 16
     urls = documents[("ConfigMap", "dev-urls")]["data"]
     assert urls["keycloak"] == ENV.keycloak_url

@@ -39,7 +39,7 @@ def test_runs_only_on_gpu_nodes_despite_their_taint(daemonset: dict):
 
 
 def test_runs_the_image_it_is_given(container: dict):
-    """devenv.cluster passes the locked reference (the image is `kind load`ed: IfNotPresent)."""
+    """devenv.cluster passes the pushed digest (pulled once from the local registry)."""
     assert container["image"] == IMAGE
     assert container["imagePullPolicy"] == "IfNotPresent"
 

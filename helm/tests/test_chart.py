@@ -304,7 +304,7 @@ def test_image_lock_entries_become_chart_values() -> None:
         for name in ("hub", "lab-base", "lab-nlp", "lab-deeplearning", "fake-gpu-plugin")
     }
     locked["configurable-http-proxy"] = LockedImage(
-        "quay.io/jupyterhub/configurable-http-proxy", "tag-chp", "hash", "id"
+        "jupyterhub-k8s/configurable-http-proxy", "tag-chp", "hash", "id"
     )
     generated = image_values(locked, lab_keys={"lab-nlp"})
     assert set(generated["singleuser"]["images"]) == {"lab-nlp"}
@@ -316,7 +316,7 @@ def test_image_lock_entries_become_chart_values() -> None:
     }
     assert containers[HUB]["image"] == "jupyterhub-k8s/hub:tag-hub"
     assert containers[f"{FULLNAME}-proxy"]["image"] == (
-        "quay.io/jupyterhub/configurable-http-proxy:tag-chp"
+        "jupyterhub-k8s/configurable-http-proxy:tag-chp"
     )
     mounted = yaml.safe_load(secret_text(find(manifests, "Secret", f"{HUB}-config"), "values.yaml"))
     assert mounted["singleuser"]["image"]["tag"] == "tag-lab-base"

@@ -1,4 +1,4 @@
-"""`images/images.lock.json`: what each image was last built as, for the chart, kind and tests.
+"""`images/images.lock.json`: what each image was last built as, for the charts and tests.
 
 One entry per image name: `repository`, `tag` (the content hash's short form), `content_hash`,
 `image_id` (what `docker images` shows after the build) and `digest` (`repository@sha256:...`
@@ -36,7 +36,8 @@ class LockedImage:
 
     def chart_image(self) -> dict[str, str]:
         """The chart's `{name, tag, digest}` image values: the pushed name and digest once
-        pushed (a release), else the local name and hash tag (kind, after `kind load`)."""
+        pushed (a release, or the dev environment's local registry), else the local name and
+        hash tag."""
         if self.digest:
             name, digest = self.digest.split("@", 1)
             return {"name": name, "tag": self.tag, "digest": digest}

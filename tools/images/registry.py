@@ -1,7 +1,9 @@
-"""A container registry for CI: reuse images built before by hash, push releases, lock digests.
+"""A container registry (CI's, or the local one of tools/local_registry.py): reuse images built
+before by hash, push images, lock their digests.
 
-Images are pushed as `<registry>/<repository without its host>:<tag>`, so the upstream-named
-images (Keycloak, configurable-http-proxy) land under the project's registry too.
+Images are pushed as `<registry>/<repository without its host>:<tag>`, with Docker Hub's
+one-part names under `library/` as Docker names them (`debian` is `docker.io/library/debian`):
+the path a node's containerd asks a mirror for (tools/local_registry.py).
 """
 
 from __future__ import annotations
@@ -21,9 +23,13 @@ class RegistryError(RuntimeError):
 
 
 def remote_name(registry: str, repository: str) -> str:
-    """`ghcr.example/org` + `quay.io/keycloak/keycloak` -> `ghcr.example/org/keycloak/keycloak`."""
+    """`ghcr.example/org` + `quay.io/keycloak/keycloak` -> `ghcr.example/org/keycloak/keycloak`,
+    + `debian` -> `ghcr.example/org/library/debian`."""
     first, _, rest = repository.partition("/")
-    path = rest if rest and ("." in first or ":" in first) else repository
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        path = rest
+    else:
+        path = repository if rest else f"library/{repository}"
     return f"{registry.rstrip('/')}/{path}"
 
 
@@ -53,13 +59,21 @@ def push(
     pushed = {}
     for name in names:
         entry = entries[name]
-        remote = f"{remote_name(registry, entry.repository)}:{entry.tag}"
-        docker.tag(entry.reference, remote)
-        docker.docker("push", remote)
-        digest = repo_digest(entry.reference, remote.rsplit(":", 1)[0])
+        digest = push_reference(registry, entry.repository, entry.tag)
         pushed[name] = lock.update(name, replace(entry, digest=digest), lock_path)
         say(f"    {name}: {digest}")
     return pushed
+
+
+def push_reference(registry: str, repository: str, tag: str) -> str:
+    """Push Docker's `repository:tag` to the registry; return `<remote>@sha256:...`.
+
+    A push of layers the registry holds sends none of them again.
+    """
+    remote = remote_name(registry, repository)
+    docker.tag(f"{repository}:{tag}", f"{remote}:{tag}")
+    docker.docker("push", f"{remote}:{tag}")
+    return repo_digest(f"{repository}:{tag}", remote)
 
 
 def repo_digest(reference: str, remote_repository: str) -> str:

@@ -5,7 +5,7 @@ import pytest
 from tools.images import build
 from tools.images.spec import ImageSpec
 
-SPEC = ImageSpec("keycloak", "quay.io/keycloak/keycloak", "debian", alias_tag="keycloak.version")
+SPEC = ImageSpec("keycloak", "jupyterhub-k8s/keycloak", "debian", alias_tag="keycloak.version")
 
 
 def plan(content_hash: str = "ab" * 32) -> build.Plan:
@@ -14,9 +14,9 @@ def plan(content_hash: str = "ab" * 32) -> build.Plan:
 
 def test_reference_is_the_short_hash_and_the_alias_the_pinned_version() -> None:
     job = plan()
-    assert job.reference == "quay.io/keycloak/keycloak:abababababab"
+    assert job.reference == "jupyterhub-k8s/keycloak:abababababab"
     assert job.alias is not None
-    assert job.alias.startswith("quay.io/keycloak/keycloak:")
+    assert job.alias.startswith("jupyterhub-k8s/keycloak:")
     assert job.alias != job.reference
 
 

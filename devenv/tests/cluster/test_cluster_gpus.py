@@ -137,16 +137,16 @@ def test_plugin_registers_again_after_a_kubelet_restart(
 
 
 def test_the_plugin_runs_the_image_built_last(kube: Kubectl) -> None:
-    """`up` runs the plugin's image as the lock names it: a rebuilt image has a new tag, so the
+    """`up` runs the plugin's image by the digest it pushed: a rebuilt image has a new one, so the
     DaemonSet's pods are replaced."""
     built = lock.read()[cluster.GPU_PLUGIN]
     plugin = kube.get("daemonset", "-n", "kube-system", "fake-gpu-plugin")
     (container,) = plugin["spec"]["template"]["spec"]["containers"]
-    assert container["image"] == built.reference
+    assert container["image"] == built.digest
     pods = kube.get("pods", "-n", "kube-system", "-l", PLUGIN_SELECTOR)["items"]
     assert pods
     for pod in pods:
         (spec,) = pod["spec"]["containers"]
         (status,) = pod["status"]["containerStatuses"]
-        assert spec["image"] == built.reference
+        assert spec["image"] == built.digest
         assert status["ready"], status
