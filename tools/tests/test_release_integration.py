@@ -44,7 +44,7 @@ def served_digest(endpoint: str, repository: str, tag: str) -> str:
 def registry(tmp_path: Path) -> Iterator[str]:
     with serve(tmp_path / "registry") as endpoint:
         yield endpoint
-    for reference in docker.references(f"{endpoint}/jupyterhub/{IMAGE}"):
+    for reference in docker.references(f"{endpoint}/jupyterhub-k8s/{IMAGE}"):
         docker.remove(reference)  # the tag the push left in Docker
 
 
@@ -69,10 +69,10 @@ def test_a_release_pins_the_pushed_digests_and_is_never_replaced(
 
     chart_yaml, values = pulled_values(registry, tmp_path / "pulled")
     tag = lock.read(first.folder / "images.lock.json")[IMAGE].tag
-    image_digest = served_digest(registry, f"jupyterhub/{IMAGE}", tag)
+    image_digest = served_digest(registry, f"jupyterhub-k8s/{IMAGE}", tag)
     assert (chart_yaml["version"], chart_yaml["appVersion"]) == (VERSION, VERSION)
     assert values["proxy"]["chp"]["image"] == {
-        "name": f"{registry}/jupyterhub/{IMAGE}",
+        "name": f"{registry}/jupyterhub-k8s/{IMAGE}",
         "tag": tag,
         "digest": image_digest,
         "pullPolicy": "IfNotPresent",
@@ -82,7 +82,9 @@ def test_a_release_pins_the_pushed_digests_and_is_never_replaced(
     assert first.chart_digest == chart_digest
     assert not first.already_released
     recorded = json.loads((first.folder / "release.json").read_text())
-    assert recorded["images"][IMAGE]["digest"] == f"{registry}/jupyterhub/{IMAGE}@{image_digest}"
+    assert (
+        recorded["images"][IMAGE]["digest"] == f"{registry}/jupyterhub-k8s/{IMAGE}@{image_digest}"
+    )
     assert recorded["chart"]["digest"] == chart_digest
     assert recorded["commit"] == run(["git", "rev-parse", "HEAD"]).strip()
     assert (first.folder / "CHANGELOG.md").read_text().startswith(f"## {VERSION} (")

@@ -1,0 +1,96 @@
+"""The two releases a rehearsal installs from the local registry: the previous one, built from a
+recorded commit by that commit's own release session, and the one under test (a release made
+here before, by version, or one made now of the working tree).
+
+Both are staged the way a tag's release is (`--published-as`): their charts name the images in
+`PUBLISHED_AS`, a production-like registry that the kind nodes resolve to the local registry only,
+so the rehearsal pulls exactly what a promotion would copy to production.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from tools import local_registry
+from tools.bootstrap.paths import REPO_ROOT, cache_dir, logs_dir
+from tools.bootstrap.progress import say
+from tools.bootstrap.run import run
+from tools.release import images, release, version
+from tools.images import spec
+
+PREVIOUS_RELEASE = Path(__file__).with_name("previous-release.toml")
+PUBLISHED_AS = "registry.campus.test"
+COMMIT_LENGTH = 40
+
+
+class RehearsalReleaseError(RuntimeError):
+    """The recorded previous release is malformed, or a release could not be made."""
+
+
+@dataclass(frozen=True)
+class RecordedRelease:
+    """A release by version and the commit it is built from."""
+
+    version: str
+    commit: str
+
+
+def recorded_previous(path: Path = PREVIOUS_RELEASE) -> RecordedRelease:
+    """The release the rehearsal upgrades from (previous-release.toml), checked."""
+    try:
+        recorded = tomllib.loads(path.read_text())
+        commit = recorded["commit"]
+        if len(commit) != COMMIT_LENGTH or not all(c in "0123456789abcdef" for c in commit):
+            raise RehearsalReleaseError(f"{path}: commit must be 40 lowercase hex digits")
+        return RecordedRelease(version.parse(recorded["version"]), commit)
+    except (KeyError, TypeError, tomllib.TOMLDecodeError, version.VersionError) as error:
+        raise RehearsalReleaseError(f"{path}: {error}") from error
+
+
+def source_tree(commit: str) -> Path:
+    """A checkout of `commit` in the cache (a git worktree of this repo), made once."""
+    folder = cache_dir() / "rehearsal" / f"source-{commit[:12]}"
+    if not (folder / ".git").exists():
+        run(["git", "-C", REPO_ROOT, "worktree", "prune"])
+        run(["git", "-C", REPO_ROOT, "worktree", "add", "--force", "--detach", folder, commit])
+    return folder
+
+
+def release_previous(previous: RecordedRelease) -> str:
+    """Release the recorded commit with its own tooling (its images, its chart, its pins) into
+    the local registry; identical content released before is kept as it is."""
+    source = source_tree(previous.commit)
+    log = logs_dir() / f"rehearsal-release-{previous.version}.log"
+    say(f"    release {previous.version} from {previous.commit[:12]} (log: {log})")
+    paths = os.pathsep.join(str(source / path) for path in (".", "devservices"))
+    run(
+        [sys.executable, "-m", "tools.release", previous.version,
+         "--registry", local_registry.HOST_ENDPOINT, "--published-as", PUBLISHED_AS],
+        cwd=source, env={**os.environ, "PYTHONPATH": paths}, log=log,
+    )  # fmt: skip
+    return previous.version
+
+
+def working_tree_version() -> str:
+    """A pre-release version naming the commit (`0.1.0-rehearsal.g<commit>`), and the time too
+    when the tree has changes, since a version is never released twice with other content."""
+    base = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["version"]
+    commit = run(["git", "-C", REPO_ROOT, "rev-parse", "--short=12", "HEAD"]).strip()
+    # The image lock is rewritten by every build on this machine; it is not release content.
+    changed = run(["git", "-C", REPO_ROOT, "status", "--porcelain", "--untracked-files=no",
+                   "--", ".", ":!images/images.lock.json"])  # fmt: skip
+    suffix = f".changed.{int(time.time())}" if changed.strip() else ""
+    return version.parse(f"{base}-rehearsal.g{commit}{suffix}")
+
+
+def release_working_tree() -> str:
+    """Release the working tree's default images and chart into the local registry."""
+    name = working_tree_version()
+    names = images.chart_images(spec.load(), everything=False)
+    release.release(name, local_registry.HOST_ENDPOINT, names, published=PUBLISHED_AS)
+    return name
