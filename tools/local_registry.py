@@ -183,6 +183,10 @@ def container_recipe() -> str | None:
     return json.loads(labels).get(RECIPE_LABEL) if running == "true" else None
 
 
+def network_exists() -> bool:
+    return succeeds(["docker", "network", "inspect", NETWORK])
+
+
 def on_network(name: str) -> bool:
     networks = docker.docker("inspect", "--format", "{{json .NetworkSettings.Networks}}", name)
     return NETWORK in json.loads(networks)
@@ -192,8 +196,10 @@ def ensure_running() -> str:
     """Run the registry container, or keep the one that runs when it is made of the same
     configuration, binary and image and is on kind's network; return `HOST_ENDPOINT`.
 
-    Run after kind created its network. The binary is static, so the Debian base image runs it;
-    it runs as the calling user, so the storage in the cache stays theirs.
+    Before kind made its network (a release before any cluster), the container runs on
+    Docker's default network; the cluster's bring-up runs this again and moves it onto kind's.
+    The binary is static, so the Debian base image runs it; it runs as the calling user, so the
+    storage in the cache stays theirs.
     """
     binary = binaries.ensure("registry")
     image = dockerd.ensure_base_image()
@@ -203,13 +209,14 @@ def ensure_running() -> str:
     config_file.write_text(config_text)
     storage_dir().mkdir(parents=True, exist_ok=True)
     wanted = recipe(config_text, binary, image)
-    if container_recipe() == wanted and on_network(CONTAINER):
+    network = ["--network", NETWORK] if network_exists() else []
+    if container_recipe() == wanted and (not network or on_network(CONTAINER)):
         return HOST_ENDPOINT
     if succeeds(["docker", "inspect", CONTAINER]):
         docker.docker("rm", "--force", CONTAINER)
     docker.docker(
         "run", "--detach", "--name", CONTAINER, "--restart=always",
-        "--network", NETWORK, "--publish", f"127.0.0.1:{HOST_PORT}:{PORT_IN_CONTAINER}",
+        *network, "--publish", f"127.0.0.1:{HOST_PORT}:{PORT_IN_CONTAINER}",
         "--user", f"{os.getuid()}:{os.getgid()}", "--label", f"{RECIPE_LABEL}={wanted}",
         "--volume", f"{binary}:{BINARY_IN_CONTAINER}:ro",
         "--volume", f"{config_file}:{CONFIG_IN_CONTAINER}:ro",

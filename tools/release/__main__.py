@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from tools import local_registry
 from tools.bootstrap import dockerd
 from tools.bootstrap.run import RunError
 from tools.images import build, lock, registry, spec
@@ -66,6 +67,7 @@ def main(argv: list[str]) -> int:
         build.BuildError,
         registry.RegistryError,
         dockerd.DockerError,
+        local_registry.RegistryNotReady,
         RunError,
     ) as error:
         print(f"error: {error}", file=sys.stderr)

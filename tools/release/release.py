@@ -9,6 +9,7 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from tools import local_registry
 from tools.bootstrap.paths import REPO_ROOT, logs_dir
 from tools.bootstrap.progress import say, step
 from tools.images import lock, spec
@@ -85,6 +86,8 @@ def release(
     registry), where `python -m tools.release.promote` copies them by digest."""
     version, registry_path = parse(version), check_registry(registry_path)
     published = check_registry(published or registry_path)
+    if registry_path.split("/")[0] == local_registry.HOST_ENDPOINT:
+        local_registry.ensure_running()
     specs = spec.load()
     commit = changelog.git("rev-parse", "HEAD")
     # Before the build, which rewrites the lock entries of what it builds.
