@@ -17,6 +17,7 @@ from chart_render import (
     RELEASE,
     find,
     render,
+    render_error,
     run_helm,
     secret_text,
 )
@@ -94,6 +95,35 @@ def test_hub_environment_names_the_charts_services() -> None:
     assert env["JUPYTERHUB_K8S_PROXY_API_SERVICE"]["value"] == f"{FULLNAME}-proxy-api"
     assert env["JUPYTERHUB_K8S_SHARED_CLAIM"]["value"] == f"{FULLNAME}-shared"
     assert env["CONFIGPROXY_AUTH_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == HUB
+
+
+def test_extra_env_and_volumes_reach_the_hub_as_in_z2jh(tmp_path: Path) -> None:
+    extra = tmp_path / "extra.yaml"
+    extra.write_text(
+        yaml.safe_dump({
+            "hub": {
+                "extraEnv": {
+                    "SSL_CERT_FILE": "/etc/campus-ca/ca.crt",
+                    "TOKEN": {"valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}},
+                },
+                "extraVolumes": [{"name": "campus-ca", "secret": {"secretName": "campus-ca"}}],
+                "extraVolumeMounts": [{"name": "campus-ca", "mountPath": "/etc/campus-ca"}],
+            }
+        })
+    )  # fmt: skip
+    pod = find(render(DEV_VALUES, extra), "Deployment", HUB)["spec"]["template"]["spec"]
+    [hub] = pod["containers"]
+    env = {item["name"]: item for item in hub["env"]}
+    assert env["SSL_CERT_FILE"] == {"name": "SSL_CERT_FILE", "value": "/etc/campus-ca/ca.crt"}
+    assert env["TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "s", "key": "k"}
+    assert {"name": "campus-ca", "mountPath": "/etc/campus-ca"} in hub["volumeMounts"]
+    assert {"name": "campus-ca", "secret": {"secretName": "campus-ca"}} in pod["volumes"]
+
+
+def test_extra_env_names_must_be_variable_names(tmp_path: Path) -> None:
+    extra = tmp_path / "extra.yaml"
+    extra.write_text(yaml.safe_dump({"hub": {"extraEnv": {"BAD NAME\n": "x"}}}))
+    assert "invalid propertyName 'BAD NAME" in render_error(DEV_VALUES, extra)
 
 
 def test_generated_tokens_are_hex_and_distinct() -> None:
