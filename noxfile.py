@@ -108,6 +108,21 @@ def e2e(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def rehearsal(session: nox.Session) -> None:
+    """The production rehearsal: the previous release from the registry, upgraded to `-- X.Y.Z`
+    (a release made here; default: the working tree, released now), then the user stories
+    against it over HTTPS on PostgreSQL (devenv/README.md)."""
+    require(session, "docker", "go", "java", "maven", "chromium")
+    install_project(session, "e2e")
+    version = session.posargs[:1]
+    session.run("python", "-m", "devenv.rehearsal", "up", *version)
+    session.run(
+        "pytest", "-m", "cluster", "--environment=rehearsal", "e2e/test_upgrade.py", "e2e",
+        *session.posargs[1:],
+    )  # fmt: skip
+
+
+@nox.session(python=PYTHON)
 def cluster(session: nox.Session) -> None:
     """Create the kind cluster with fake GPUs (built offline when needed); idempotent."""
     install_project(session)

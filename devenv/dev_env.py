@@ -124,6 +124,24 @@ class DevEnvironment:
         return f"{self.keycloak_url}/realms/{REALM}"
 
     @property
+    def releases(self) -> tuple[str, str]:
+        """The Helm releases of the hub and of the services, in the namespace."""
+        return RELEASE, SERVICES_RELEASE
+
+    @property
+    def mock_moodle_service_url(self) -> str:
+        """The mock Moodle as the hub reaches it inside the cluster (its keys)."""
+        return MOCK_MOODLE_SERVICE_URL
+
+    @property
+    def service_node_ports(self) -> dict[str, int]:
+        """The NodePorts of Keycloak and the mock Moodle (the services chart's `nodePorts`)."""
+        return {
+            "keycloak": self.cluster.host_ports[KEYCLOAK_PORT],
+            "mockMoodle": self.cluster.host_ports[MOCK_MOODLE_PORT],
+        }
+
+    @property
     def kubectl(self) -> Kubectl:
         """kubectl in the environment's namespace."""
         return self.cluster.kubectl.in_namespace(self.namespace)
@@ -182,7 +200,7 @@ def mock_moodle_config(env: DevEnvironment) -> dict[str, Any]:
     return config
 
 
-def lti13_platform(config: dict[str, Any]) -> dict[str, Any]:
+def lti13_platform(env: DevEnvironment, config: dict[str, Any]) -> dict[str, Any]:
     """The hub's LTI13Login.platforms entry for the mock Moodle of `config`, with the trust the
     dev values give its LTI 1.1 consumer key (one Moodle, one trust)."""
     issuer = config["lti13"].get("issuer") or config["platform"]["url"]
@@ -192,7 +210,7 @@ def lti13_platform(config: dict[str, Any]) -> dict[str, Any]:
         "client_ids": [config["lti13"]["client_id"]],
         "deployment_ids": [config["lti13"]["deployment_id"]],
         "authorize_url": f"{config['platform']['url']}/mod/lti/auth.php",
-        "jwks_url": f"{MOCK_MOODLE_SERVICE_URL}/mod/lti/certs.php",
+        "jwks_url": f"{env.mock_moodle_service_url}/mod/lti/certs.php",
         **lti11["consumer_trust"][config["lti11"]["consumer_key"]],
     }
 
@@ -216,7 +234,7 @@ def generated_values(env: DevEnvironment, locked: Mapping[str, Any]) -> dict[str
         "public_url": env.hub_url + "/",
         "subdomain_host": env.subdomain_host,
     }
-    hub_config["LTI13Login"] = {"platforms": [lti13_platform(mock_moodle_config(env))]}
+    hub_config["LTI13Login"] = {"platforms": [lti13_platform(env, mock_moodle_config(env))]}
     return values
 
 
@@ -239,10 +257,7 @@ def services_values(env: DevEnvironment, locked: Mapping[str, Any]) -> dict[str,
             "keycloak": locked["keycloak"].digest,
             "mockMoodle": locked["mock-moodle"].digest,
         },
-        "nodePorts": {
-            "keycloak": env.cluster.host_ports[KEYCLOAK_PORT],
-            "mockMoodle": env.cluster.host_ports[MOCK_MOODLE_PORT],
-        },
+        "nodePorts": env.service_node_ports,
         "urls": dict(env.public_urls),
         "realm": json.dumps(realm_for_cluster(env), indent=2),
         "mockMoodleConfig": yaml.safe_dump(mock_moodle_config(env)),
@@ -421,7 +436,7 @@ def down(env: DevEnvironment) -> None:
         )  # fmt: skip
     # Then uninstall: the chart owns cluster-scoped objects (the dev course volume's PV) that a
     # namespace deletion leaves Released, and a Released PV never binds the next install's claim.
-    for release in (RELEASE, SERVICES_RELEASE):
+    for release in env.releases:
         with logged_step(f"uninstall release {release}", "down") as log:
             charts.helm(
                 env.cluster, "uninstall", release, "--ignore-not-found", "--wait",

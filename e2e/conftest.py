@@ -1,7 +1,10 @@
-"""Fixtures of the end-to-end suite: the dev environment, Chromium, hub API access, artifacts.
+"""Fixtures of the end-to-end suite: the environment, Chromium, hub API access, artifacts.
 
-Runs against the environment `python -m devenv.dev_env up` brings up; fails (does not skip)
-when it does not answer. On a failure the test's screenshot and Playwright trace (pytest-playwright,
+Runs against the environment `python -m devenv.dev_env up` brings up, or with
+`--environment=rehearsal` the production rehearsal (`python -m devenv.rehearsal up`: HTTPS on
+other sites' names, which Chromium reaches trusting the run's CA and routing the names to the
+loopback); fails (does not skip) when it does not answer. Tests marked `rehearsal` (the upgrade
+story) run only against the rehearsal. On a failure the test's screenshot and Playwright trace (pytest-playwright,
 `--output`) and a report of the namespace (pods, events, logs) stay under `artifacts/e2e/`, and
 the failure output names the folder.
 """
@@ -20,7 +23,9 @@ from pages import HubPages
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from slugify import slugify
 
-from devenv import dev_env
+from devenv import dev_env, tls
+from devenv.rehearsal import environment as rehearsal_environment
+from devenv.rehearsal import steps as rehearsal_steps
 from service_fixtures import chromium_launch_args
 from tools.bootstrap.paths import REPO_ROOT
 from tools.bootstrap.run import RunError
@@ -28,6 +33,24 @@ from tools.bootstrap.run import RunError
 ARTIFACTS = REPO_ROOT / "artifacts" / "e2e"
 EXPECT_TIMEOUT_MS = 30_000
 LOG_LINES = 300
+
+
+ENVIRONMENTS = ("dev", "rehearsal")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--environment",
+        choices=ENVIRONMENTS,
+        default="dev",
+        help="the environment the stories run against (default: dev)",
+    )
+
+
+def deployed(config: pytest.Config) -> dev_env.DevEnvironment:
+    if config.getoption("--environment") == "rehearsal":
+        return rehearsal_environment.current()
+    return dev_env.current()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -39,28 +62,51 @@ def pytest_configure(config: pytest.Config) -> None:
     if getattr(config.option, "output", None) == "test-results":
         config.option.output = str(ARTIFACTS)
     expect.set_options(timeout=EXPECT_TIMEOUT_MS)
-    # Users' servers are on <user>.localhost; Chromium resolves those names, Python must too.
-    resolve_localhost_subdomains()
+    config.addinivalue_line("markers", "rehearsal: runs only with --environment=rehearsal")
+    if config.getoption("--environment") == "rehearsal":
+        # Python clients trust the run's CA and route the sites' names as Chromium does.
+        rehearsal_steps.trust_run_ca(rehearsal_environment.current())
+    else:
+        # Users' servers are on <user>.localhost; Chromium resolves those names, Python must too.
+        resolve_localhost_subdomains()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--environment") == "rehearsal":
+        return
+    dropped = [item for item in items if item.get_closest_marker("rehearsal")]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if not item.get_closest_marker("rehearsal")]
 
 
 @pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    """Debian's Chromium: Playwright's own browser downloads do not work offline."""
-    return {**browser_type_launch_args, **chromium_launch_args()}
+def browser_type_launch_args(
+    browser_type_launch_args: dict[str, Any], pytestconfig: pytest.Config
+) -> dict[str, Any]:
+    """Debian's Chromium (Playwright's own browser downloads do not work offline); for the
+    rehearsal, trusting the run's CA and routing the sites' names to their ports."""
+    target = deployed(pytestconfig)
+    if isinstance(target, rehearsal_environment.RehearsalEnvironment):
+        launch = chromium_launch_args(tls.ensure(), target.routes)
+    else:
+        launch = chromium_launch_args()
+    return {**browser_type_launch_args, **launch}
 
 
 @pytest.fixture(scope="session")
-def env() -> Environment:
-    environment = Environment.from_ports()
-    checks = dev_env.current().answer_checks
-    silent = [url for url in checks.values() if not dev_env.answers(url)]
+def env(pytestconfig: pytest.Config) -> Environment:
+    target = deployed(pytestconfig)
+    silent = [url for url in target.answer_checks.values() if not dev_env.answers(url)]
     if silent:
+        command = pytestconfig.getoption("--environment")
         pytest.fail(
-            f"the dev environment does not answer at {', '.join(silent)}: "
-            "run `python -m devenv.dev_env up` first",
+            f"the {command} environment does not answer at {', '.join(silent)}: run "
+            f"`python -m {'devenv.rehearsal' if command == 'rehearsal' else 'devenv.dev_env'} "
+            "up` first",
             pytrace=False,
         )
-    return environment
+    return Environment.of(target)
 
 
 # --- Hub API access -----------------------------------------------------------------------------
@@ -116,7 +162,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     if report.when == "call" and report.failed:
         folder = artifact_dir(item)
-        namespace_report(Environment.from_ports(), folder)
+        namespace_report(Environment.of(deployed(item.config)), folder)
         report.sections.append(
             ("e2e artifacts", f"screenshots, traces and the namespace report: {folder.parent}")
         )

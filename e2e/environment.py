@@ -1,5 +1,6 @@
-"""The dev environment the e2e tests run against (`python -m devenv.dev_env up`): its URLs,
-accounts and a kubectl for its namespace."""
+"""The environment the e2e tests run against: the dev environment (`python -m devenv.dev_env up`)
+or the production rehearsal (`python -m devenv.rehearsal up`, `--environment=rehearsal`): its
+URLs, accounts and a kubectl for its namespace. The stories are the same for both."""
 
 from __future__ import annotations
 
@@ -21,16 +22,31 @@ from tools.kube import Kubectl
 class Environment:
     """URLs as a browser on the host reaches them, and the dev accounts of the realm file."""
 
-    hub_url: str
-    keycloak_url: str
-    mock_moodle_url: str
-    subdomain_host: str
-    namespace: str = dev_env.NAMESPACE
+    deployed: dev_env.DevEnvironment
 
     @classmethod
-    def from_ports(cls) -> Environment:
-        dev = dev_env.current()
-        return cls(dev.hub_url, dev.keycloak_url, dev.mock_moodle_url, dev.subdomain_host)
+    def of(cls, deployed: dev_env.DevEnvironment) -> Environment:
+        return cls(deployed)
+
+    @property
+    def hub_url(self) -> str:
+        return self.deployed.hub_url
+
+    @property
+    def keycloak_url(self) -> str:
+        return self.deployed.keycloak_url
+
+    @property
+    def mock_moodle_url(self) -> str:
+        return self.deployed.mock_moodle_url
+
+    @property
+    def subdomain_host(self) -> str:
+        return self.deployed.subdomain_host
+
+    @property
+    def namespace(self) -> str:
+        return self.deployed.namespace
 
     def user_url(self, username: str, path: str = "") -> str:
         """`path` on the user's server, on the user's own origin: JupyterHub's subdomain for
@@ -38,7 +54,8 @@ class Environment:
         Every test reaches a user's server through this URL."""
         host = urlsplit(self.subdomain_host)
         domain = subdomain_hook_idna(username, host.hostname, "user")
-        return f"{host.scheme}://{domain}:{host.port}/user/{quote(username, safe='@~')}/{path}"
+        port = f":{host.port}" if host.port else ""
+        return f"{host.scheme}://{domain}{port}/user/{quote(username, safe='@~')}/{path}"
 
     @property
     def user_url_pattern(self) -> re.Pattern[str]:
@@ -50,12 +67,12 @@ class Environment:
 
     @property
     def accounts(self) -> dict[str, DevUser]:
-        return dict(dev_env.current().accounts)
+        return dict(self.deployed.accounts)
 
     @cached_property
     def kubectl(self) -> Kubectl:
         """kubectl in the environment's namespace (RunError with its output when it fails)."""
-        return dev_env.current().cluster.kubectl.in_namespace(self.namespace)
+        return self.deployed.kubectl
 
     def lab_pods(self, username: str) -> list[dict[str, Any]]:
         """The user's single-user server pods (none when no server runs)."""

@@ -157,10 +157,18 @@ def write_hosts_files() -> Path:
     folder = hosts_dir()
     for registry in (HOST_ENDPOINT, *MIRRORED_REGISTRIES):
         path = folder / registry / "hosts.toml"
-        path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists() or path.read_text() != hosts_toml(registry):
-            path.write_text(hosts_toml(registry))
+            mirror(registry)
     return folder
+
+
+def mirror(registry: str) -> Path:
+    """Resolve `registry` (a host name) on the nodes to this registry as well, from now on: the
+    registry a staged release's chart names (tools.release `--published-as`)."""
+    path = hosts_dir() / registry / "hosts.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(hosts_toml(registry))
+    return path
 
 
 def recipe(config_text: str, binary: Path, image: str) -> str:

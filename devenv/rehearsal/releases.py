@@ -20,8 +20,8 @@ from tools import local_registry
 from tools.bootstrap.paths import REPO_ROOT, cache_dir, logs_dir
 from tools.bootstrap.progress import say
 from tools.bootstrap.run import run
-from tools.release import images, release, version
 from tools.images import spec
+from tools.release import images, release, version
 
 PREVIOUS_RELEASE = Path(__file__).with_name("previous-release.toml")
 PUBLISHED_AS = "registry.campus.test"

@@ -135,7 +135,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     # The launches' redirects end on each learner's own origin, <learner>.localhost.
     resolve_localhost_subdomains()
-    env = Environment.from_ports()
+    env = Environment.of(dev_env.current())
     figures: dict[str, Any] = {}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(**chromium_launch_args())

@@ -31,7 +31,7 @@ def values(path: Path) -> dict[str, Any]:
 def dev_authenticator() -> MultiLoginAuthenticator:
     hub_config = values(DEV_VALUES)["hub"]["config"]
     moodle = dev_env.mock_moodle_config(dev_env.current())
-    hub_config["LTI13Login"] = {"platforms": [dev_env.lti13_platform(moodle)]}
+    hub_config["LTI13Login"] = {"platforms": [dev_env.lti13_platform(dev_env.current(), moodle)]}
     return authenticator_for(hub_config)
 
 

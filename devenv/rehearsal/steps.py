@@ -1,0 +1,216 @@
+"""The rehearsal's steps, in order, over one RehearsalEnvironment (as the dev environment's).
+
+`up(version)`: the cluster and its registry; the release under test (`version`, made here
+before, or one of the working tree made now) and the previous release (previous-release.toml);
+the nodes resolving the registry the charts name to the local one; the run's CA and the sites'
+certificates, the hub's secrets; Keycloak, the mock Moodle and PostgreSQL over HTTPS; the
+previous release installed from the registry by version; rollouts; answers over HTTPS.
+`install_hub(env, version)` is the upgrade the upgrade story makes.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from devenv import charts, cluster, dev_env, tls
+from devenv.dev_env import logged_step
+from devenv.host_names import resolve_in_process
+from devenv.rehearsal import releases
+from devenv.rehearsal.environment import (
+    HUB_RELEASE,
+    KEYCLOAK_SERVICE_URL,
+    SERVICES_RELEASE,
+    RehearsalEnvironment,
+)
+from tools import local_registry
+from tools.bootstrap.paths import cache_dir
+from tools.bootstrap.progress import say
+from tools.images import build, lock, spec
+
+CHART = f"oci://{local_registry.HOST_ENDPOINT}/charts/jupyterhub-k8s"
+VALUES = Path(__file__).with_name("values.yaml")
+HUB_SECRET = "jupyterhub-secrets"  # noqa: S105 - a Secret name: hub.existingSecret, the database password
+HUB_SECRET_KEYS = ("proxy.token", "hub.cookie-secret", "hub.crypt-key", "hub.db-password")
+CA_SECRET = "run-ca"  # noqa: S105 - a Secret name
+TLS_SECRET = {"hub": "hub-tls", "login": "login-tls", "moodle": "moodle-tls"}
+SERVICE_IMAGES = ("keycloak", "mock-moodle", "postgresql")
+# Keys of the dev values that a release sets itself (its images) or the rehearsal sets otherwise
+# (the database, the proxy's Service): everything else (profiles, courses, culling, trust) is the
+# same as the dev environment's, so the same stories hold.
+NOT_FROM_DEV_VALUES = (
+    ("hub", "image"),
+    ("hub", "db"),
+    ("proxy", "chp"),
+    ("proxy", "service"),
+    ("singleuser", "image"),
+    ("singleuser", "images"),
+)
+
+
+def state_file() -> Path:
+    """The version the upgrade story upgrades to (written by `up`)."""
+    path = cache_dir() / "rehearsal" / "target.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def target_version() -> str:
+    return json.loads(state_file().read_text())["version"]
+
+
+def trust_run_ca(env: RehearsalEnvironment) -> tls.RunCA:
+    """This process trusts the run's CA (urllib, requests) and routes the sites' names."""
+    ca = tls.ensure()
+    os.environ["SSL_CERT_FILE"] = os.environ["REQUESTS_CA_BUNDLE"] = str(ca.ca_file)
+    resolve_in_process(env.routes)
+    return ca
+
+
+def service_images() -> dict[str, lock.LockedImage]:
+    build.build(spec.load(), list(SERVICE_IMAGES), low_priority=True)
+    return cluster.push_images(SERVICE_IMAGES)
+
+
+def secret(name: str, data: dict[str, str], kind: str = "Opaque") -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name},
+        "type": kind,
+        "stringData": data,
+    }
+
+
+def apply_secrets(env: RehearsalEnvironment, ca: tls.RunCA) -> None:
+    """The sites' certificates and the CA; the hub's tokens and the database password, made
+    once and kept (a new crypt key would make stored auth state unreadable)."""
+    env.cluster.kubectl.apply(
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": env.namespace}}
+    )
+    documents = [secret(CA_SECRET, {"ca.crt": ca.ca_file.read_text()})]
+    for site, name in TLS_SECRET.items():
+        certificate = ca.site(site)
+        documents.append(
+            secret(
+                name,
+                {"tls.crt": certificate.cert_file.read_text(),
+                 "tls.key": certificate.key_file.read_text()},
+                "kubernetes.io/tls",
+            )
+        )  # fmt: skip
+    existing = env.kubectl("get", "secret", "--ignore-not-found", "-o", "name", HUB_SECRET)
+    if not existing.strip():
+        documents.append(
+            secret(HUB_SECRET, {key: secrets.token_hex(32) for key in HUB_SECRET_KEYS})
+        )
+    env.kubectl.apply({"apiVersion": "v1", "kind": "List", "items": documents})
+
+
+def services_values(env: RehearsalEnvironment, locked: dict[str, lock.LockedImage]) -> dict:
+    values = dev_env.services_values(env, locked)
+    values["tlsSecrets"] = {"keycloak": TLS_SECRET["login"], "mockMoodle": TLS_SECRET["moodle"]}
+    values["postgresql"] = {
+        "enabled": True,
+        "image": locked["postgresql"].digest,
+        "passwordSecret": {"name": HUB_SECRET, "key": "hub.db-password"},
+    }
+    return values
+
+
+def dev_values_for_a_release() -> dict[str, Any]:
+    """The dev values without what a release or the rehearsal sets (NOT_FROM_DEV_VALUES)."""
+    values = copy.deepcopy(dev_env.dev_values())
+    for *parents, key in NOT_FROM_DEV_VALUES:
+        node = values
+        for parent in parents:
+            node = node.get(parent, {})
+        node.pop(key, None)
+    return values
+
+
+def generated_values(env: RehearsalEnvironment) -> dict[str, Any]:
+    """The values that depend on the rehearsal's URLs and ports."""
+    https_port, http_port = env.hub_node_ports
+    return {
+        "hub": {
+            "config": {
+                "JupyterHub": {"public_url": env.hub_url + "/", "subdomain_host": env.hub_url},
+                "KeycloakLogin": {
+                    "keycloak_url": KEYCLOAK_SERVICE_URL,
+                    "authorize_base_url": env.keycloak_url,
+                    "oauth_callback_url": f"{env.hub_url}/hub/oauth_callback",
+                },
+                "LTI13Login": {
+                    "platforms": [dev_env.lti13_platform(env, dev_env.mock_moodle_config(env))]
+                },
+            }
+        },
+        "proxy": {"service": {"nodePort": http_port, "httpsNodePort": https_port}},
+    }
+
+
+def values_files(env: RehearsalEnvironment) -> list[str]:
+    folder = cache_dir() / "rehearsal"
+    files = []
+    for name, values in (
+        ("values-from-dev.yaml", dev_values_for_a_release()),
+        ("values-generated.yaml", generated_values(env)),
+    ):
+        path = folder / name
+        path.write_text(yaml.safe_dump(values, sort_keys=False))
+        files.append(path)
+    dev_from, generated = files
+    return [
+        "--values", str(dev_from), "--values", str(dev_env.SERVICES_VALUES),
+        "--values", str(VALUES), "--values", str(generated),
+    ]  # fmt: skip
+
+
+def install_hub(env: RehearsalEnvironment, version: str, log: Path | None = None) -> None:
+    """Install (or upgrade to) the released chart `version` from the local registry."""
+    charts.helm(
+        env.cluster, "upgrade", "--install", HUB_RELEASE, CHART, "--version", version,
+        "--plain-http", *values_files(env), "--wait", "--timeout", "10m",
+        namespace=env.namespace, log=log,
+    )  # fmt: skip
+    say(f"    release {HUB_RELEASE} {version} in namespace {env.namespace}")
+
+
+def up(env: RehearsalEnvironment, version: str | None) -> None:
+    cluster.up(env.cluster)
+    with logged_step("the release under test", "rehearsal-release"):
+        target = version or releases.release_working_tree()
+        state_file().write_text(json.dumps({"version": target}))
+    with logged_step("the previous release", "rehearsal-previous"):
+        previous = releases.release_previous(releases.recorded_previous())
+    with logged_step("nodes resolve the release registry to the local one", "rehearsal-mirror"):
+        local_registry.mirror(releases.PUBLISHED_AS)
+    with logged_step("the run's CA, certificates and secrets", "rehearsal-secrets"):
+        ca = trust_run_ca(env)
+        apply_secrets(env, ca)
+    with logged_step(
+        "Keycloak, mock Moodle and PostgreSQL over HTTPS", "rehearsal-services"
+    ) as log:
+        locked = {**lock.read(), **service_images()}
+        charts.install(
+            env.cluster, SERVICES_RELEASE, dev_env.SERVICES_CHART, services_values(env, locked),
+            namespace=env.namespace, log=log,
+        )  # fmt: skip
+    with logged_step(f"release {previous} from the registry", "rehearsal-install") as log:
+        install_hub(env, previous, log)
+    with logged_step("rollouts", "rehearsal-rollouts") as log:
+        dev_env.wait_for_rollouts(env, log)
+    with logged_step("answers over HTTPS", "rehearsal-answers"):
+        dev_env.wait_for_answers(env)
+    say(f"    installed {previous}; the upgrade story upgrades it to {target}")
+
+
+def down(env: RehearsalEnvironment) -> None:
+    dev_env.down(env)
