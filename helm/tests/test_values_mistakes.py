@@ -80,7 +80,9 @@ def test_a_database_password_in_the_url_is_refused(tmp_path: Path) -> None:
         "postgresql+psycopg://jupyterhub:s3cret@db.example.edu/jupyterhub",
         "postgresql+psycopg://jupyterhub@db.example.edu/jupyterhub?sslmode=require&password=s3cret",
     ):
-        path = values_file(tmp_path, yaml.safe_dump({"hub": {"db": {"type": "external", "url": url}}}))
+        path = values_file(
+            tmp_path, yaml.safe_dump({"hub": {"db": {"type": "external", "url": url}}})
+        )
         message = render_error(DEV_VALUES, path)
         assert "hub.db.url carries a password" in message
         assert "hub.db-password" in message
@@ -89,7 +91,9 @@ def test_a_database_password_in_the_url_is_refused(tmp_path: Path) -> None:
 
 def test_a_database_url_through_the_traitlets_passthrough_is_refused(tmp_path: Path) -> None:
     url = "postgresql+psycopg://jupyterhub:s3cret@db.example.edu/jupyterhub"
-    path = values_file(tmp_path, yaml.safe_dump({"hub": {"config": {"JupyterHub": {"db_url": url}}}}))
+    path = values_file(
+        tmp_path, yaml.safe_dump({"hub": {"config": {"JupyterHub": {"db_url": url}}}})
+    )
     message = render_error(DEV_VALUES, path)
     assert "hub.config.JupyterHub.db_url" in message
     assert "hub.db" in message

@@ -63,7 +63,10 @@ def problems(url: str) -> list[str]:
         if "alembic_version" not in found:
             return ["no alembic_version table: JupyterHub has not started on this database"]
         with engine.connect() as connection:
-            revisions = [row[0] for row in connection.execute(text("SELECT version_num FROM alembic_version"))]
+            revisions = [
+                row[0]
+                for row in connection.execute(text("SELECT version_num FROM alembic_version"))
+            ]
     except SQLAlchemyError as error:
         return [f"cannot read the database: {type(error).__name__}: {error}"]
     finally:

@@ -27,10 +27,10 @@ def started_hub_database(url: str) -> None:
     engine.dispose()
 
 
-def execute(url: str, statement: str) -> None:
+def execute(url: str, statement: str, **parameters: str) -> None:
     engine = create_engine(url)
     with engine.begin() as connection:
-        connection.execute(text(statement))
+        connection.execute(text(statement), parameters)
     engine.dispose()
 
 
@@ -56,7 +56,7 @@ def test_a_database_at_the_previous_revision_is_not(url: str) -> None:
     head = migrations.alembic_head()
     scripts = ScriptDirectory(str(Path(orm.__file__).parent / "alembic"))
     previous = scripts.get_revision(head).down_revision
-    execute(url, f"UPDATE alembic_version SET version_num = '{previous}'")
+    execute(url, "UPDATE alembic_version SET version_num = :previous", previous=previous)
     (problem,) = migrations.problems(url)
     assert f"alembic version is {previous}" in problem
     assert f"head is {head}" in problem
