@@ -57,6 +57,8 @@ def test_enabled_it_keeps_its_data_and_reads_its_password_from_the_secret(
     assert container["image"] == ENABLED["image"]
     env = {item["name"]: item.get("value") for item in container["env"]}
     assert set(env) == {"POSTGRES_USER", "POSTGRES_DB", "POSTGRES_PASSWORD_FILE"}
+    assert env["POSTGRES_USER"] == env["POSTGRES_DB"] == "jupyterhub"
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
     secret_volume = next(volume for volume in pod["volumes"] if "secret" in volume)["secret"]
     assert secret_volume["secretName"] == "jupyterhub-tokens"
     assert secret_volume["items"] == [{"key": "hub.db-password", "path": "password"}]
