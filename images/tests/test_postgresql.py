@@ -105,15 +105,21 @@ def test_the_data_outlives_the_container(image: str, volume: str, start) -> None
         == 0
     )
     subprocess.run(["docker", "stop", first.id], capture_output=True, check=True)
+    # docker stop sends the image's STOPSIGNAL, SIGINT: PostgreSQL's fast shutdown.
+    assert "received fast shutdown request" in first.logs()
     # A later start with other settings keeps the database as it is.
     second = start(
         image,
+        "-c",
+        "max_connections=50",
         env={"POSTGRES_PASSWORD": "ignored now"},
         volumes=(f"{volume}:/var/lib/postgresql/data",),
     )
     wait_healthy(second)
     assert psql(second, PASSWORD, "SELECT note FROM kept").stdout.strip() == "here"
     assert "created database" not in second.logs()
+    # Arguments go to postgres.
+    assert psql(second, PASSWORD, "SHOW max_connections").stdout.strip() == "50"
 
 
 @pytest.mark.parametrize(
