@@ -49,8 +49,12 @@ def wait_healthy(database: Container, timeout: float = 60) -> None:
         time.sleep(1)
 
 
-def exit_of_first_start(image: str, *env: str) -> subprocess.CompletedProcess[str]:
+def exit_of_first_start(
+    image: str, *env: str, volume: str | None = None
+) -> subprocess.CompletedProcess[str]:
     args = [f"--env={item}" for item in env]
+    if volume:
+        args.append(f"--volume={volume}:/var/lib/postgresql/data")
     return subprocess.run(
         ["docker", "run", "--rm", *args, image], capture_output=True, text=True, timeout=120
     )
@@ -141,3 +145,21 @@ def test_bad_settings_stop_the_first_start_with_a_reason(
     result = exit_of_first_start(image, *env)
     assert result.returncode == 64, result.stderr
     assert message in result.stderr
+
+
+def test_a_failed_first_start_leaves_no_half_made_database(image: str, volume: str, start) -> None:
+    # template1 exists already: CREATE DATABASE fails after initdb has run.
+    failed = exit_of_first_start(
+        image,
+        "POSTGRES_USER=jupyterhub",
+        "POSTGRES_DB=template1",
+        f"POSTGRES_PASSWORD={PASSWORD}",
+        volume=volume,
+    )
+    assert failed.returncode == 64
+    assert "could not create the role jupyterhub and the database template1" in failed.stderr
+    assert "quoted" not in failed.stderr
+    env = {"POSTGRES_USER": "jupyterhub", "POSTGRES_DB": "hub", "POSTGRES_PASSWORD": PASSWORD}
+    database = start(image, env=env, volumes=(f"{volume}:/var/lib/postgresql/data",))
+    wait_healthy(database)
+    assert psql(database, PASSWORD, "SELECT current_database()").stdout.strip() == "hub"
