@@ -72,8 +72,9 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, tags=["ci"])
 def tests(session: nox.Session) -> None:
-    """Unit and integration tests (real JupyterHub, Keycloak and Chromium as host processes)."""
-    require(session, "chromium", "java", "maven")
+    """Unit and integration tests (real JupyterHub, Keycloak and Chromium as host processes,
+    PostgreSQL in a container)."""
+    require(session, "chromium", "docker", "java", "maven")
     install_project(session, "test")
     session.run("pytest", "-m", "not cluster", *session.posargs)
 

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session
 
 
@@ -34,7 +35,18 @@ _ready: weakref.WeakSet[Engine] = weakref.WeakSet()
 def ensure_tables(engine: Engine) -> None:
     """Create the missing multilogin tables, once per engine and process."""
     if engine not in _ready:
-        Base.metadata.create_all(engine, checkfirst=True)
+        # Another process may create a table between the check and the CREATE: PostgreSQL then
+        # refuses the second CREATE with a unique violation in its catalog (pg_type). The table
+        # exists then; checking again skips it and creates what is still missing (each table can
+        # be lost to another creator once, hence one try more than there are tables).
+        attempts = len(Base.metadata.tables) + 1
+        for attempt in range(attempts):
+            try:
+                Base.metadata.create_all(engine, checkfirst=True)
+                break
+            except IntegrityError:
+                if attempt == attempts - 1:
+                    raise
         _ready.add(engine)
 
 

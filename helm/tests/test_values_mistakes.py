@@ -72,3 +72,29 @@ def test_shared_volume_without_a_source(tmp_path: Path) -> None:
     path = values_file(tmp_path, 'singleuser:\n  storage:\n    shared:\n      hostPath: ""\n')
     message = render_error(DEV_VALUES, path)
     assert "set existingClaim, nfs.server and nfs.path, or hostPath" in message
+
+
+def test_a_database_password_in_the_url_is_refused(tmp_path: Path) -> None:
+    # A password belongs in hub.existingSecret (key hub.db-password), never in values.
+    for url in (
+        "postgresql+psycopg://jupyterhub:s3cret@db.example.edu/jupyterhub",
+        "postgresql+psycopg://jupyterhub@db.example.edu/jupyterhub?sslmode=require&password=s3cret",
+    ):
+        path = values_file(
+            tmp_path, yaml.safe_dump({"hub": {"db": {"type": "external", "url": url}}})
+        )
+        message = render_error(DEV_VALUES, path)
+        assert "hub.db.url carries a password" in message
+        assert "hub.db-password" in message
+        assert "s3cret" not in message
+
+
+def test_a_database_url_through_the_traitlets_passthrough_is_refused(tmp_path: Path) -> None:
+    url = "postgresql+psycopg://jupyterhub:s3cret@db.example.edu/jupyterhub"
+    path = values_file(
+        tmp_path, yaml.safe_dump({"hub": {"config": {"JupyterHub": {"db_url": url}}}})
+    )
+    message = render_error(DEV_VALUES, path)
+    assert "hub.config.JupyterHub.db_url" in message
+    assert "hub.db" in message
+    assert "s3cret" not in message

@@ -73,6 +73,11 @@ def configure(c: Config, chart_values: dict[str, Any], deployment: Deployment) -
         c.JupyterHub.services = services
     if roles:
         c.JupyterHub.load_roles = roles
+    if "db_url" in chart_values["hub"]["config"].get("JupyterHub", {}):
+        raise values.ValuesError(
+            "hub.config.JupyterHub.db_url is not used: set hub.db.type and hub.db.url, and put "
+            "the password in hub.existingSecret under the key hub.db-password"
+        )
     for class_name, traits in chart_values["hub"]["config"].items():
         for trait_name, value in traits.items():
             c[class_name][trait_name] = value
@@ -118,6 +123,11 @@ def database_url(db: dict[str, Any], password: str | None) -> str:
     if not db["url"]:
         raise values.ValuesError("hub.db.type is external but hub.db.url is empty; set the URL")
     url = make_url(db["url"])
+    if url.password is not None or "password" in url.query:
+        raise values.ValuesError(
+            "hub.db.url carries a password; remove it and put it in the Secret hub.existingSecret "
+            "names, under the key hub.db-password"
+        )
     if password:
         url = url.set(password=password)
     return url.render_as_string(hide_password=False)

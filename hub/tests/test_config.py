@@ -151,6 +151,27 @@ def test_external_database_gets_its_password_from_the_secret() -> None:
     assert database_url({"type": "sqlite-memory"}, None) == "sqlite://"
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://hub:in-values@db.example.edu/hub",
+        "postgresql+psycopg://hub@db.example.edu/hub?password=in-values",
+    ],
+)
+def test_a_password_in_the_values_url_is_refused(url: str) -> None:
+    with pytest.raises(ValueError, match=r"hub\.db\.url carries a password") as refused:
+        database_url({"type": "external", "url": url}, "from-the-secret")
+    assert "in-values" not in str(refused.value)
+
+
+def test_the_database_url_comes_only_from_hub_db(chart_values: dict) -> None:
+    url = "postgresql+psycopg://hub:in-values@db.example.edu/hub"
+    chart_values["hub"]["config"]["JupyterHub"]["db_url"] = url
+    with pytest.raises(ValueError, match=r"hub\.config\.JupyterHub\.db_url") as refused:
+        configured(chart_values)
+    assert "in-values" not in str(refused.value)
+
+
 def test_environment_names_what_is_missing() -> None:
     with pytest.raises(ValueError, match="lacks JUPYTERHUB_K8S_RELEASE, POD_NAMESPACE"):
         Deployment.from_environ({"JUPYTERHUB_K8S_VALUES": "/v.yaml"})

@@ -8,13 +8,13 @@ A name that images.toml does not know stops the run before any test.
 from __future__ import annotations
 
 import subprocess
+import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
-from containers import Container
+from containers import Container, built
 
-from tools import docker
-from tools.images import lock, spec
+from tools.images import spec
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -60,29 +60,35 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture
 def image(request: pytest.FixtureRequest) -> str:
     """The `repository:tag` of the test's image, as locked; fails when it is not built."""
-    name = request.node.get_closest_marker("image").args[0]
-    entry = lock.read().get(name)
-    build = f"python -m tools.images build {name}"
-    if entry is None:
-        pytest.fail(f"{name} is not in images/images.lock.json; run `{build}`")
-    if docker.image_id(entry.reference) != entry.image_id:
-        pytest.fail(f"{entry.reference} is not the locked image in Docker; run `{build}`")
-    return entry.reference
+    return built(request.node.get_closest_marker("image").args[0])
 
 
 @pytest.fixture
 def start() -> Iterator[Callable[..., Container]]:
-    """`start(image, *args, ports=(...), volumes=(...))`: a detached container, removed after."""
+    """`start(image, *args, ports=(...), volumes=(...), env={...}, network=NAME, alias=NAME)`:
+    a detached container, removed after."""
     started: list[str] = []
 
     def run(
-        image: str, *args: str, ports: tuple[int, ...] = (), volumes: tuple[str, ...] = ()
+        image: str,
+        *args: str,
+        ports: tuple[int, ...] = (),
+        volumes: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+        network: str | None = None,
+        alias: str | None = None,
     ) -> Container:
         command = ["docker", "run", "-d"]
         for port in ports:
             command += ["-p", f"127.0.0.1::{port}"]
         for volume in volumes:
             command += ["-v", volume]
+        for name, value in (env or {}).items():
+            command += ["-e", f"{name}={value}"]
+        if network:
+            command += ["--network", network]
+        if alias:
+            command += ["--network-alias", alias]
         result = subprocess.run(
             [*command, image, *args], capture_output=True, text=True, check=True
         )
@@ -92,3 +98,21 @@ def start() -> Iterator[Callable[..., Container]]:
     yield run
     for container in started:
         subprocess.run(["docker", "rm", "-f", container], capture_output=True, check=False)
+
+
+@pytest.fixture
+def network() -> Iterator[str]:
+    """A Docker network of its own for the test's containers, removed after (they are first)."""
+    name = f"smoke-{uuid.uuid4().hex[:12]}"
+    subprocess.run(["docker", "network", "create", name], capture_output=True, check=True)
+    yield name
+    subprocess.run(["docker", "network", "rm", name], capture_output=True, check=False)
+
+
+@pytest.fixture
+def volume() -> Iterator[str]:
+    """A named Docker volume, removed after the test's containers."""
+    name = f"smoke-{uuid.uuid4().hex[:12]}"
+    subprocess.run(["docker", "volume", "create", name], capture_output=True, check=True)
+    yield name
+    subprocess.run(["docker", "volume", "rm", name], capture_output=True, check=False)

@@ -10,6 +10,20 @@ import urllib.request
 
 import pytest
 
+from tools import docker
+from tools.images import lock
+
+
+def built(name: str) -> str:
+    """The `repository:tag` of image `name`, as locked; fails when it is not built."""
+    entry = lock.read().get(name)
+    build = f"python -m tools.images build {name}"
+    if entry is None:
+        pytest.fail(f"{name} is not in images/images.lock.json; run `{build}`")
+    if docker.image_id(entry.reference) != entry.image_id:
+        pytest.fail(f"{entry.reference} is not the locked image in Docker; run `{build}`")
+    return entry.reference
+
 
 def docker_run(image: str, *command: str, entrypoint: str | None = None) -> str:
     """Run a command in a fresh container and return its output; fail with it on non-zero."""

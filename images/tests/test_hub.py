@@ -1,5 +1,8 @@
+import json
+import subprocess
+
 import pytest
-from containers import docker_run, python_json
+from containers import built, docker_run, python_json
 
 pytestmark = pytest.mark.image("hub")
 
@@ -27,3 +30,75 @@ def test_hub_imports_all_of_this_repos_packages_and_its_plugins(image: str) -> N
 def test_jupyterhub_runs_as_uid_1000(image: str) -> None:
     assert docker_run(image, "jupyterhub", "--version").strip().startswith("6.")
     assert docker_run(image, "id", "-u").strip() == "1000"
+
+
+# JupyterHub's own start (init_db: tables, alembic stamp), our stores, then a real downgrade by
+# one revision and `jupyterhub upgrade-db`, with hubconfig.migrations judging each state.
+ON_POSTGRESQL = """
+import json, subprocess, sys
+from pathlib import Path
+import alembic.command, alembic.config, jupyterhub
+from jupyterhub.app import JupyterHub
+from jupyterhub.dbutil import _temp_alembic_ini
+from hubconfig import migrations
+from multilogin.identities import Identity, IdentityStore
+from multilogin.nonces import NonceStore
+url = sys.argv[1]
+report = {"driver": __import__("psycopg").__version__}
+hub = JupyterHub(db_url=url)
+hub.init_db()
+report["started"] = migrations.problems(url)
+nonces, links = NonceStore(), IdentityStore()
+report["nonce"] = [nonces.claim(hub.db, "lti13:x", "n-1", 60) for _ in range(2)]
+person = Identity("keycloak", "https://login.example.edu/realms/campus", "", "sub-1")
+report["link"] = [links.link(hub.db, person, name, "keycloak") for name in ("stu", "other")]
+report["linked_to"] = links.link_of(hub.db, person).username
+report["used"] = migrations.problems(url)
+hub.db.close()
+head = migrations.alembic_head()
+with _temp_alembic_ini(url) as ini:
+    config = alembic.config.Config(ini)
+    alembic.command.downgrade(config, "-1")
+report["behind"] = migrations.problems(url)
+upgrade = ["jupyterhub", "upgrade-db", f"--JupyterHub.db_url={url}"]
+subprocess.run(upgrade, check=True, capture_output=True)
+report["upgraded"] = migrations.problems(url)
+print(json.dumps(report))
+"""
+
+
+def test_hub_creates_and_upgrades_its_database_on_postgresql(
+    image: str, network: str, start
+) -> None:
+    database = start(
+        built("postgresql"),
+        env={"POSTGRES_USER": "jupyterhub", "POSTGRES_PASSWORD": "hub-db-secret"},
+        network=network,
+        alias="postgresql",
+    )
+    database.wait_for_exec("pg_isready", "--quiet", "--host=127.0.0.1", timeout=60)
+    url = "postgresql+psycopg://jupyterhub:hub-db-secret@postgresql:5432/jupyterhub"
+    result = subprocess.run(
+        ["docker", "run", "--rm", "--network", network, image, "python3", "-c", ON_POSTGRESQL, url],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["driver"].startswith("3.")
+    # multilogin's tables come with their first use.
+    assert report["started"] == [
+        "multilogin's table multilogin_identities is missing",
+        "multilogin's table multilogin_used_nonces is missing",
+    ]
+    assert report["nonce"] == [True, False]
+    assert report["link"] == [True, False]
+    assert report["linked_to"] == "stu"
+    assert report["used"] == []
+    # One revision down: the newest migration's column is gone, and the check names both.
+    version, column = report["behind"]
+    assert version.startswith("JupyterHub's alembic version is ")
+    assert column.startswith("JupyterHub's table ") and " lacks the columns " in column
+    assert report["upgraded"] == []
