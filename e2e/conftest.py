@@ -1,11 +1,11 @@
 """Fixtures of the end-to-end suite: the environment, Chromium, hub API access, artifacts.
 
 Runs against the environment `python -m devenv.dev_env up` brings up, or with
-`--environment=rehearsal` the production rehearsal (`python -m devenv.rehearsal up`: HTTPS on
-other sites' names, which Chromium reaches trusting the run's CA and routing the names to the
-loopback); fails (does not skip) when it does not answer. Tests marked `rehearsal` (the upgrade
-story) run only against the rehearsal. On a failure the test's screenshot and Playwright trace (pytest-playwright,
-`--output`) and a report of the namespace (pods, events, logs) stay under `artifacts/e2e/`, and
+`--environment=rehearsal` the production rehearsal (`python -m devenv.rehearsal up`: HTTPS
+on other sites' names, which Chromium reaches trusting the run's CA and routing the names to
+the loopback); fails (does not skip) when it does not answer. Tests marked `rehearsal` (the
+upgrade story) run only against the rehearsal. On a failure the test's screenshot and Playwright
+trace (pytest-playwright, `--output`) and a report of the namespace (pods, events, logs) stay under `artifacts/e2e/`, and
 the failure output names the folder.
 """
 

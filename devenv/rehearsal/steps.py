@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +36,6 @@ from tools.images import build, lock, spec
 CHART = f"oci://{local_registry.HOST_ENDPOINT}/charts/jupyterhub-k8s"
 VALUES = Path(__file__).with_name("values.yaml")
 HUB_SECRET = "jupyterhub-secrets"  # noqa: S105 - a Secret name: hub.existingSecret, the database password
-HUB_SECRET_KEYS = ("proxy.token", "hub.cookie-secret", "hub.crypt-key", "hub.db-password")
 CA_SECRET = "run-ca"  # noqa: S105 - a Secret name
 TLS_SECRET = {"hub": "hub-tls", "login": "login-tls", "moodle": "moodle-tls"}
 SERVICE_IMAGES = ("keycloak", "mock-moodle", "postgresql")
@@ -90,7 +88,7 @@ def secret(name: str, data: dict[str, str], kind: str = "Opaque") -> dict[str, A
 
 def apply_secrets(env: RehearsalEnvironment, ca: tls.RunCA) -> None:
     """The sites' certificates and the CA; the hub's tokens and the database password, made
-    once and kept (a new crypt key would make stored auth state unreadable)."""
+    once and kept (devenv/hub_secret.py)."""
     env.cluster.kubectl.apply(
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": env.namespace}}
     )

@@ -37,6 +37,7 @@ from pages import HubPages, LabPage  # noqa: E402
 from waits import wait_until  # noqa: E402
 
 from conftest import sign_in  # noqa: E402
+from devenv import dev_env  # noqa: E402
 from service_fixtures import chromium_launch_args  # noqa: E402
 from tools.bootstrap.paths import REPO_ROOT  # noqa: E402
 
