@@ -5,8 +5,8 @@ Runs against the environment `python -m devenv.dev_env up` brings up, or with
 on other sites' names, which Chromium reaches trusting the run's CA and routing the names to
 the loopback); fails (does not skip) when it does not answer. Tests marked `rehearsal` (the
 upgrade story) run only against the rehearsal. On a failure the test's screenshot and Playwright
-trace (pytest-playwright, `--output`) and a report of the namespace (pods, events, logs) stay under `artifacts/e2e/`, and
-the failure output names the folder.
+trace (pytest-playwright, `--output`) and a report of the namespace (pods, events, logs) stay
+under `artifacts/e2e/`, and the failure output names the folder.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from devenv import charts, cluster, dev_env, tls
+from devenv import charts, cluster, dev_env, hub_secret, tls
 from devenv.dev_env import logged_step
 from devenv.host_names import resolve_in_process
 from devenv.rehearsal import releases
@@ -103,12 +103,8 @@ def apply_secrets(env: RehearsalEnvironment, ca: tls.RunCA) -> None:
                 "kubernetes.io/tls",
             )
         )  # fmt: skip
-    existing = env.kubectl("get", "secret", "--ignore-not-found", "-o", "name", HUB_SECRET)
-    if not existing.strip():
-        documents.append(
-            secret(HUB_SECRET, {key: secrets.token_hex(32) for key in HUB_SECRET_KEYS})
-        )
     env.kubectl.apply({"apiVersion": "v1", "kind": "List", "items": documents})
+    hub_secret.ensure(env.kubectl, HUB_SECRET)
 
 
 def services_values(env: RehearsalEnvironment, locked: dict[str, lock.LockedImage]) -> dict:
