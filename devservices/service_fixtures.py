@@ -18,7 +18,7 @@ import json
 import os
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,9 @@ import pytest
 import yaml
 
 from dev_keycloak import server as keycloak_server
+from devenv.browser_trust import trusting_home
+from devenv.host_names import HostRoute, chromium_rules
+from devenv.tls import RunCA
 from mock_moodle.config import for_hub
 from mock_moodle.server import MockMoodleProcess, free_port
 from tools.bootstrap import prerequisites
@@ -44,15 +47,26 @@ CHROMIUM_ARGS = (
 )
 
 
-def chromium_launch_args() -> dict[str, Any]:
+def chromium_launch_args(
+    trusted_ca: RunCA | None = None, routes: Iterable[HostRoute] = ()
+) -> dict[str, Any]:
     """Keyword arguments for Playwright's `chromium.launch`: Debian's Chromium, with our flags.
 
-    Playwright cannot download its own browser here; a test fails (not skips) without Chromium.
+    With `trusted_ca`, Chromium runs with a home folder whose NSS database trusts that CA (and
+    nothing else changes: other certificate errors stay errors); `routes` answer host names of
+    other sites on loopback ports (`--host-resolver-rules`). Playwright cannot download its own
+    browser here; a test fails (not skips) without Chromium.
     """
     chromium = prerequisites.chromium_path()
     if chromium is None:
         pytest.fail("Chromium is needed: apt-get install chromium, or set CHROMIUM_PATH")
-    return {"executable_path": chromium, "args": list(CHROMIUM_ARGS)}
+    launch: dict[str, Any] = {"executable_path": chromium, "args": list(CHROMIUM_ARGS)}
+    routes = tuple(routes)
+    if routes:
+        launch["args"].append(f"--host-resolver-rules={chromium_rules(routes)}")
+    if trusted_ca is not None:
+        launch["env"] = {**os.environ, "HOME": str(trusting_home(trusted_ca))}
+    return launch
 
 
 @dataclass(frozen=True)
