@@ -9,13 +9,15 @@ The conftest.py of each test folder that needs them imports the fixtures (`keycl
   (default 8180); `JHK8S_KEEP_KEYCLOAK=1` leaves a Keycloak the fixture started running afterwards.
 - `mock_moodle_factory` (session): `start(hub_url, host=None, **sections)` runs a mock Moodle whose
   tool URLs point at the hub at `hub_url` (with its url prefix, e.g. `http://127.0.0.1:8000/` or
-  `.../prefix/`).
+  `.../prefix/`). `start(hub_url, site=SiteTls(...), **sections)` runs it over HTTPS on another
+  site's name (e.g. `https://moodle.school.test`) that the caller routes to `site.port`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import ssl
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator
@@ -29,9 +31,9 @@ import yaml
 from dev_keycloak import server as keycloak_server
 from devenv.browser_trust import trusting_home
 from devenv.host_names import HostRoute, chromium_rules
-from devenv.tls import RunCA
+from devenv.tls import RunCA, ServerCertificate
 from mock_moodle.config import for_hub
-from mock_moodle.server import MockMoodleProcess, free_port
+from mock_moodle.server import MockMoodleProcess, ServerTls, free_port
 from tools.bootstrap import prerequisites
 from tools.bootstrap.paths import logs_dir
 
@@ -125,6 +127,8 @@ class RunningMockMoodle:
     """The mock's /platform.json: LTI 1.1 key and secret, LTI 1.3 issuer, client, URLs."""
     users: list[str] = field(default_factory=list)
     courses: list[str] = field(default_factory=list)
+    client_context: ssl.SSLContext | None = None
+    """Trusts the mock's certificate when it serves HTTPS."""
 
     def course_url(self, username: str, context_id: str) -> str:
         query = urllib.parse.urlencode({"user": username})
@@ -147,8 +151,19 @@ class RunningMockMoodle:
     ) -> dict[str, Any]:
         """The form the launch page would auto-submit, as `{"url", "method", "fields"}`."""
         url = self.launch_url(lti_version, username, context_id, invalid) + "&format=json"
-        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - our localhost mock
+        with urllib.request.urlopen(url, timeout=10, context=self.client_context) as response:  # noqa: S310
             return json.load(response)
+
+
+@dataclass(frozen=True)
+class SiteTls:
+    """The mock Moodle on another site's name over HTTPS: `url` (e.g. https://moodle.school.test),
+    which the caller routes to `port`, served with the run CA's `certificate`."""
+
+    url: str
+    port: int
+    certificate: ServerCertificate
+    ca: RunCA
 
 
 @pytest.fixture(scope="session")
@@ -162,23 +177,38 @@ def mock_moodle_factory(
     """
     started: list[MockMoodleProcess] = []
 
-    def start(hub_url: str, host: str | None = None, **sections: Any) -> RunningMockMoodle:
+    def start(
+        hub_url: str, host: str | None = None, site: SiteTls | None = None, **sections: Any
+    ) -> RunningMockMoodle:
         data = for_hub(hub_url, **sections)
-        port = free_port()
-        if host is not None:
+        port = site.port if site else free_port()
+        if site is not None:
+            data.setdefault("platform", {})["url"] = site.url
+        elif host is not None:
             # Another host name for the same loopback address makes launches cross-site.
             data.setdefault("platform", {})["url"] = f"http://{host}:{port}"
         config_file = Path(tmp_path_factory.mktemp("mock-moodle")) / "config.yaml"
         config_file.write_text(yaml.safe_dump(data))
-        process = MockMoodleProcess(config_file, port, log_file=logs_dir() / "mock-moodle.log")
+        context = site.ca.client_context() if site else None
+        process = MockMoodleProcess(
+            config_file,
+            port,
+            log_file=logs_dir() / "mock-moodle.log",
+            tls=ServerTls(site.certificate.cert_file, site.certificate.key_file) if site else None,
+            check_url=site.url if site else None,
+            client_context=context,
+        )
         started.append(process.start())
-        with urllib.request.urlopen(f"{process.url}/platform.json", timeout=10) as response:  # noqa: S310
+        with urllib.request.urlopen(  # noqa: S310 - our own mock
+            f"{process.url}/platform.json", timeout=10, context=context
+        ) as response:
             platform = json.load(response)
         return RunningMockMoodle(
             platform["url"],
             platform,
             [user["username"] for user in data["users"]],
             [course["context_id"] for course in data["courses"]],
+            context,
         )
 
     yield start
