@@ -47,7 +47,7 @@ def test_keycloak_serves_the_secrets_certificate_on_https_only(
     mounts = {mount["name"]: mount["mountPath"] for mount in keycloak["volumeMounts"]}
     assert mounts["tls"] == "/etc/keycloak/tls"
     assert volumes(documents, "keycloak")["tls"]["secret"]["secretName"] == SECRETS["keycloak"]
-    assert [(p["name"], p["containerPort"]) for p in keycloak["ports"]][0] == ("https", 8443)
+    assert keycloak["ports"][0] == {"name": "https", "containerPort": 8443}
     # The kubelet's health checks stay on the management port, in plain HTTP.
     assert keycloak["readinessProbe"]["httpGet"]["port"] == "management"
     assert env["KC_HTTP_MANAGEMENT_SCHEME"] == "http"
