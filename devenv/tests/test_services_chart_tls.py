@@ -63,8 +63,8 @@ def test_the_mock_moodle_serves_the_secrets_certificate(
     args = moodle["args"]
     assert args[args.index("--tls-cert") + 1] == "/etc/mock-moodle-tls/tls.crt"
     assert args[args.index("--tls-key") + 1] == "/etc/mock-moodle-tls/tls.key"
-    assert volumes(documents, "mock-moodle")["tls"]["secret"]["secretName"] == (
-        SECRETS["mockMoodle"]
+    assert (
+        volumes(documents, "mock-moodle")["tls"]["secret"]["secretName"] == (SECRETS["mockMoodle"])
     )
     probe = moodle["readinessProbe"]["httpGet"]
     assert (probe["port"], probe["scheme"]) == ("https", "HTTPS")
