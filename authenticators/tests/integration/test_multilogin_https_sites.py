@@ -12,6 +12,7 @@ import shutil
 import socket
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -39,24 +40,33 @@ CAMPUS_MOODLE_TRUST = {
 }
 
 
+@dataclass(frozen=True)
 class Ports:
-    hub = free_port()
-    proxy = free_port()
-    proxy_api = free_port()
-    moodle = free_port()
+    """The loopback ports behind the sites' names, picked when the module's tests run."""
 
+    hub: int = field(default_factory=free_port)
+    proxy: int = field(default_factory=free_port)
+    proxy_api: int = field(default_factory=free_port)
+    moodle: int = field(default_factory=free_port)
 
-ROUTES = (
-    HostRoute("hub.campus.test", 443, Ports.proxy),
-    HostRoute("*.hub.campus.test", 443, Ports.proxy),
-    HostRoute("moodle.school.test", 443, Ports.moodle),
-)
+    @property
+    def routes(self) -> tuple[HostRoute, ...]:
+        return (
+            HostRoute("hub.campus.test", 443, self.proxy),
+            HostRoute("*.hub.campus.test", 443, self.proxy),
+            HostRoute("moodle.school.test", 443, self.moodle),
+        )
 
 
 @pytest.fixture(scope="module")
-def ca(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tls.RunCA]:
+def ports() -> Ports:
+    return Ports()
+
+
+@pytest.fixture(scope="module")
+def ca(tmp_path_factory: pytest.TempPathFactory, ports: Ports) -> Iterator[tls.RunCA]:
     saved = socket.getaddrinfo
-    resolve_in_process(ROUTES)
+    resolve_in_process(ports.routes)
     yield tls.ensure(tmp_path_factory.mktemp("tls"))
     socket.getaddrinfo = saved
 
@@ -68,7 +78,7 @@ def proxy_token() -> str:
 
 @pytest.fixture(scope="module")
 def proxy(
-    ca: tls.RunCA, proxy_token: str, tmp_path_factory: pytest.TempPathFactory
+    ca: tls.RunCA, ports: Ports, proxy_token: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """configurable-http-proxy serving the hub site's certificate, as the chart runs it."""
     if docker.image_id(CHP_IMAGE) is None:
@@ -80,15 +90,15 @@ def proxy(
     for source, name in ((site.cert_file, "tls.crt"), (site.key_file, "tls.key")):
         shutil.copyfile(source, mounted / name)
         (mounted / name).chmod(0o644)
-    name = f"jhk8s-test-chp-{Ports.proxy}"
-    hub = f"http://127.0.0.1:{Ports.hub}"
+    name = f"jhk8s-test-chp-{ports.proxy}"
+    hub = f"http://127.0.0.1:{ports.hub}"
     docker.docker(
         "run", "--detach", "--rm", "--name", name, "--network", "host",
         "--env", f"CONFIGPROXY_AUTH_TOKEN={proxy_token}",
         "--volume", f"{mounted}:/etc/chp/tls:ro",
         CHP_IMAGE,
-        "--ip=127.0.0.1", f"--port={Ports.proxy}",
-        "--api-ip=127.0.0.1", f"--api-port={Ports.proxy_api}",
+        "--ip=127.0.0.1", f"--port={ports.proxy}",
+        "--api-ip=127.0.0.1", f"--api-port={ports.proxy_api}",
         f"--default-target={hub}", f"--error-target={hub}/hub/error",
         "--ssl-key=/etc/chp/tls/tls.key", "--ssl-cert=/etc/chp/tls/tls.crt",
     )  # fmt: skip
@@ -100,14 +110,15 @@ def proxy(
 
 
 @pytest.fixture(scope="module")
-def moodle(mock_moodle_factory: Any, ca: tls.RunCA) -> RunningMockMoodle:
-    return mock_moodle_factory(f"{HUB}/", site=SiteTls(MOODLE, Ports.moodle, ca.site("moodle"), ca))
+def moodle(mock_moodle_factory: Any, ca: tls.RunCA, ports: Ports) -> RunningMockMoodle:
+    return mock_moodle_factory(f"{HUB}/", site=SiteTls(MOODLE, ports.moodle, ca.site("moodle"), ca))
 
 
 @pytest.fixture(scope="module")
 def hub(
     tmp_path_factory: pytest.TempPathFactory,
     ca: tls.RunCA,
+    ports: Ports,
     proxy: str,
     proxy_token: str,
     moodle: RunningMockMoodle,
@@ -115,7 +126,7 @@ def hub(
     lti13 = moodle.platform["lti13"]
     process = HubProcess(
         tmp_path_factory.mktemp("hub"),
-        Ports.hub,
+        ports.hub,
         settings={
             "JupyterHub": {
                 "proxy_class": "configurable-http-proxy",
@@ -124,7 +135,7 @@ def hub(
             },
             "ConfigurableHTTPProxy": {
                 "should_start": False,
-                "api_url": f"http://127.0.0.1:{Ports.proxy_api}",
+                "api_url": f"http://127.0.0.1:{ports.proxy_api}",
                 "auth_token": proxy_token,
             },
             "MultiLoginAuthenticator": {"enable_lti11": False, "enable_keycloak": False},
@@ -142,7 +153,7 @@ def hub(
             },
         },
         # The hub fetches the mock Moodle's keys at https://moodle.school.test, as from a campus.
-        routes=ROUTES,
+        routes=ports.routes,
         ca_file=ca.ca_file,
     )
     process.start()
@@ -156,11 +167,11 @@ def hub(
 
 
 @pytest.fixture(scope="module")
-def browser(ca: tls.RunCA) -> Iterator[Any]:
+def browser(ca: tls.RunCA, ports: Ports) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(**chromium_launch_args(ca, ROUTES))
+        launched = playwright.chromium.launch(**chromium_launch_args(ca, ports.routes))
         yield launched
         launched.close()
 
