@@ -146,6 +146,11 @@ class RunningMockMoodle:
         }
         return f"{self.url}{path}?{urllib.parse.urlencode(query)}"
 
+    def embedded_launch_url(self, username: str, context_id: str) -> str:
+        """A course page with the LTI 1.3 launch inside an iframe (launch container "Embed")."""
+        query = urllib.parse.urlencode({"user": username, "course": context_id})
+        return f"{self.url}/lti13/embedded?{query}"
+
     def launch_form(
         self, lti_version: str, username: str, context_id: str, invalid: str | None = None
     ) -> dict[str, Any]:

@@ -214,7 +214,8 @@ def test_a_cross_site_launch_signs_in_with_samesite_none_secure_cookies(
 def test_a_launch_inside_a_moodle_iframe_ends_on_a_clear_page(
     page: Any, hub: HubProcess, moodle: RunningMockMoodle
 ) -> None:
-    """Moodle can embed a tool in its own page; JupyterHub refuses to be framed by another site.
+    """Moodle can embed a tool in its own page (launch container "Embed"); JupyterHub refuses to
+    be framed by another site, and the framed hub is a third party to the browser.
     The launch must end on a page that says what to do, not bounce between the sites."""
     hub_pages: list[str] = []
 
@@ -223,17 +224,8 @@ def test_a_launch_inside_a_moodle_iframe_ends_on_a_clear_page(
             hub_pages.append(request.url)
 
     page.on("request", count_hub_navigations)
-    page.goto(moodle.course_url("student", "101"))
-    page.evaluate(
-        """url => {
-            const frame = document.createElement("iframe");
-            frame.name = "tool";
-            frame.src = url;
-            document.body.append(frame);
-        }""",
-        moodle.launch_url("1.3", "student", "101"),
-    )
-    frame = page.frame_locator("iframe[name=tool]")
+    page.goto(moodle.embedded_launch_url("student", "101"))
+    frame = page.frame_locator("#tool-frame")
     notice = frame.locator("#multilogin-framed")
     notice.wait_for()
     assert "new window" in notice.inner_text()
