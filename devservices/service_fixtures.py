@@ -21,6 +21,7 @@ import ssl
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,36 @@ def realm_from_file(server: keycloak_server.Keycloak) -> KeycloakRealm:
     realm = json.loads(keycloak_server.REALM_FILE.read_text())
     secrets = {client["clientId"]: client["secret"] for client in realm["clients"]}
     return KeycloakRealm(server, keycloak_server.realm_users(), secrets)
+
+
+@contextmanager
+def keycloak_over_https(
+    port: int,
+    ca: RunCA,
+    cache_folder: Path,
+    url: str = "https://login.campus.test",
+    realm: dict[str, Any] | None = None,
+) -> Iterator[KeycloakRealm]:
+    """A Keycloak of its own on `url` over HTTPS (the run CA's `login` certificate), importing
+    `realm` (default: the realm file); the caller routes `url`'s name to `port`.
+
+    Its distribution is unpacked in `cache_folder`, so that its database and pid files never meet
+    those of the Keycloak other tests share; it is stopped afterwards.
+    """
+    site = ca.site("login")
+    tls = keycloak_server.KeycloakTls(site.cert_file, site.key_file, url, ca.client_context())
+    saved = os.environ.get("JHK8S_CACHE_DIR")
+    os.environ["JHK8S_CACHE_DIR"] = str(cache_folder)
+    try:
+        yield realm_from_file(keycloak_server.start(port, tls=tls, realm=realm))
+    except keycloak_server.KeycloakError as error:
+        pytest.fail(f"Keycloak could not be started: {error}", pytrace=False)
+    finally:
+        keycloak_server.stop(port)
+        if saved is None:
+            del os.environ["JHK8S_CACHE_DIR"]
+        else:
+            os.environ["JHK8S_CACHE_DIR"] = saved
 
 
 @pytest.fixture(scope="session")

@@ -33,6 +33,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tools import keycloak_distribution
 from tools.bootstrap import prerequisites
@@ -212,12 +213,29 @@ def port_in_use(port: int, host: str = HOST) -> bool:
         return probe.connect_ex((host, port)) == 0
 
 
-def realm_digest() -> str:
-    return hashlib.sha256(REALM_FILE.read_bytes()).hexdigest()
+def realm_for_hub(hub_url: str) -> dict[str, Any]:
+    """The campus realm with the callbacks of the hub at `hub_url` (e.g. its in-cluster or
+    https:// URL) among every client's redirect URIs."""
+    realm = json.loads(REALM_FILE.read_text())
+    hub_pattern = f"{hub_url}/*"
+    for client in realm["clients"]:
+        if hub_pattern not in client.get("redirectUris", []):
+            client.setdefault("redirectUris", []).append(hub_pattern)
+    return realm
 
 
-def prepare_realm_import(kc_home: Path) -> None:
-    """Put the realm file where `--import-realm` reads it; drop the dev database if it changed.
+def realm_bytes(realm: dict[str, Any] | None = None) -> bytes:
+    """What Keycloak imports: `realm`, or the realm file as it is."""
+    return REALM_FILE.read_bytes() if realm is None else json.dumps(realm, indent=2).encode()
+
+
+def realm_digest(realm: dict[str, Any] | None = None) -> str:
+    return hashlib.sha256(realm_bytes(realm)).hexdigest()
+
+
+def prepare_realm_import(kc_home: Path, realm: dict[str, Any] | None = None) -> None:
+    """Put the realm (default: the realm file) where `--import-realm` reads it; drop the dev
+    database if it changed.
 
     Keycloak skips importing a realm that already exists, so an edited realm file would otherwise
     be ignored by the database a previous start left behind.
@@ -226,10 +244,10 @@ def prepare_realm_import(kc_home: Path) -> None:
     import_dir = data / "import"
     import_dir.mkdir(parents=True, exist_ok=True)
     digest_file = data / "realm.sha256"
-    digest = realm_digest()
+    digest = realm_digest(realm)
     if not digest_file.exists() or digest_file.read_text() != digest:
         shutil.rmtree(data / "h2", ignore_errors=True)
-    shutil.copyfile(REALM_FILE, import_dir / REALM_FILE.name)
+    (import_dir / REALM_FILE.name).write_bytes(realm_bytes(realm))
     digest_file.write_text(digest)
 
 
@@ -256,10 +274,13 @@ def server_command(kc_home: Path, port: int, tls: KeycloakTls | None = None) -> 
 
 
 def start(
-    port: int = DEFAULT_PORT, timeout: float = START_TIMEOUT_S, tls: KeycloakTls | None = None
+    port: int = DEFAULT_PORT,
+    timeout: float = START_TIMEOUT_S,
+    tls: KeycloakTls | None = None,
+    realm: dict[str, Any] | None = None,
 ) -> Keycloak:
     """Start Keycloak in dev mode on `port` (or reuse one running there) and wait until ready;
-    with `tls`, over HTTPS under `tls.url`."""
+    with `tls`, over HTTPS under `tls.url`; importing `realm` (default: the realm file)."""
     reused = running(port, tls)
     if reused is not None:
         say(f"    Keycloak already running at {reused.url}; reusing it")
@@ -278,7 +299,7 @@ def start(
     except prerequisites.MissingPrerequisites as missing:
         raise KeycloakError(f"Keycloak needs Java: {missing}") from None
     kc_home = fetch_distribution()
-    prepare_realm_import(kc_home)
+    prepare_realm_import(kc_home, realm)
     command = server_command(kc_home, port, tls)
     env = {
         **os.environ,

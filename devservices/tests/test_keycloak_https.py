@@ -7,7 +7,6 @@ files never meet those of the Keycloak other tests share.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import ssl
 import urllib.error
@@ -20,7 +19,8 @@ import pytest
 from dev_keycloak import server as keycloak_server
 from devenv import tls
 from devenv.host_names import HostRoute, resolve_in_process
-from service_fixtures import realm_from_file
+from mock_moodle.server import free_port
+from service_fixtures import keycloak_over_https, realm_from_file
 
 pytestmark = pytest.mark.integration
 
@@ -44,29 +44,14 @@ def https_keycloak(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[keycloak_server.Keycloak]:
     ca = tls.ensure(tmp_path_factory.mktemp("tls"))
-    site = ca.site("login")
     port = free_port()
-    saved_resolver, saved_cache = socket.getaddrinfo, os.environ.get("JHK8S_CACHE_DIR")
-    os.environ["JHK8S_CACHE_DIR"] = str(tmp_path_factory.mktemp("keycloak-cache"))
+    saved = socket.getaddrinfo
     resolve_in_process([HostRoute("login.campus.test", 443, port)])
-    settings = keycloak_server.KeycloakTls(
-        site.cert_file, site.key_file, LOGIN, ca.client_context()
-    )
     try:
-        yield keycloak_server.start(port, tls=settings)
+        with keycloak_over_https(port, ca, tmp_path_factory.mktemp("keycloak-cache")) as realm:
+            yield realm.server
     finally:
-        keycloak_server.stop(port)
-        socket.getaddrinfo = saved_resolver
-        if saved_cache is None:
-            del os.environ["JHK8S_CACHE_DIR"]
-        else:
-            os.environ["JHK8S_CACHE_DIR"] = saved_cache
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        socket.getaddrinfo = saved
 
 
 def test_the_issuer_is_the_sites_https_url(https_keycloak: keycloak_server.Keycloak) -> None:

@@ -1,6 +1,7 @@
-"""LTI 1.3 across sites over HTTPS: the hub at https://hub.campus.test behind a real
+"""Three sites over HTTPS: the hub at https://hub.campus.test behind a real
 configurable-http-proxy that terminates TLS (the chart's `proxy.https`, its image run by Docker),
-the mock Moodle at https://moodle.school.test, Chromium trusting the run's CA. The names are
+Keycloak at https://login.campus.test, the mock Moodle at https://moodle.school.test, Chromium
+trusting the run's CA. The names are
 routed to loopback ports (`--host-resolver-rules`), so the launch is a real cross-site form post
 and the browser applies its SameSite and Secure rules as for a campus."""
 
@@ -18,9 +19,16 @@ from typing import Any
 import pytest
 from multilogin_harness import HubProcess, free_port
 
+from dev_keycloak import server as keycloak_server
 from devenv import tls
 from devenv.host_names import HostRoute, resolve_in_process
-from service_fixtures import RunningMockMoodle, SiteTls, chromium_launch_args
+from service_fixtures import (
+    KeycloakRealm,
+    RunningMockMoodle,
+    SiteTls,
+    chromium_launch_args,
+    keycloak_over_https,
+)
 from tools import docker
 from tools.bootstrap import versions
 from tools.bootstrap.run import RunError
@@ -28,16 +36,12 @@ from tools.bootstrap.run import RunError
 pytestmark = pytest.mark.integration
 
 HUB = "https://hub.campus.test"
+LOGIN = "https://login.campus.test"
 MOODLE = "https://moodle.school.test"
 CHP_IMAGE = (
     f"quay.io/jupyterhub/configurable-http-proxy:{versions.get('proxy.configurable_http_proxy')}"
 )
-CAMPUS_MOODLE_TRUST = {
-    "name": "moodle",
-    "authoritative_usernames": "(?!admin$)[a-z0-9-]+",
-    # Without the campus login (not under test here), Moodle-local accounts stay separate.
-    "unlinked_identities": "separate-account",
-}
+CAMPUS_MOODLE_TRUST = {"name": "moodle", "authoritative_usernames": "(?!admin$)[a-z0-9-]+"}
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ class Ports:
     proxy: int = field(default_factory=free_port)
     proxy_api: int = field(default_factory=free_port)
     moodle: int = field(default_factory=free_port)
+    login: int = field(default_factory=free_port)
 
     @property
     def routes(self) -> tuple[HostRoute, ...]:
@@ -55,6 +60,7 @@ class Ports:
             HostRoute("hub.campus.test", 443, self.proxy),
             HostRoute("*.hub.campus.test", 443, self.proxy),
             HostRoute("moodle.school.test", 443, self.moodle),
+            HostRoute("login.campus.test", 443, self.login),
         )
 
 
@@ -115,6 +121,17 @@ def moodle(mock_moodle_factory: Any, ca: tls.RunCA, ports: Ports) -> RunningMock
 
 
 @pytest.fixture(scope="module")
+def campus_login(
+    tmp_path_factory: pytest.TempPathFactory, ca: tls.RunCA, ports: Ports
+) -> Iterator[KeycloakRealm]:
+    """Keycloak at https://login.campus.test, its clients accepting the hub's callbacks."""
+    cache_folder = tmp_path_factory.mktemp("keycloak-cache")
+    realm = keycloak_server.realm_for_hub(HUB)
+    with keycloak_over_https(ports.login, ca, cache_folder, LOGIN, realm) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
 def hub(
     tmp_path_factory: pytest.TempPathFactory,
     ca: tls.RunCA,
@@ -122,8 +139,10 @@ def hub(
     proxy: str,
     proxy_token: str,
     moodle: RunningMockMoodle,
+    campus_login: KeycloakRealm,
 ) -> Iterator[HubProcess]:
     lti13 = moodle.platform["lti13"]
+    keycloak = campus_login.server
     process = HubProcess(
         tmp_path_factory.mktemp("hub"),
         ports.hub,
@@ -138,7 +157,16 @@ def hub(
                 "api_url": f"http://127.0.0.1:{ports.proxy_api}",
                 "auth_token": proxy_token,
             },
-            "MultiLoginAuthenticator": {"enable_lti11": False, "enable_keycloak": False},
+            "MultiLoginAuthenticator": {"enable_lti11": False},
+            "KeycloakLogin": {
+                "authorize_url": keycloak.authorize_url,
+                "token_url": keycloak.token_url,
+                "userdata_url": keycloak.userinfo_url,
+                "end_session_url": keycloak.end_session_url,
+                "client_id": campus_login.client_id,
+                "client_secret": campus_login.client_secret,
+                "allowed_groups": {"students", "instructors", "admins", "gpu"},
+            },
             "LTI13Login": {
                 "platforms": [
                     {
@@ -152,7 +180,7 @@ def hub(
                 ]
             },
         },
-        # The hub fetches the mock Moodle's keys at https://moodle.school.test, as from a campus.
+        # The hub fetches the mock Moodle's keys and Keycloak's tokens at their https:// names.
         routes=ports.routes,
         ca_file=ca.ca_file,
     )
@@ -240,3 +268,18 @@ def test_a_launch_inside_a_moodle_iframe_ends_on_a_clear_page(
     window = opened.value
     window.wait_for_url(f"{HUB}/hub/home")
     assert hub.api("users/student")["auth_state"]["login_source"] == "lti13"
+
+
+def test_the_campus_login_signs_in_over_https(
+    page: Any, hub: HubProcess, campus_login: KeycloakRealm
+) -> None:
+    page.goto(f"{HUB}/hub/login?next=%2Fhub%2Fhome")
+    page.click("#multilogin-keycloak")
+    page.wait_for_selector("#username")
+    assert page.url.startswith(f"{LOGIN}/realms/campus/protocol/openid-connect/auth")
+    page.fill("#username", "student")
+    page.fill("#password", campus_login.users["student"].password)
+    page.click("#kc-login")
+
+    page.wait_for_url(f"{HUB}/hub/home")
+    assert hub.api("users/student")["auth_state"]["login_source"] == "keycloak"
