@@ -36,7 +36,7 @@ from typing import Any
 
 import yaml
 
-from dev_keycloak.server import REALM, REALM_FILE, DevUser, realm_users
+from dev_keycloak.server import REALM, DevUser, realm_for_hub, realm_users
 from devenv import charts, cluster, cluster_config, commands
 from devenv.cluster_config import ClusterConfig
 from mock_moodle.config import ConfigError, for_hub, validate
@@ -178,12 +178,7 @@ def log_dir() -> Path:
 
 def realm_for_cluster(env: DevEnvironment) -> dict[str, Any]:
     """The campus realm, with the in-cluster hub's callback among its clients' redirect URIs."""
-    realm = json.loads(REALM_FILE.read_text())
-    hub_pattern = f"{env.hub_url}/*"
-    for client in realm["clients"]:
-        if hub_pattern not in client.get("redirectUris", []):
-            client.setdefault("redirectUris", []).append(hub_pattern)
-    return realm
+    return realm_for_hub(env.hub_url)
 
 
 def mock_moodle_config(env: DevEnvironment) -> dict[str, Any]:

@@ -9,16 +9,19 @@ The conftest.py of each test folder that needs them imports the fixtures (`keycl
   (default 8180); `JHK8S_KEEP_KEYCLOAK=1` leaves a Keycloak the fixture started running afterwards.
 - `mock_moodle_factory` (session): `start(hub_url, host=None, **sections)` runs a mock Moodle whose
   tool URLs point at the hub at `hub_url` (with its url prefix, e.g. `http://127.0.0.1:8000/` or
-  `.../prefix/`).
+  `.../prefix/`). `start(hub_url, site=SiteTls(...), **sections)` runs it over HTTPS on another
+  site's name (e.g. `https://moodle.school.test`) that the caller routes to `site.port`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import ssl
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,8 +30,11 @@ import pytest
 import yaml
 
 from dev_keycloak import server as keycloak_server
+from devenv.browser_trust import trusting_home
+from devenv.host_names import HostRoute, chromium_rules
+from devenv.tls import RunCA, ServerCertificate
 from mock_moodle.config import for_hub
-from mock_moodle.server import MockMoodleProcess, free_port
+from mock_moodle.server import MockMoodleProcess, ServerTls, free_port
 from tools.bootstrap import prerequisites
 from tools.bootstrap.paths import logs_dir
 
@@ -44,15 +50,26 @@ CHROMIUM_ARGS = (
 )
 
 
-def chromium_launch_args() -> dict[str, Any]:
+def chromium_launch_args(
+    trusted_ca: RunCA | None = None, routes: Iterable[HostRoute] = ()
+) -> dict[str, Any]:
     """Keyword arguments for Playwright's `chromium.launch`: Debian's Chromium, with our flags.
 
-    Playwright cannot download its own browser here; a test fails (not skips) without Chromium.
+    With `trusted_ca`, Chromium runs with a home folder whose NSS database trusts that CA (and
+    nothing else changes: other certificate errors stay errors); `routes` answer host names of
+    other sites on loopback ports (`--host-resolver-rules`). Playwright cannot download its own
+    browser here; a test fails (not skips) without Chromium.
     """
     chromium = prerequisites.chromium_path()
     if chromium is None:
         pytest.fail("Chromium is needed: apt-get install chromium, or set CHROMIUM_PATH")
-    return {"executable_path": chromium, "args": list(CHROMIUM_ARGS)}
+    launch: dict[str, Any] = {"executable_path": chromium, "args": list(CHROMIUM_ARGS)}
+    routes = tuple(routes)
+    if routes:
+        launch["args"].append(f"--host-resolver-rules={chromium_rules(routes)}")
+    if trusted_ca is not None:
+        launch["env"] = {**os.environ, "HOME": str(trusting_home(trusted_ca))}
+    return launch
 
 
 @dataclass(frozen=True)
@@ -86,6 +103,36 @@ def realm_from_file(server: keycloak_server.Keycloak) -> KeycloakRealm:
     return KeycloakRealm(server, keycloak_server.realm_users(), secrets)
 
 
+@contextmanager
+def keycloak_over_https(
+    port: int,
+    ca: RunCA,
+    cache_folder: Path,
+    url: str = "https://login.campus.test",
+    realm: dict[str, Any] | None = None,
+) -> Iterator[KeycloakRealm]:
+    """A Keycloak of its own on `url` over HTTPS (the run CA's `login` certificate), importing
+    `realm` (default: the realm file); the caller routes `url`'s name to `port`.
+
+    Its distribution is unpacked in `cache_folder`, so that its database and pid files never meet
+    those of the Keycloak other tests share; it is stopped afterwards.
+    """
+    site = ca.site("login")
+    tls = keycloak_server.KeycloakTls(site.cert_file, site.key_file, url, ca.client_context())
+    saved = os.environ.get("JHK8S_CACHE_DIR")
+    os.environ["JHK8S_CACHE_DIR"] = str(cache_folder)
+    try:
+        yield realm_from_file(keycloak_server.start(port, tls=tls, realm=realm))
+    except keycloak_server.KeycloakError as error:
+        pytest.fail(f"Keycloak could not be started: {error}", pytrace=False)
+    finally:
+        keycloak_server.stop(port)
+        if saved is None:
+            del os.environ["JHK8S_CACHE_DIR"]
+        else:
+            os.environ["JHK8S_CACHE_DIR"] = saved
+
+
 @pytest.fixture(scope="session")
 def keycloak() -> Iterator[KeycloakRealm]:
     port = int(os.environ.get("JHK8S_KEYCLOAK_PORT", keycloak_server.DEFAULT_PORT))
@@ -111,6 +158,8 @@ class RunningMockMoodle:
     """The mock's /platform.json: LTI 1.1 key and secret, LTI 1.3 issuer, client, URLs."""
     users: list[str] = field(default_factory=list)
     courses: list[str] = field(default_factory=list)
+    client_context: ssl.SSLContext | None = None
+    """Trusts the mock's certificate when it serves HTTPS."""
 
     def course_url(self, username: str, context_id: str) -> str:
         query = urllib.parse.urlencode({"user": username})
@@ -128,13 +177,29 @@ class RunningMockMoodle:
         }
         return f"{self.url}{path}?{urllib.parse.urlencode(query)}"
 
+    def embedded_launch_url(self, username: str, context_id: str) -> str:
+        """A course page with the LTI 1.3 launch inside an iframe (launch container "Embed")."""
+        query = urllib.parse.urlencode({"user": username, "course": context_id})
+        return f"{self.url}/lti13/embedded?{query}"
+
     def launch_form(
         self, lti_version: str, username: str, context_id: str, invalid: str | None = None
     ) -> dict[str, Any]:
         """The form the launch page would auto-submit, as `{"url", "method", "fields"}`."""
         url = self.launch_url(lti_version, username, context_id, invalid) + "&format=json"
-        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - our localhost mock
+        with urllib.request.urlopen(url, timeout=10, context=self.client_context) as response:  # noqa: S310
             return json.load(response)
+
+
+@dataclass(frozen=True)
+class SiteTls:
+    """The mock Moodle on another site's name over HTTPS: `url` (e.g. https://moodle.school.test),
+    which the caller routes to `port`, served with the run CA's `certificate`."""
+
+    url: str
+    port: int
+    certificate: ServerCertificate
+    ca: RunCA
 
 
 @pytest.fixture(scope="session")
@@ -148,23 +213,38 @@ def mock_moodle_factory(
     """
     started: list[MockMoodleProcess] = []
 
-    def start(hub_url: str, host: str | None = None, **sections: Any) -> RunningMockMoodle:
+    def start(
+        hub_url: str, host: str | None = None, site: SiteTls | None = None, **sections: Any
+    ) -> RunningMockMoodle:
         data = for_hub(hub_url, **sections)
-        port = free_port()
-        if host is not None:
+        port = site.port if site else free_port()
+        if site is not None:
+            data.setdefault("platform", {})["url"] = site.url
+        elif host is not None:
             # Another host name for the same loopback address makes launches cross-site.
             data.setdefault("platform", {})["url"] = f"http://{host}:{port}"
         config_file = Path(tmp_path_factory.mktemp("mock-moodle")) / "config.yaml"
         config_file.write_text(yaml.safe_dump(data))
-        process = MockMoodleProcess(config_file, port, log_file=logs_dir() / "mock-moodle.log")
+        context = site.ca.client_context() if site else None
+        process = MockMoodleProcess(
+            config_file,
+            port,
+            log_file=logs_dir() / "mock-moodle.log",
+            tls=ServerTls(site.certificate.cert_file, site.certificate.key_file) if site else None,
+            check_url=site.url if site else None,
+            client_context=context,
+        )
         started.append(process.start())
-        with urllib.request.urlopen(f"{process.url}/platform.json", timeout=10) as response:  # noqa: S310
+        with urllib.request.urlopen(  # noqa: S310 - our own mock
+            f"{process.url}/platform.json", timeout=10, context=context
+        ) as response:
             platform = json.load(response)
         return RunningMockMoodle(
             platform["url"],
             platform,
             [user["username"] for user in data["users"]],
             [course["context_id"] for course in data["courses"]],
+            context,
         )
 
     yield start

@@ -20,6 +20,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import jwt
 from jupyterhub.handlers import BaseHandler
@@ -34,6 +35,7 @@ from traitlets import List, Unicode, default, validate
 from . import schemas
 from .entitlements import LTI13, LoginFacts
 from .errors import LoginRefused, RefusalPagesMixin
+from .framed_launches import answer_framed_launch, in_a_frame
 from .launches import ValidatedLaunch, contains_nul, launch_arguments, nul_refusal
 from .nonces import NonceStore
 from .source_routes import ServesSource
@@ -421,7 +423,7 @@ class LTI13LoginHandler(RefusalPagesMixin, ServesSource, BaseHandler):
         # The platform posts the login initiation from its own site: there is no hub form.
         return
 
-    def post(self) -> None:
+    async def post(self) -> None:
         args = launch_arguments(self.request, "LTI 1.3 login")
         try:
             LTI13LaunchValidator(parent=self.source).validate_login_request(args)
@@ -437,6 +439,17 @@ class LTI13LoginHandler(RefusalPagesMixin, ServesSource, BaseHandler):
                 "This hub does not know this deployment of the tool in Moodle.",
                 f"LTI 1.3 login: unknown deployment_id {deployment_id!r} from {platform.issuer!r}",
             )
+        if in_a_frame(self):
+            # No cookies yet: a framed launch would lose them (framed_launches explains).
+            await answer_framed_launch(
+                self,
+                platform_url=platform.authorize_url,
+                platform_name=urlsplit(platform.authorize_url).hostname or platform.issuer,
+                tool_name=self.source.tool_name,
+                form_action=hub_url(self, LOGIN_PATH),
+                fields=args,
+            )
+            return
         next_url = args.get("next") or next_from_target_link(args["target_link_uri"])
         state_id = uuid.uuid4().hex
         state = issue_state(state_id, platform.issuer, next_url)

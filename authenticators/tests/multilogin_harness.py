@@ -31,6 +31,9 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from tornado.web import Application, RequestHandler
 
+from devenv.host_names import HostRoute
+from tools.bootstrap.paths import REPO_ROOT
+
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 ROLE_LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
 ROLE_INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
@@ -363,6 +366,8 @@ class HubProcess:
     """A real `jupyterhub` process with MultiLoginAuthenticator and NullProxy.
 
     `settings` is traitlets configuration as data: {"LTI11Login": {"consumers": {...}}, ...}.
+    `routes` are host names of other sites the hub resolves as the browser does (e.g. the mock
+    Moodle's, for its keys), and `ca_file` a CA it trusts besides the system's.
     """
 
     workdir: Path
@@ -370,6 +375,8 @@ class HubProcess:
     settings: dict[str, dict[str, Any]]
     base_url: str = "/"
     api_token: str = field(default_factory=lambda: secrets.token_hex(16))
+    routes: tuple[HostRoute, ...] = ()
+    ca_file: Path | None = None
     _process: subprocess.Popen | None = None
 
     @property
@@ -406,7 +413,13 @@ class HubProcess:
         }
         for section, values in self.settings.items():
             settings.setdefault(section, {}).update(values)
-        return "".join(
+        resolving = (
+            "from devenv.host_names import HostRoute, resolve_in_process\n"
+            f"resolve_in_process({list(self.routes)!r})\n"
+            if self.routes
+            else ""
+        )
+        return resolving + "".join(
             f"c.{section}.{key} = {value!r}\n"
             for section, values in settings.items()
             for key, value in values.items()
@@ -417,10 +430,13 @@ class HubProcess:
         config_file = self.workdir / "jupyterhub_config.py"
         config_file.write_text(self._config())
         here = str(Path(__file__).resolve().parent)
+        path = [here, str(REPO_ROOT), os.environ.get("PYTHONPATH")]
         env = {
             **os.environ,
-            "PYTHONPATH": os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")])),
+            "PYTHONPATH": os.pathsep.join(filter(None, path)),
             "JUPYTERHUB_CRYPT_KEY": os.environ.get("JUPYTERHUB_CRYPT_KEY", secrets.token_hex(32)),
+            # Python's default SSL context (urllib, PyJWKClient) reads its CA file from here.
+            **({"SSL_CERT_FILE": str(self.ca_file)} if self.ca_file else {}),
         }
         with self.log_file.open("ab") as log:
             self._process = subprocess.Popen(

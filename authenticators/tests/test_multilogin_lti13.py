@@ -247,3 +247,46 @@ async def test_state_cookies_survive_a_cross_site_launch_over_https(hub: HubUnde
         assert "Secure" in cookie
     redirect_uri = parse_qs(urlparse(response.headers["Location"]).query)["redirect_uri"][0]
     assert redirect_uri.startswith("https://")
+
+
+async def framed_initiation(hub: HubUnderTest, **extra: str) -> Any:
+    params = {**hub.platform.login_initiation(hub.url("lti/launch")), **extra}
+    return await hub.request(
+        "lti13/oauth_login",
+        "POST",
+        form(params),
+        headers={"Sec-Fetch-Dest": "iframe", "X-Forwarded-Proto": "https"},
+    )
+
+
+async def test_a_framed_initiation_gets_a_page_the_platform_may_frame(hub: HubUnderTest):
+    response = await framed_initiation(hub)
+
+    assert response.code == 200
+    page = response.body.decode()
+    assert 'id="multilogin-framed"' in page
+    assert 'target="_blank"' in page
+    # Over HTTPS (the proxy's X-Forwarded-Proto), the new window starts over HTTPS too.
+    login_url = hub.url("lti13/oauth_login").replace("http://", "https://", 1)
+    assert f'action="{login_url}"' in page
+    platform_origin = "://".join(urlparse(hub.platform.trusted_entry()["authorize_url"])[:2])
+    csp = response.headers["Content-Security-Policy"]
+    assert csp == f"frame-ancestors 'self' {platform_origin}"
+    # Nothing started: no state or nonce cookies, no redirect to the platform.
+    assert not [c for c in response.headers.get_list("Set-Cookie") if "lti13" in c]
+    assert "Location" not in response.headers
+
+
+async def test_a_framed_initiation_carries_hostile_fields_escaped(hub: HubUnderTest):
+    response = await framed_initiation(hub, lti_message_hint='"><script>alert(1)</script>')
+
+    page = response.body.decode()
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+async def test_a_framed_initiation_from_an_unknown_issuer_is_refused(hub: HubUnderTest):
+    response = await framed_initiation(hub, iss="https://evil.example")
+
+    assert response.code == 401
+    assert 'id="multilogin-framed"' not in response.body.decode()

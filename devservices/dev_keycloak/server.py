@@ -4,6 +4,10 @@ The pinned distribution (tools.keycloak_distribution: Maven Central, unpacked in
 started in dev mode with the realm of this folder (`campus-realm.json`) imported. A server that
 already answers on the port with our realm is reused, so tests and people share one instance.
 
+Over HTTPS (the rehearsal), `start(port, tls=KeycloakTls(...))` serves the certificate of the run's
+CA on `port` with plain HTTP off, and pins the front-channel URL to the site's name
+(`KC_HOSTNAME`, e.g. https://login.campus.test); the caller routes that name to the port.
+
 Usage: `python -m dev_keycloak {fetch,start,stop,status,measure} [--port N]` from the repo
 root with devservices/ on PYTHONPATH, as pytest and the nox sessions set it);
 `measure` times a fetch, a first (cold) and a second (warm) start in an empty cache folder.
@@ -19,6 +23,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -28,6 +33,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tools import keycloak_distribution
 from tools.bootstrap import prerequisites
@@ -81,16 +87,45 @@ class KeycloakError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class KeycloakTls:
+    """Serve HTTPS with this certificate chain and key, under the public URL `url`."""
+
+    cert_file: Path
+    key_file: Path
+    url: str
+    """Where browsers and the hub reach it (e.g. https://login.campus.test): KC_HOSTNAME."""
+    client_context: ssl.SSLContext
+    """Trusts the certificate's CA: for this module's own requests."""
+
+    def options(self, port: int) -> list[str]:
+        """kc.sh options: HTTPS on `port`, no plain HTTP, the front-channel URL pinned; the
+        management port (health) stays plain HTTP on the loopback."""
+        return [
+            "--http-enabled=false",
+            f"--https-port={port}",
+            f"--https-certificate-file={self.cert_file}",
+            f"--https-certificate-key-file={self.key_file}",
+            f"--hostname={self.url}",
+            "--http-management-scheme=http",
+        ]
+
+
+@dataclass(frozen=True)
 class Keycloak:
     """A Keycloak server answering on a localhost port, with the campus realm imported."""
 
     port: int
     host: str = HOST
     realm: str = REALM
+    tls: KeycloakTls | None = None
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return self.tls.url if self.tls else f"http://{self.host}:{self.port}"
+
+    @property
+    def client_context(self) -> ssl.SSLContext | None:
+        return self.tls.client_context if self.tls else None
 
     @property
     def issuer(self) -> str:
@@ -136,7 +171,9 @@ class Keycloak:
         ).encode()
         request = urllib.request.Request(self.token_url, data=body, method="POST")  # noqa: S310
         try:
-            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            with urllib.request.urlopen(  # noqa: S310 - our own Keycloak
+                request, timeout=30, context=self.client_context
+            ) as response:
                 return json.load(response)
         except urllib.error.HTTPError as error:
             detail = error.read().decode(errors="replace")
@@ -162,9 +199,9 @@ def pid_file(port: int) -> Path:
     return keycloak_distribution.home() / f"keycloak-{port}.pid"
 
 
-def http_ok(url: str) -> bool:
+def http_ok(url: str, context: ssl.SSLContext | None = None) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - our own localhost URL
+        with urllib.request.urlopen(url, timeout=5, context=context) as response:  # noqa: S310 - our own URL
             return response.status == 200
     except (OSError, ValueError):
         return False
@@ -176,12 +213,29 @@ def port_in_use(port: int, host: str = HOST) -> bool:
         return probe.connect_ex((host, port)) == 0
 
 
-def realm_digest() -> str:
-    return hashlib.sha256(REALM_FILE.read_bytes()).hexdigest()
+def realm_for_hub(hub_url: str) -> dict[str, Any]:
+    """The campus realm with the callbacks of the hub at `hub_url` (e.g. its in-cluster or
+    https:// URL) among every client's redirect URIs."""
+    realm = json.loads(REALM_FILE.read_text())
+    hub_pattern = f"{hub_url}/*"
+    for client in realm["clients"]:
+        if hub_pattern not in client.get("redirectUris", []):
+            client.setdefault("redirectUris", []).append(hub_pattern)
+    return realm
 
 
-def prepare_realm_import(kc_home: Path) -> None:
-    """Put the realm file where `--import-realm` reads it; drop the dev database if it changed.
+def realm_bytes(realm: dict[str, Any] | None = None) -> bytes:
+    """What Keycloak imports: `realm`, or the realm file as it is."""
+    return REALM_FILE.read_bytes() if realm is None else json.dumps(realm, indent=2).encode()
+
+
+def realm_digest(realm: dict[str, Any] | None = None) -> str:
+    return hashlib.sha256(realm_bytes(realm)).hexdigest()
+
+
+def prepare_realm_import(kc_home: Path, realm: dict[str, Any] | None = None) -> None:
+    """Put the realm (default: the realm file) where `--import-realm` reads it; drop the dev
+    database if it changed.
 
     Keycloak skips importing a realm that already exists, so an edited realm file would otherwise
     be ignored by the database a previous start left behind.
@@ -190,30 +244,50 @@ def prepare_realm_import(kc_home: Path) -> None:
     import_dir = data / "import"
     import_dir.mkdir(parents=True, exist_ok=True)
     digest_file = data / "realm.sha256"
-    digest = realm_digest()
+    digest = realm_digest(realm)
     if not digest_file.exists() or digest_file.read_text() != digest:
         shutil.rmtree(data / "h2", ignore_errors=True)
-    shutil.copyfile(REALM_FILE, import_dir / REALM_FILE.name)
+    (import_dir / REALM_FILE.name).write_bytes(realm_bytes(realm))
     digest_file.write_text(digest)
 
 
-def running(port: int = DEFAULT_PORT) -> Keycloak | None:
-    """The Keycloak answering on `port` with our realm, if there is one."""
-    server = Keycloak(port)
-    if http_ok(server.health_url) and http_ok(server.well_known_url):
+def running(port: int = DEFAULT_PORT, tls: KeycloakTls | None = None) -> Keycloak | None:
+    """The Keycloak answering on `port` with our realm (over HTTPS with `tls`), if there is one."""
+    server = Keycloak(port, tls=tls)
+    if http_ok(server.health_url) and http_ok(server.well_known_url, server.client_context):
         return server
     return None
 
 
-def start(port: int = DEFAULT_PORT, timeout: float = START_TIMEOUT_S) -> Keycloak:
-    """Start Keycloak in dev mode on `port` (or reuse one running there) and wait until ready."""
-    reused = running(port)
+def server_command(kc_home: Path, port: int, tls: KeycloakTls | None = None) -> list[str]:
+    """kc.sh in dev mode with the realm imported: plain HTTP on `port`, or HTTPS with `tls`."""
+    listen = tls.options(port) if tls else [f"--http-port={port}"]
+    return [
+        str(kc_home / "bin" / "kc.sh"),
+        "start-dev",
+        "--import-realm",
+        f"--http-host={HOST}",
+        *listen,
+        f"--http-management-port={port + MANAGEMENT_PORT_OFFSET}",
+        "--health-enabled=true",
+    ]
+
+
+def start(
+    port: int = DEFAULT_PORT,
+    timeout: float = START_TIMEOUT_S,
+    tls: KeycloakTls | None = None,
+    realm: dict[str, Any] | None = None,
+) -> Keycloak:
+    """Start Keycloak in dev mode on `port` (or reuse one running there) and wait until ready;
+    with `tls`, over HTTPS under `tls.url`; importing `realm` (default: the realm file)."""
+    reused = running(port, tls)
     if reused is not None:
         say(f"    Keycloak already running at {reused.url}; reusing it")
         return reused
     if started_here(port):
         say(f"    Keycloak is starting on port {port} (another session started it); waiting")
-        return wait_for_other_start(port, timeout)
+        return wait_for_other_start(port, timeout, tls)
     for busy in (port, port + MANAGEMENT_PORT_OFFSET):
         if port_in_use(busy):
             raise KeycloakError(
@@ -225,16 +299,8 @@ def start(port: int = DEFAULT_PORT, timeout: float = START_TIMEOUT_S) -> Keycloa
     except prerequisites.MissingPrerequisites as missing:
         raise KeycloakError(f"Keycloak needs Java: {missing}") from None
     kc_home = fetch_distribution()
-    prepare_realm_import(kc_home)
-    command = [
-        str(kc_home / "bin" / "kc.sh"),
-        "start-dev",
-        "--import-realm",
-        f"--http-host={HOST}",
-        f"--http-port={port}",
-        f"--http-management-port={port + MANAGEMENT_PORT_OFFSET}",
-        "--health-enabled=true",
-    ]
+    prepare_realm_import(kc_home, realm)
+    command = server_command(kc_home, port, tls)
     env = {
         **os.environ,
         "KC_BOOTSTRAP_ADMIN_USERNAME": CONSOLE_ADMIN[0],
@@ -247,8 +313,8 @@ def start(port: int = DEFAULT_PORT, timeout: float = START_TIMEOUT_S) -> Keycloa
                 command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
             )
         pid_file(port).write_text(str(process.pid))
-        wait_ready(Keycloak(port), process, timeout)
-    return Keycloak(port)
+        wait_ready(Keycloak(port, tls=tls), process, timeout)
+    return Keycloak(port, tls=tls)
 
 
 def started_here(port: int) -> bool:
@@ -257,10 +323,10 @@ def started_here(port: int) -> bool:
     return pids.exists() and Path(f"/proc/{pids.read_text().strip()}").exists()
 
 
-def wait_for_other_start(port: int, timeout: float) -> Keycloak:
+def wait_for_other_start(port: int, timeout: float, tls: KeycloakTls | None) -> Keycloak:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and started_here(port):
-        server = running(port)
+        server = running(port, tls)
         if server is not None:
             return server
         time.sleep(1)
@@ -272,7 +338,7 @@ def wait_ready(server: Keycloak, process: subprocess.Popen[bytes], timeout: floa
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise KeycloakError(f"Keycloak exited with {process.returncode}:\n{log_tail()}")
-        if running(server.port):
+        if running(server.port, server.tls):
             return
         time.sleep(1)
     stop(server.port)

@@ -11,7 +11,7 @@ import tornado.web
 
 from mock_moodle import keys, lti11, lti13
 from mock_moodle.config import Config
-from mock_moodle.launches import LaunchError, LaunchForm
+from mock_moodle.launches import LaunchError, LaunchForm, find
 
 log = logging.getLogger("mock_moodle")
 TEMPLATES = Path(__file__).with_name("templates")
@@ -168,6 +168,16 @@ class Lti13LaunchHandler(PageHandler):
         self.send_form(form, "Launching JupyterHub (LTI 1.3)")
 
 
+class Lti13EmbeddedHandler(PageHandler):
+    """A course page with the LTI 1.3 launch in an iframe (Moodle's launch container "Embed")."""
+
+    def get(self) -> None:
+        username, context_id, _ = self.launch_arguments()
+        config = self.platform.config
+        user, course = find(config.users, config.courses, username, context_id)
+        self.render("embedded.html", user=user, course=course)
+
+
 class AuthHandler(PageHandler):
     """The OIDC authentication request endpoint; Moodle's is `/mod/lti/auth.php`."""
 
@@ -203,6 +213,7 @@ def make_app(config: Config) -> tornado.web.Application:
             (r"/course/([^/]+)", CourseHandler),
             (r"/lti11/launch", Lti11LaunchHandler),
             (r"/lti13/launch", Lti13LaunchHandler),
+            (r"/lti13/embedded", Lti13EmbeddedHandler),
             (platform.lti13.auth_path, AuthHandler),
             (platform.lti13.jwks_path, JwksHandler),
             (r"/platform.json", PlatformHandler),

@@ -66,9 +66,9 @@ class Config:
     users: dict[str, User]
     courses: dict[str, Course]
 
-    def for_port(self, port: int, host: str = "127.0.0.1") -> Config:
+    def for_port(self, port: int, host: str = "127.0.0.1", scheme: str = "http") -> Config:
         """Fill in the URL-derived defaults once the port the mock listens on is known."""
-        url = self.platform_url or f"http://{host}:{port}"
+        url = self.platform_url or f"{scheme}://{host}:{port}"
         return replace(self, platform_url=url, issuer=self.issuer or url)
 
     @property

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -20,10 +22,26 @@ HOST = "127.0.0.1"
 START_TIMEOUT_S = 30
 
 
-async def serve(config: Config, port: int = DEFAULT_PORT, host: str = HOST) -> None:
-    """Serve until cancelled."""
-    app = make_app(config.for_port(port, host))
-    server = app.listen(port, address=host)
+@dataclass(frozen=True)
+class ServerTls:
+    """A certificate chain (PEM, the server's certificate first) and its key: serve HTTPS."""
+
+    cert_file: Path
+    key_file: Path
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.cert_file, self.key_file)
+        return context
+
+
+async def serve(
+    config: Config, port: int = DEFAULT_PORT, host: str = HOST, tls: ServerTls | None = None
+) -> None:
+    """Serve until cancelled: HTTPS with `tls`, else plain HTTP (development)."""
+    scheme = "https" if tls else "http"
+    app = make_app(config.for_port(port, host, scheme))
+    server = app.listen(port, address=host, ssl_options=tls.server_context() if tls else None)
     try:
         await asyncio.Event().wait()
     finally:
@@ -53,22 +71,38 @@ def module_environment() -> dict[str, str]:
 
 
 class MockMoodleProcess:
-    """`python -m mock_moodle` as a child process; a context manager that waits until it answers."""
+    """`python -m mock_moodle` as a child process; a context manager that waits until it answers.
+
+    With `tls` it serves HTTPS; `check_url` (its public URL, which the caller resolves to the
+    port) and `client_context` (trusting its CA) are then how readiness is checked, so that the
+    check verifies the certificate as every other client does.
+    """
 
     def __init__(
-        self, config_file: Path, port: int | None = None, log_file: Path | None = None
+        self,
+        config_file: Path,
+        port: int | None = None,
+        log_file: Path | None = None,
+        tls: ServerTls | None = None,
+        check_url: str | None = None,
+        client_context: ssl.SSLContext | None = None,
     ) -> None:
         self.config_file = config_file
         self.port = port or free_port()
         self.log_file = log_file
+        self.tls = tls
+        self.check_url = check_url
+        self.client_context = client_context
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
+        return self.check_url or f"http://{HOST}:{self.port}"
 
     def start(self) -> MockMoodleProcess:
         command = [*module_command(), "--config", str(self.config_file), "--port", str(self.port)]
+        if self.tls:
+            command += ["--tls-cert", str(self.tls.cert_file), "--tls-key", str(self.tls.key_file)]
         output = self.log_file.open("ab") if self.log_file else subprocess.DEVNULL
         try:
             self.process = subprocess.Popen(
@@ -85,8 +119,13 @@ class MockMoodleProcess:
                     + (f"; log: {self.log_file}" if self.log_file else "")
                 )
             try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2):  # noqa: S310
+                with urllib.request.urlopen(  # noqa: S310 - our own mock
+                    f"{self.url}/healthz", timeout=2, context=self.client_context
+                ):
                     return self
+            except ssl.SSLCertVerificationError:
+                self.stop()
+                raise
             except OSError:
                 time.sleep(0.1)
         self.stop()

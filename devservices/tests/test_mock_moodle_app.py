@@ -87,6 +87,28 @@ def test_the_course_page_offers_valid_and_invalid_launches(moodle: RunningMockMo
         assert f'id="lti13-{mode}"' in page
 
 
+def test_the_embedded_launch_puts_the_lti13_launch_in_an_iframe(moodle: RunningMockMoodle) -> None:
+    status, page = get(moodle.course_url("student", "101"))
+    assert 'id="launch-lti13-embedded" href="/lti13/embedded?user=student&amp;course=101"' in page
+    status, page = get(moodle.embedded_launch_url("student", "101"))
+    assert status == 200
+    assert 'id="tool-frame"' in page
+    assert 'src="/lti13/launch?user=student&course=101"' in page
+
+
+@pytest.mark.parametrize(
+    ("user", "course", "missing"),
+    [("nobody", "101", "no user &#x27;nobody&#x27;"), ("student", '"><script>', "no course")],
+)
+def test_the_embedded_launch_refuses_unknown_users_and_courses(
+    moodle: RunningMockMoodle, user: str, course: str, missing: str
+) -> None:
+    status, page = get(moodle.embedded_launch_url(user, course))
+    assert status == 404
+    assert missing in page
+    assert "<script>" not in page
+
+
 def test_the_lti11_page_auto_submits_the_signed_form(moodle: RunningMockMoodle) -> None:
     status, page = get(moodle.launch_url("1.1", "student", "101"))
     assert status == 200

@@ -1,4 +1,5 @@
-"""The system parts that sessions need: Docker (a running daemon), Chromium, Go, Java, Maven.
+"""The system parts that sessions need: Docker (a running daemon), Chromium, NSS's certutil, Go,
+Java, Maven.
 
 Where this runs as root on Debian, whatever is missing is installed (apt, or a package registry
 for what Debian lacks) and dockerd is started in the background. Elsewhere nothing is installed:
@@ -212,6 +213,13 @@ PREREQUISITES: dict[str, Prerequisite] = {
         chromium_problem,
         lambda: apt_install("chromium"),
         "install Chromium (Debian: apt-get install chromium) or set CHROMIUM_PATH",
+    ),
+    "certutil": Prerequisite(
+        "certutil",
+        lambda: None if shutil.which("certutil") else "NSS's certutil is not installed",
+        lambda: apt_install("libnss3-tools"),
+        "install NSS's tools (Debian: apt-get install libnss3-tools); they make the browser "
+        "profile that trusts the run's CA",
     ),
     "go": Prerequisite(
         "go",
