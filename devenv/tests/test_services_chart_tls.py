@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_dev_env import ENV, locked
+from test_dev_env import ENV, pushed
 
 from devenv import charts, dev_env
 from tools.bootstrap.run import RunError
@@ -19,7 +19,7 @@ def rendered(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tls_secrets: dict[str, str] | None
 ) -> dict[tuple[str, str], dict[str, Any]]:
     monkeypatch.setenv("JHK8S_CACHE_DIR", str(tmp_path))
-    values = dev_env.services_values(ENV, locked())
+    values = dev_env.services_values(ENV, pushed())
     if tls_secrets is not None:
         values["tlsSecrets"] = tls_secrets
     documents = charts.render_documents(dev_env.SERVICES_CHART, values)

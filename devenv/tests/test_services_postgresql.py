@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from test_dev_env import ENV, locked
+from test_dev_env import ENV, pushed
 
 from devenv import charts, dev_env, hub_secret
 from tools.bootstrap.run import RunError
@@ -28,7 +28,7 @@ ENABLED = {
 
 def rendered(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, postgresql: dict | None) -> dict:
     monkeypatch.setenv("JHK8S_CACHE_DIR", str(tmp_path))
-    values = dev_env.services_values(ENV, locked())
+    values = dev_env.services_values(ENV, pushed())
     if postgresql is not None:
         values["postgresql"] = postgresql
     documents = charts.render_documents(dev_env.SERVICES_CHART, values)
