@@ -26,10 +26,11 @@ from tools.bootstrap.paths import cache_dir
 
 # Each site of the rehearsal, by the file stem of its certificate, and the names it answers for.
 # Users' servers live on subdomains of the hub (JupyterHub's subdomain_host), hence the wildcard.
+# Keycloak and the mock Moodle also answer the hub inside the cluster on their Service's name.
 SITES: dict[str, tuple[str, ...]] = {
     "hub": ("hub.campus.test", "*.hub.campus.test"),
-    "login": ("login.campus.test",),
-    "moodle": ("moodle.school.test",),
+    "login": ("login.campus.test", "keycloak"),
+    "moodle": ("moodle.school.test", "mock-moodle"),
 }
 VALIDITY = datetime.timedelta(days=2)
 # Files that expire sooner than this are made again, so no run sees a certificate expire.
