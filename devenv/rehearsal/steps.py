@@ -152,6 +152,7 @@ def generated_values(env: RehearsalEnvironment) -> dict[str, Any]:
 
 def values_files(env: RehearsalEnvironment) -> list[str]:
     folder = cache_dir() / "rehearsal"
+    folder.mkdir(parents=True, exist_ok=True)
     files = []
     for name, values in (
         ("values-from-dev.yaml", dev_values_for_a_release()),
