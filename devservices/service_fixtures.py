@@ -72,6 +72,27 @@ def chromium_launch_args(
     return launch
 
 
+@contextmanager
+def launched_chromium(launch: dict[str, Any]) -> Iterator[Any]:
+    """Chromium launched by Playwright with `launch` (`chromium_launch_args(...)`), closed after."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(**launch)
+        yield browser
+        browser.close()
+
+
+@contextmanager
+def fresh_page(browser: Any, hub: Any) -> Iterator[Any]:
+    """A page of a new browser profile, for a hub process without users (`hub.delete_all_users`)."""
+    hub.delete_all_users()
+    context = browser.new_context()
+    context.set_default_timeout(30_000)
+    yield context.new_page()
+    context.close()
+
+
 @dataclass(frozen=True)
 class KeycloakRealm:
     """The running campus realm and what a test needs to sign in to it."""

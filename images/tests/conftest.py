@@ -100,19 +100,21 @@ def start() -> Iterator[Callable[..., Container]]:
         subprocess.run(["docker", "rm", "-f", container], capture_output=True, check=False)
 
 
+def docker_object(kind: str) -> Iterator[str]:
+    """A Docker `kind` (network, volume) of the test's own, removed after its containers."""
+    name = f"smoke-{uuid.uuid4().hex[:12]}"
+    subprocess.run(["docker", kind, "create", name], capture_output=True, check=True)
+    yield name
+    subprocess.run(["docker", kind, "rm", name], capture_output=True, check=False)
+
+
 @pytest.fixture
 def network() -> Iterator[str]:
     """A Docker network of its own for the test's containers, removed after (they are first)."""
-    name = f"smoke-{uuid.uuid4().hex[:12]}"
-    subprocess.run(["docker", "network", "create", name], capture_output=True, check=True)
-    yield name
-    subprocess.run(["docker", "network", "rm", name], capture_output=True, check=False)
+    yield from docker_object("network")
 
 
 @pytest.fixture
 def volume() -> Iterator[str]:
     """A named Docker volume, removed after the test's containers."""
-    name = f"smoke-{uuid.uuid4().hex[:12]}"
-    subprocess.run(["docker", "volume", "create", name], capture_output=True, check=True)
-    yield name
-    subprocess.run(["docker", "volume", "rm", name], capture_output=True, check=False)
+    yield from docker_object("volume")

@@ -12,7 +12,13 @@ import jwt
 import pytest
 from multilogin_harness import HubProcess, free_port
 
-from service_fixtures import KeycloakRealm, RunningMockMoodle, chromium_launch_args
+from service_fixtures import (
+    KeycloakRealm,
+    RunningMockMoodle,
+    chromium_launch_args,
+    fresh_page,
+    launched_chromium,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -106,22 +112,15 @@ def hub_without_keycloak_backend(
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(**chromium_launch_args())
+    with launched_chromium(chromium_launch_args()) as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture
 def page(browser: Any, hub: HubProcess) -> Iterator[Any]:
     """A fresh browser profile per test, and a hub without users."""
-    hub.delete_all_users()
-    context = browser.new_context()
-    context.set_default_timeout(30_000)
-    yield context.new_page()
-    context.close()
+    with fresh_page(browser, hub) as fresh:
+        yield fresh
 
 
 def keycloak_sign_in(page: Any, hub: HubProcess, keycloak: KeycloakRealm, username: str) -> None:

@@ -27,7 +27,9 @@ from service_fixtures import (
     RunningMockMoodle,
     SiteTls,
     chromium_launch_args,
+    fresh_page,
     keycloak_over_https,
+    launched_chromium,
 )
 from tools import docker
 from tools.bootstrap import versions
@@ -196,21 +198,14 @@ def hub(
 
 @pytest.fixture(scope="module")
 def browser(ca: tls.RunCA, ports: Ports) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(**chromium_launch_args(ca, ports.routes))
+    with launched_chromium(chromium_launch_args(ca, ports.routes)) as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture
 def page(browser: Any, hub: HubProcess) -> Iterator[Any]:
-    hub.delete_all_users()
-    context = browser.new_context()
-    context.set_default_timeout(30_000)
-    yield context.new_page()
-    context.close()
+    with fresh_page(browser, hub) as fresh:
+        yield fresh
 
 
 def launch_cookies(response: Any) -> list[str]:
