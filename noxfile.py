@@ -118,7 +118,7 @@ def rehearsal(session: nox.Session) -> None:
     version = session.posargs[:1]
     session.run("python", "-m", "devenv.rehearsal", "up", *version)
     session.run(
-        "pytest", "-m", "cluster", "--environment=rehearsal", "e2e/test_upgrade.py", "e2e",
+        "pytest", "-m", "cluster", "--environment=rehearsal", "e2e",
         *session.posargs[1:],
     )  # fmt: skip
 

@@ -73,6 +73,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if config.getoption("--environment") == "rehearsal":
+        # The upgrade story first: the other stories run against the upgraded release.
+        items.sort(key=lambda item: item.get_closest_marker("rehearsal") is None)
         return
     dropped = [item for item in items if item.get_closest_marker("rehearsal")]
     if dropped:

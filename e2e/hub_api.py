@@ -22,6 +22,19 @@ def xsrf_headers(context: BrowserContext) -> dict[str, str]:
     return {"X-XSRFToken": token}
 
 
+def signed_in_session(context: BrowserContext) -> requests.Session:
+    """The browser context's signed-in session (its cookies), for requests sent from this
+    process. Playwright's own request client resolves host names itself, past Chromium's
+    resolver rules; this process routes and trusts the rehearsal's sites as Chromium does."""
+    session = requests.Session()
+    for cookie in context.cookies():
+        session.cookies.set(
+            cookie["name"], cookie["value"], domain=cookie["domain"], path=cookie["path"]
+        )
+    session.headers.update(xsrf_headers(context))
+    return session
+
+
 class HubAdmin:
     """The hub's REST API with an admin's token."""
 
@@ -34,14 +47,14 @@ class HubAdmin:
     @classmethod
     def from_signed_in_context(cls, context: BrowserContext, env: Environment) -> HubAdmin:
         """Make a token through the browser session of an admin signed in to the hub."""
-        response = context.request.post(
+        response = signed_in_session(context).post(
             f"{env.hub_url}/hub/api/users/admin/tokens",
-            data={"note": "e2e", "expires_in": TOKEN_LIFETIME_S},
-            headers=xsrf_headers(context),
+            json={"note": "e2e", "expires_in": TOKEN_LIFETIME_S},
+            timeout=30,
         )
         if not response.ok:
             raise AssertionError(
-                f"creating an admin token failed: {response.status} {response.text()}"
+                f"creating an admin token failed: {response.status_code} {response.text}"
             )
         return cls(env, response.json()["token"])
 

@@ -11,7 +11,7 @@ import re
 
 import pytest
 from environment import Environment
-from hub_api import HubAdmin
+from hub_api import HubAdmin, signed_in_session
 from keycloak_admin import KeycloakAdmin
 from pages import HubPages, KeycloakLoginPage, LabPage, MockMoodlePages
 from playwright.sync_api import BrowserContext, Page, expect
@@ -33,7 +33,7 @@ REFRESH_WAIT_S = 120  # the dev values' auth_refresh_age (30 s) and a page load 
 
 def signed_in_as(page: Page, env: Environment) -> str | None:
     """The hub user of the page's session (None when it has none)."""
-    response = page.request.get(f"{env.hub_url}/hub/api/user")
+    response = signed_in_session(page.context).get(f"{env.hub_url}/hub/api/user", timeout=30)
     return response.json()["name"] if response.ok else None
 
 

@@ -2,7 +2,7 @@
 server and work; `helm upgrade` to the release under test, from the registry by version; the hub
 comes back, the server was never restarted, the work is there and the database is migrated.
 
-Runs first (`nox -s rehearsal` names this file first), so that the other stories run against the
+Runs first (e2e/conftest.py orders it so), so that the other stories run against the
 upgraded release. Only with `--environment=rehearsal`.
 """
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 from environment import Environment
-from hub_api import SERVER_STOP_WAIT_S, HubAdmin, xsrf_headers
+from hub_api import SERVER_STOP_WAIT_S, HubAdmin, signed_in_session
 from pages import HubPages, LabPage, MockMoodlePages
 from playwright.sync_api import BrowserContext, Page, expect
 from waits import wait_until
@@ -161,12 +161,12 @@ def test_student_cannot_forge_the_gpu_profile(
     expect(page.get_by_text(re.compile("only for members of"))).to_be_visible()
     assert not env.lab_pods("student")
 
-    response = context.request.post(
+    response = signed_in_session(context).post(
         f"{env.hub_url}/hub/api/users/student/server",
-        data={"profile": "gpu", "gpus": 1},
-        headers=xsrf_headers(context),
+        json={"profile": "gpu", "gpus": 1},
+        timeout=60,
     )
-    assert response.status == 403, response.text()
+    assert response.status_code == 403, response.text
     assert "only for members of" in response.json()["message"]
     assert not env.lab_pods("student")
 
