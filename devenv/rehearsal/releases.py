@@ -10,6 +10,7 @@ so the rehearsal pulls exactly what a promotion would copy to production.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 import tomllib
@@ -19,7 +20,7 @@ from pathlib import Path
 from tools import local_registry
 from tools.bootstrap.paths import REPO_ROOT, cache_dir, logs_dir
 from tools.bootstrap.progress import say
-from tools.bootstrap.run import run
+from tools.bootstrap.run import run, succeeds
 from tools.images import spec
 from tools.release import images, release, version
 
@@ -53,11 +54,15 @@ def recorded_previous(path: Path = PREVIOUS_RELEASE) -> RecordedRelease:
 
 
 def source_tree(commit: str) -> Path:
-    """A checkout of `commit` in the cache (a git worktree of this repo), made once."""
-    folder = cache_dir() / "rehearsal" / f"source-{commit[:12]}"
-    if not (folder / ".git").exists():
-        run(["git", "-C", REPO_ROOT, "worktree", "prune"])
-        run(["git", "-C", REPO_ROOT, "worktree", "add", "--force", "--detach", folder, commit])
+    """A clone of this repo at `commit` in the cache, made once. A clone, not a worktree: it
+    outlives the checkout that made it (CI clones into a temporary folder)."""
+    folder = cache_dir() / "rehearsal" / f"clone-{commit[:12]}"
+    if folder.exists() and not succeeds(["git", "-C", folder, "cat-file", "-e", commit]):
+        shutil.rmtree(folder)
+    if not folder.exists():
+        run(["git", "clone", "--quiet", "--no-checkout", REPO_ROOT, folder])
+    if run(["git", "-C", folder, "rev-parse", "HEAD"]).strip() != commit:
+        run(["git", "-C", folder, "checkout", "--quiet", "--detach", commit])
     return folder
 
 
