@@ -2,6 +2,7 @@
 
 `up(version)`: the cluster and its registry; the release under test (`version`, made here
 before, or one of the working tree made now) and the previous release (previous-release.toml);
+an earlier rehearsal removed;
 the nodes resolving the registry the charts name to the local one; the run's CA and the sites'
 certificates, the hub's secrets; Keycloak, the mock Moodle and PostgreSQL over HTTPS; the
 previous release installed from the registry by version; rollouts; answers over HTTPS.
@@ -185,6 +186,10 @@ def up(env: RehearsalEnvironment, version: str | None) -> None:
         state_file().write_text(json.dumps({"version": target}))
     with logged_step("the previous release", "rehearsal-previous"):
         previous = releases.release_previous(releases.recorded_previous())
+    # Every rehearsal starts from a fresh install of the previous release, as a campus upgrades
+    # from what it runs: an earlier rehearsal's namespace (its database too) goes first.
+    if env.cluster.kubectl("get", "namespace", env.namespace, "--ignore-not-found").strip():
+        down(env)
     with logged_step("nodes resolve the release registry to the local one", "rehearsal-mirror"):
         local_registry.mirror(releases.PUBLISHED_AS)
     with logged_step("the run's CA, certificates and secrets", "rehearsal-secrets"):
