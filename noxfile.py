@@ -108,7 +108,7 @@ def e2e(session: nox.Session) -> None:
     session.run("pytest", "-m", "cluster", "e2e", *session.posargs)
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=PYTHON, tags=["ci"])
 def rehearsal(session: nox.Session) -> None:
     """The production rehearsal: the previous release from the registry, upgraded to `-- X.Y.Z`
     (a release made here; default: the working tree, released now), then the user stories
