@@ -58,3 +58,19 @@ def test_the_smoke_tests_collect_in_a_venv_with_only_what_the_workflow_installs(
     )  # fmt: skip
     assert collected.returncode == 0, collected.stdout + collected.stderr
     assert " tests collected" in collected.stdout, collected.stdout
+
+
+RELEASE_WORKFLOW = WORKFLOWS / "release.yaml"
+
+
+def test_a_tag_releases_rehearses_and_only_then_promotes_with_the_sessions() -> None:
+    sessions = []
+    for step in steps(RELEASE_WORKFLOW):
+        words = shlex.split(step.get("run", ""))
+        if words[:2] == ["./noxw", "-s"]:
+            assert "if" not in step, f"{step['name']}: runs only after every step before passed"
+            sessions.append(words[2])
+    assert sessions == ["release", "rehearsal", "promote"]
+    noxfile = (REPO_ROOT / "noxfile.py").read_text()
+    for session in sessions:
+        assert f"def {session}(session: nox.Session)" in noxfile
