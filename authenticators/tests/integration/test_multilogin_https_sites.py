@@ -32,17 +32,14 @@ from service_fixtures import (
     launched_chromium,
 )
 from tools import docker
-from tools.bootstrap import versions
 from tools.bootstrap.run import RunError
+from tools.images import build, spec
 
 pytestmark = pytest.mark.integration
 
 HUB = "https://hub.campus.test"
 LOGIN = "https://login.campus.test"
 MOODLE = "https://moodle.school.test"
-CHP_IMAGE = (
-    f"quay.io/jupyterhub/configurable-http-proxy:{versions.get('proxy.configurable_http_proxy')}"
-)
 CAMPUS_MOODLE_TRUST = {"name": "moodle", "authoritative_usernames": "(?!admin$)[a-z0-9-]+"}
 
 
@@ -89,8 +86,8 @@ def proxy(
     ca: tls.RunCA, ports: Ports, proxy_token: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """configurable-http-proxy serving the hub site's certificate, as the chart runs it."""
-    if docker.image_id(CHP_IMAGE) is None:
-        pytest.fail(f"{CHP_IMAGE} is needed: python -m tools.images build configurable-http-proxy")
+    # Built now when it is not (a fresh machine runs these tests before the image sessions).
+    image = build.build(spec.load(), ["configurable-http-proxy"])["configurable-http-proxy"]
     # The proxy runs as nobody (65534): it gets a copy of the key it can read.
     mounted = tmp_path_factory.mktemp("chp-tls")
     mounted.chmod(0o755)
@@ -104,7 +101,7 @@ def proxy(
         "run", "--detach", "--rm", "--name", name, "--network", "host",
         "--env", f"CONFIGPROXY_AUTH_TOKEN={proxy_token}",
         "--volume", f"{mounted}:/etc/chp/tls:ro",
-        CHP_IMAGE,
+        image.reference,
         "--ip=127.0.0.1", f"--port={ports.proxy}",
         "--api-ip=127.0.0.1", f"--api-port={ports.proxy_api}",
         f"--default-target={hub}", f"--error-target={hub}/hub/error",
