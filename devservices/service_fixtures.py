@@ -182,6 +182,18 @@ class RunningMockMoodle:
     client_context: ssl.SSLContext | None = None
     """Trusts the mock's certificate when it serves HTTPS."""
 
+    def lti13_platform(self, **trust: Any) -> dict[str, Any]:
+        """The hub's LTI13Login.platforms entry for this mock, with `trust` (name, usernames)."""
+        lti13 = self.platform["lti13"]
+        return {
+            "issuer": lti13["issuer"],
+            "client_ids": [lti13["client_id"]],
+            "deployment_ids": [lti13["deployment_id"]],
+            "authorize_url": lti13["authorize_url"],
+            "jwks_url": lti13["jwks_url"],
+            **trust,
+        }
+
     def course_url(self, username: str, context_id: str) -> str:
         query = urllib.parse.urlencode({"user": username})
         return f"{self.url}/course/{urllib.parse.quote(context_id)}?{query}"

@@ -6,6 +6,7 @@ import hashlib
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,6 +44,19 @@ def pushed(*names: str) -> dict[str, LockedImage]:
 
 
 ENV = dev_env.current()
+
+
+def rendered_services(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **overrides: Any
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """The dev services chart rendered with the pushed images and `overrides` of its values,
+    by (kind, name)."""
+    monkeypatch.setenv("JHK8S_CACHE_DIR", str(tmp_path))
+    values = {**dev_env.services_values(ENV, pushed()), **overrides}
+    documents = charts.render_documents(dev_env.SERVICES_CHART, values)
+    return {(d["kind"], d["metadata"]["name"]): d for d in documents}
+
+
 # The chart names its config-hash annotation; a changed ConfigMap must change it.
 CONFIG_HASH_ANNOTATION = "jupyterhub-k8s.io/config-hash"
 
@@ -99,13 +113,6 @@ def test_mock_moodle_config_points_at_the_hub_and_has_the_extra_courses() -> Non
     assert config["tool"]["lti11_launch_url"] == f"{hub}/hub/lti/launch"
     assert "nlp-101" in {course["context_id"] for course in config["courses"]}
     assert {"student", "learner-20"} <= {user["username"] for user in config["users"]}
-
-
-def rendered_services(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict:
-    monkeypatch.setenv("JHK8S_CACHE_DIR", str(tmp_path))
-    values = dev_env.services_values(ENV, pushed())
-    documents = charts.render_documents(dev_env.SERVICES_CHART, values)
-    return {(d["kind"], d["metadata"]["name"]): d for d in documents}
 
 
 def config_hash(documents: dict, name: str) -> str:

@@ -7,23 +7,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_dev_env import ENV, pushed
+from test_dev_env import rendered_services
 
-from devenv import charts, dev_env
 from tools.bootstrap.run import RunError
 
 SECRETS = {"keycloak": "login-campus-test-tls", "mockMoodle": "moodle-school-test-tls"}
 
 
 def rendered(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tls_secrets: dict[str, str] | None
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tls_secrets: dict | None
 ) -> dict[tuple[str, str], dict[str, Any]]:
-    monkeypatch.setenv("JHK8S_CACHE_DIR", str(tmp_path))
-    values = dev_env.services_values(ENV, pushed())
-    if tls_secrets is not None:
-        values["tlsSecrets"] = tls_secrets
-    documents = charts.render_documents(dev_env.SERVICES_CHART, values)
-    return {(d["kind"], d["metadata"]["name"]): d for d in documents}
+    overrides = {} if tls_secrets is None else {"tlsSecrets": tls_secrets}
+    return rendered_services(monkeypatch, tmp_path, **overrides)
 
 
 def container(documents: dict, name: str) -> dict[str, Any]:

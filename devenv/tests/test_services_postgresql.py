@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
-from test_dev_env import ENV, pushed
+from test_dev_env import rendered_services
 
-from devenv import charts, dev_env, hub_secret
+from devenv import hub_secret
 from tools.bootstrap.run import RunError
 
 HUB_CHART_DEPLOYMENT = (
@@ -26,13 +27,11 @@ ENABLED = {
 }
 
 
-def rendered(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, postgresql: dict | None) -> dict:
-    monkeypatch.setenv("JHK8S_CACHE_DIR", str(tmp_path))
-    values = dev_env.services_values(ENV, pushed())
-    if postgresql is not None:
-        values["postgresql"] = postgresql
-    documents = charts.render_documents(dev_env.SERVICES_CHART, values)
-    return {(d["kind"], d["metadata"]["name"]): d for d in documents}
+def rendered(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, postgresql: dict | None
+) -> dict[tuple[str, str], dict[str, Any]]:
+    overrides = {} if postgresql is None else {"postgresql": postgresql}
+    return rendered_services(monkeypatch, tmp_path, **overrides)
 
 
 def test_off_unless_enabled(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

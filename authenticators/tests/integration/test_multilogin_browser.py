@@ -58,7 +58,7 @@ def hub(
     keycloak: KeycloakRealm,
     moodle: RunningMockMoodle,
 ) -> Iterator[HubProcess]:
-    lti11, lti13 = moodle.platform["lti11"], moodle.platform["lti13"]
+    lti11 = moodle.platform["lti11"]
     process = HubProcess(
         tmp_path_factory.mktemp("hub"),
         hub_port,
@@ -71,18 +71,7 @@ def hub(
                 "consumers": {lti11["consumer_key"]: lti11["shared_secret"]},
                 "consumer_trust": {lti11["consumer_key"]: CAMPUS_MOODLE_TRUST},
             },
-            "LTI13Login": {
-                "platforms": [
-                    {
-                        "issuer": lti13["issuer"],
-                        "client_ids": [lti13["client_id"]],
-                        "deployment_ids": [lti13["deployment_id"]],
-                        "authorize_url": lti13["authorize_url"],
-                        "jwks_url": lti13["jwks_url"],
-                        **CAMPUS_MOODLE_TRUST,
-                    }
-                ]
-            },
+            "LTI13Login": {"platforms": [moodle.lti13_platform(**CAMPUS_MOODLE_TRUST)]},
         },
     )
     process.start()

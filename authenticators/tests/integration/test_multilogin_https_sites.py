@@ -140,7 +140,6 @@ def hub(
     moodle: RunningMockMoodle,
     campus_login: KeycloakRealm,
 ) -> Iterator[HubProcess]:
-    lti13 = moodle.platform["lti13"]
     keycloak = campus_login.server
     process = HubProcess(
         tmp_path_factory.mktemp("hub"),
@@ -166,18 +165,7 @@ def hub(
                 "client_secret": campus_login.client_secret,
                 "allowed_groups": {"students", "instructors", "admins", "gpu"},
             },
-            "LTI13Login": {
-                "platforms": [
-                    {
-                        "issuer": lti13["issuer"],
-                        "client_ids": [lti13["client_id"]],
-                        "deployment_ids": [lti13["deployment_id"]],
-                        "authorize_url": lti13["authorize_url"],
-                        "jwks_url": lti13["jwks_url"],
-                        **CAMPUS_MOODLE_TRUST,
-                    }
-                ]
-            },
+            "LTI13Login": {"platforms": [moodle.lti13_platform(**CAMPUS_MOODLE_TRUST)]},
         },
         # The hub fetches the mock Moodle's keys and Keycloak's tokens at their https:// names.
         routes=ports.routes,
