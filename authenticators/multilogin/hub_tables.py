@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Session
 
 
@@ -28,6 +28,8 @@ class Base(DeclarativeBase):
     """The declarative base of every multilogin table (names start with `multilogin_`)."""
 
 
+# PostgreSQL's SQLSTATE for "relation already exists".
+DUPLICATE_TABLE = "42P07"
 # Engines whose tables exist; weak, so a hub (or test) that drops its engine drops the entry.
 _ready: weakref.WeakSet[Engine] = weakref.WeakSet()
 
@@ -36,16 +38,20 @@ def ensure_tables(engine: Engine) -> None:
     """Create the missing multilogin tables, once per engine and process."""
     if engine not in _ready:
         # Another process may create a table between the check and the CREATE: PostgreSQL then
-        # refuses the second CREATE with a unique violation in its catalog (pg_type). The table
-        # exists then; checking again skips it and creates what is still missing (each table can
-        # be lost to another creator once, hence one try more than there are tables).
+        # refuses the second CREATE, with a unique violation in its catalog (pg_type) or with
+        # "relation already exists" (DuplicateTable), whichever step the other creator won. The
+        # table exists then; checking again skips it and creates what is still missing (each
+        # table can be lost to another creator once, hence one try more than there are tables).
         attempts = len(Base.metadata.tables) + 1
         for attempt in range(attempts):
             try:
                 Base.metadata.create_all(engine, checkfirst=True)
                 break
-            except IntegrityError:
-                if attempt == attempts - 1:
+            except (IntegrityError, ProgrammingError) as error:
+                lost_a_race = isinstance(error, IntegrityError) or (
+                    getattr(error.orig, "sqlstate", None) == DUPLICATE_TABLE
+                )
+                if not lost_a_race or attempt == attempts - 1:
                     raise
         _ready.add(engine)
 
