@@ -22,15 +22,15 @@ def xsrf_headers(context: BrowserContext) -> dict[str, str]:
     return {"X-XSRFToken": token}
 
 
-def signed_in_session(context: BrowserContext) -> requests.Session:
-    """The browser context's signed-in session (its cookies), for requests sent from this
-    process. Playwright's own request client resolves host names itself, past Chromium's
-    resolver rules; this process routes and trusts the rehearsal's sites as Chromium does."""
+def signed_in_session(context: BrowserContext, url: str) -> requests.Session:
+    """The browser context's signed-in session at the hub at `url`, for requests sent from this
+    process: the cookies Chromium sends to the hub's /hub/ pages (as Playwright selects them by
+    URL) in a Cookie header, and the XSRF token. Playwright's own request client resolves host
+    names itself, past Chromium's resolver rules; this process routes and trusts the rehearsal's
+    sites as Chromium does."""
     session = requests.Session()
-    for cookie in context.cookies():
-        session.cookies.set(
-            cookie["name"], cookie["value"], domain=cookie["domain"], path=cookie["path"]
-        )
+    cookies = context.cookies(f"{url}/hub/")
+    session.headers["Cookie"] = "; ".join(f"{c['name']}={c['value']}" for c in cookies)
     session.headers.update(xsrf_headers(context))
     return session
 
@@ -47,7 +47,7 @@ class HubAdmin:
     @classmethod
     def from_signed_in_context(cls, context: BrowserContext, env: Environment) -> HubAdmin:
         """Make a token through the browser session of an admin signed in to the hub."""
-        response = signed_in_session(context).post(
+        response = signed_in_session(context, env.hub_url).post(
             f"{env.hub_url}/hub/api/users/admin/tokens",
             json={"note": "e2e", "expires_in": TOKEN_LIFETIME_S},
             timeout=30,

@@ -33,7 +33,9 @@ REFRESH_WAIT_S = 120  # the dev values' auth_refresh_age (30 s) and a page load 
 
 def signed_in_as(page: Page, env: Environment) -> str | None:
     """The hub user of the page's session (None when it has none)."""
-    response = signed_in_session(page.context).get(f"{env.hub_url}/hub/api/user", timeout=30)
+    response = signed_in_session(page.context, env.hub_url).get(
+        f"{env.hub_url}/hub/api/user", timeout=30
+    )
     return response.json()["name"] if response.ok else None
 
 

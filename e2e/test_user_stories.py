@@ -161,7 +161,7 @@ def test_student_cannot_forge_the_gpu_profile(
     expect(page.get_by_text(re.compile("only for members of"))).to_be_visible()
     assert not env.lab_pods("student")
 
-    response = signed_in_session(context).post(
+    response = signed_in_session(context, env.hub_url).post(
         f"{env.hub_url}/hub/api/users/student/server",
         json={"profile": "gpu", "gpus": 1},
         timeout=60,

@@ -67,7 +67,8 @@ def node_ports(ca: tls.RunCA, tmp_path_factory: pytest.TempPathFactory) -> Itera
     locked = lock.read()
     if "configurable-http-proxy" not in locked:
         pytest.fail("run `python -m tools.images build configurable-http-proxy` first")
-    cluster.load_images(CLUSTER, [locked["configurable-http-proxy"].reference])
+    # The nodes pull only from the local registry, by the pushed digest.
+    locked = {**locked, **cluster.push_images(["configurable-http-proxy"])}
     values = {
         "proxy": {
             **image_values(locked, dev_lab_keys())["proxy"],
