@@ -7,6 +7,8 @@ from typing import Any
 import requests
 from environment import Environment
 from playwright.sync_api import BrowserContext
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 from waits import wait_until
 
 SERVER_STOP_WAIT_S = 180
@@ -43,6 +45,12 @@ class HubAdmin:
         self.api = f"{env.hub_url}/hub/api"
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"token {token}"
+        # configurable-http-proxy (Node) closes a keep-alive connection idle for 5 s
+        # (https://nodejs.org/api/http.html#serverkeepalivetimeout); a request sent as it closes
+        # one gets no answer (RemoteDisconnected). Idempotent requests go again on a new one.
+        retry = Retry(total=2, connect=2, read=2, status=0)
+        for scheme in ("http://", "https://"):
+            self.session.mount(scheme, HTTPAdapter(max_retries=retry))
 
     @classmethod
     def from_signed_in_context(cls, context: BrowserContext, env: Environment) -> HubAdmin:
