@@ -36,7 +36,7 @@ def main(argv: list[str]) -> int:
             return 2
     verbs = {
         "up": lambda: steps.up(env, version),
-        "status": lambda: (steps.trust_run_ca(env), dev_env.status(env)),
+        "status": lambda: steps.status(env),
         "down": lambda: steps.down(env),
     }
     return commands.main("devenv.rehearsal", verbs, argv, ERRORS)

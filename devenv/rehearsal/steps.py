@@ -212,5 +212,11 @@ def up(env: RehearsalEnvironment, version: str | None) -> None:
     say(f"    installed {previous}; the upgrade story upgrades it to {target}")
 
 
+def status(env: RehearsalEnvironment) -> None:
+    """What runs in the rehearsal's namespace and which sites answer over HTTPS."""
+    trust_run_ca(env)
+    dev_env.status(env)
+
+
 def down(env: RehearsalEnvironment) -> None:
     dev_env.down(env)
