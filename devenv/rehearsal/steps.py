@@ -30,12 +30,16 @@ from devenv.rehearsal.environment import (
     RehearsalEnvironment,
 )
 from tools import local_registry
-from tools.bootstrap.paths import cache_dir
+from tools.bootstrap.paths import REPO_ROOT, cache_dir
 from tools.bootstrap.progress import say
 from tools.images import build, lock, spec
 
 CHART = f"oci://{local_registry.HOST_ENDPOINT}/charts/jupyterhub-k8s"
 VALUES = Path(__file__).with_name("values.yaml")
+# Where a tree keeps the dev values, relative to its root: the previous release's own come from
+# its source tree, so a key that changed between the releases is given to each in its form.
+DEV_VALUES = dev_env.DEV_VALUES.relative_to(REPO_ROOT)
+SERVICES_VALUES = dev_env.SERVICES_VALUES.relative_to(REPO_ROOT)
 HUB_SECRET = "jupyterhub-secrets"  # noqa: S105 - a Secret name: hub.existingSecret, the database password
 CA_SECRET = "run-ca"  # noqa: S105 - a Secret name
 TLS_SECRET = {"hub": "hub-tls", "login": "login-tls", "moodle": "moodle-tls"}
@@ -119,9 +123,10 @@ def services_values(env: RehearsalEnvironment, locked: dict[str, lock.LockedImag
     return values
 
 
-def dev_values_for_a_release() -> dict[str, Any]:
-    """The dev values without what a release or the rehearsal sets (NOT_FROM_DEV_VALUES)."""
-    values = copy.deepcopy(dev_env.dev_values())
+def dev_values_for_a_release(source: Path = REPO_ROOT) -> dict[str, Any]:
+    """The dev values of the tree `source` without what a release or the rehearsal sets
+    (NOT_FROM_DEV_VALUES)."""
+    values = copy.deepcopy(yaml.safe_load((source / DEV_VALUES).read_text()))
     for *parents, key in NOT_FROM_DEV_VALUES:
         node = values
         for parent in parents:
@@ -151,12 +156,15 @@ def generated_values(env: RehearsalEnvironment) -> dict[str, Any]:
     }
 
 
-def values_files(env: RehearsalEnvironment) -> list[str]:
-    folder = cache_dir() / "rehearsal"
+def values_files(env: RehearsalEnvironment, source: Path = REPO_ROOT) -> list[str]:
+    """Helm's `--values` for a release built from the tree `source`: that tree's dev values, as
+    a campus upgrades with the values its release notes ask for, then the production shape
+    (VALUES) and the rehearsal's URLs."""
+    folder = cache_dir() / "rehearsal" / "values" / source.name
     folder.mkdir(parents=True, exist_ok=True)
     files = []
     for name, values in (
-        ("values-from-dev.yaml", dev_values_for_a_release()),
+        ("values-from-dev.yaml", dev_values_for_a_release(source)),
         ("values-generated.yaml", generated_values(env)),
     ):
         path = folder / name
@@ -164,16 +172,19 @@ def values_files(env: RehearsalEnvironment) -> list[str]:
         files.append(path)
     dev_from, generated = files
     return [
-        "--values", str(dev_from), "--values", str(dev_env.SERVICES_VALUES),
+        "--values", str(dev_from), "--values", str(source / SERVICES_VALUES),
         "--values", str(VALUES), "--values", str(generated),
     ]  # fmt: skip
 
 
-def install_hub(env: RehearsalEnvironment, version: str, log: Path | None = None) -> None:
-    """Install (or upgrade to) the released chart `version` from the local registry."""
+def install_hub(
+    env: RehearsalEnvironment, version: str, source: Path = REPO_ROOT, log: Path | None = None
+) -> None:
+    """Install (or upgrade to) the released chart `version` from the local registry, with the
+    values of the tree it was released from."""
     charts.helm(
         env.cluster, "upgrade", "--install", HUB_RELEASE, CHART, "--version", version,
-        "--plain-http", *values_files(env), "--wait", "--timeout", "10m",
+        "--plain-http", *values_files(env, source), "--wait", "--timeout", "10m",
         namespace=env.namespace, log=log,
     )  # fmt: skip
     say(f"    release {HUB_RELEASE} {version} in namespace {env.namespace}")
@@ -185,7 +196,8 @@ def up(env: RehearsalEnvironment, version: str | None) -> None:
         target = version or releases.release_working_tree()
         state_file().write_text(json.dumps({"version": target}))
     with logged_step("the previous release", "rehearsal-previous"):
-        previous = releases.release_previous(releases.recorded_previous())
+        recorded = releases.recorded_previous()
+        previous = releases.release_previous(recorded)
     # Every rehearsal starts from a fresh install of the previous release, as a campus upgrades
     # from what it runs: an earlier rehearsal's namespace (its database too) goes first.
     if env.cluster.kubectl("get", "namespace", env.namespace, "--ignore-not-found").strip():
@@ -204,7 +216,7 @@ def up(env: RehearsalEnvironment, version: str | None) -> None:
             namespace=env.namespace, log=log,
         )  # fmt: skip
     with logged_step(f"release {previous} from the registry", "rehearsal-install") as log:
-        install_hub(env, previous, log)
+        install_hub(env, previous, releases.source_tree(recorded.commit), log)
     with logged_step("rollouts", "rehearsal-rollouts") as log:
         dev_env.wait_for_rollouts(env, log)
     with logged_step("answers over HTTPS", "rehearsal-answers"):

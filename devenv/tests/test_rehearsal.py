@@ -82,6 +82,30 @@ def test_the_dev_values_lose_what_a_release_sets_and_keep_the_stories_settings()
     assert "image" in dev_env.dev_values()["hub"], "the dev values themselves are untouched"
 
 
+def test_a_release_gets_the_dev_values_of_the_tree_it_was_released_from(tmp_path: Path) -> None:
+    previous = tmp_path / "clone-previous"
+    (previous / steps.DEV_VALUES).parent.mkdir(parents=True)
+    (previous / steps.SERVICES_VALUES).parent.mkdir(parents=True)
+    old_profiles = [{"slug": "old", "displayName": "Old lab"}]
+    (previous / steps.DEV_VALUES).write_text(
+        yaml.safe_dump(
+            {"hub": {"image": {"name": "x"}}, "singleuser": {"profileList": old_profiles}}
+        )
+    )
+    (previous / steps.SERVICES_VALUES).write_text("{}\n")
+
+    previous_files = steps.values_files(ENV, previous)[1::2]
+    current_files = steps.values_files(ENV)[1::2]
+
+    previous_dev = yaml.safe_load(Path(previous_files[0]).read_text())
+    assert previous_dev == {"hub": {}, "singleuser": {"profileList": old_profiles}}
+    assert previous_files[1] == str(previous / steps.SERVICES_VALUES)
+    current_dev = yaml.safe_load(Path(current_files[0]).read_text())
+    assert current_dev == steps.dev_values_for_a_release()
+    assert current_files[1] == str(dev_env.SERVICES_VALUES)
+    assert previous_files[2] == current_files[2] == str(steps.VALUES), "one production shape"
+
+
 def test_the_hub_chart_renders_production_shaped_with_the_rehearsal_values(tmp_path: Path) -> None:
     released_images = tmp_path / "released-images.yaml"
     released_images.write_text(
