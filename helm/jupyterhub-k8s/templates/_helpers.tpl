@@ -126,6 +126,55 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace 
           {{- concat .root.Values.networkPolicy.alwaysExcept (.except | default list) | uniq | toYaml | nindent 10 }}
 {{- end -}}
 
+{{/* The first and the last address of an IPv4 CIDR, as two integers: "first last". */}}
+{{- define "jhk8s.cidrBounds" -}}
+{{- $parts := split "/" . -}}
+{{- $first := 0 -}}
+{{- range splitList "." $parts._0 }}{{ $first = add (mul $first 256) (atoi .) }}{{ end -}}
+{{- $size := 1 -}}
+{{- range until (sub 32 (atoi $parts._1) | int) }}{{ $size = mul $size 2 }}{{ end -}}
+{{- $first = mul (div $first $size) $size -}}
+{{- printf "%d %d" $first (sub (add $first $size) 1) -}}
+{{- end -}}
+
+{{/* Whether the CIDR .outer holds all of the CIDR .inner: "true" or "". */}}
+{{- define "jhk8s.cidrHolds" -}}
+{{- $outer := splitList " " (include "jhk8s.cidrBounds" .outer) -}}
+{{- $inner := splitList " " (include "jhk8s.cidrBounds" .inner) -}}
+{{- if and (le (atoi (index $outer 0)) (atoi (index $inner 0))) (ge (atoi (index $outer 1)) (atoi (index $inner 1))) -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{/* The campus's extra egress rules (.rules, found at the values key .key), each address block
+     given the networkPolicy.alwaysExcept ranges it holds as exceptions, so that no rule reopens
+     cloud metadata; a block inside one of those ranges stops the install instead. */}}
+{{- define "jhk8s.extraEgress" -}}
+{{- $always := .root.Values.networkPolicy.alwaysExcept -}}
+{{- range $index, $rule := .rules }}
+{{- $to := list }}
+{{- range $peer := $rule.to }}
+{{- if $peer.ipBlock }}
+{{- $cidr := $peer.ipBlock.cidr }}
+{{- $except := $peer.ipBlock.except | default list }}
+{{- range $always }}
+{{- if include "jhk8s.cidrHolds" (dict "outer" . "inner" $cidr) }}
+{{- fail (printf "%s[%d]: %s lies inside networkPolicy.alwaysExcept's %s, which no rule may open" $.key $index $cidr .) }}
+{{- else if include "jhk8s.cidrHolds" (dict "outer" $cidr "inner" .) }}
+{{- $except = append $except . }}
+{{- end }}
+{{- end }}
+{{- $block := dict "cidr" $cidr }}
+{{- if $except }}{{ $_ := set $block "except" ($except | uniq) }}{{ end }}
+{{- $to = append $to (dict "ipBlock" $block) }}
+{{- else }}
+{{- $to = append $to $peer }}
+{{- end }}
+{{- end }}
+- {{ omit $rule "to" | merge (dict "to" $to) | toYaml | nindent 2 | trim }}
+{{- end }}
+{{- end -}}
+
 {{/* JupyterHub.subdomain_host as z2jh spells it (hub.config), "" when unset. */}}
 {{- define "jhk8s.subdomainHost" -}}
 {{- dig "JupyterHub" "subdomain_host" "" .Values.hub.config -}}
