@@ -164,6 +164,9 @@ HOSTILE_LINKS = [
     (PULL, urlencode({"repo": f"file://{SERVED}/repos/course"}), "repo"),
     (PULL, urlencode({"repo": COURSE, "depth": "1 --upload-pack=x"}), "depth"),
     (PULL, f"{urlencode({'repo': COURSE})}&subpath=%FF", "subpath"),
+    # nbgitpuller's old routes redirect to the page with the same query.
+    ("/git-sync", urlencode({"repo": '"><script>alert(1)</script>'}), "repo"),
+    ("/interact", urlencode({"repo": '"><script>alert(1)</script>'}), "repo"),
 ]
 
 
