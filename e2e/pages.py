@@ -178,6 +178,10 @@ class LabPage:
         expect(output).to_be_visible(timeout=KERNEL_TIMEOUT_MS)
         return output.inner_text()
 
+    def notifications(self) -> list[str]:
+        """The texts of the notifications JupyterLab shows as toasts."""
+        return self.page.locator(".Toastify__toast").all_inner_texts()
+
     def new_terminal(self) -> None:
         self.open_launcher()
         self.page.locator(".jp-Launcher .jp-LauncherCard[title*='terminal' i]").first.click()

@@ -96,6 +96,9 @@ def test_student_runs_a_notebook_on_a_cpu_profile(
     assert page.url.startswith(env.user_url("student")), f"the lab is not on its origin: {page.url}"
     lab.new_notebook()
     assert lab.run_cell("print(6 * 7)").strip() == "42"
+    # JupyterLab's question about Jupyter news shows within a second of the lab loading, unless
+    # the image's settings switch it off (images/README.md); by now the cell has run.
+    assert [text for text in lab.notifications() if "Jupyter news" in text] == []
     limits = lab_pod(env, "student")["spec"]["containers"][0]["resources"].get("limits", {})
     assert GPU_RESOURCE not in limits
 

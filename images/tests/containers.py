@@ -79,6 +79,19 @@ class Container:
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - localhost
             return json.load(response)
 
+    def get(self, container_port: int, path: str, token: str | None = None) -> tuple[int, bytes]:
+        """GET a published port (with `Authorization: token ...` when given): status and body,
+        error statuses included."""
+        headers = {"Authorization": f"token {token}"} if token else {}
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port(container_port)}{path}", headers=headers
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310 - localhost
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+
     def wait_for_exec(self, *command: str, timeout: float = 60) -> str:
         """The output of the first successful `docker exec` of command; fails after timeout."""
         deadline = time.monotonic() + timeout

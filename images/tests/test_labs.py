@@ -1,7 +1,12 @@
 """Lab images: docker-stacks conventions, jupyterhub-singleuser, and their libraries."""
 
+import json
+import shlex
+import subprocess
+from urllib.parse import urlencode
+
 import pytest
-from containers import docker_run, python_json
+from containers import Container, docker_run, python_json
 
 LABS = ["lab-base", "lab-nlp", "lab-deeplearning"]
 BASE_IMPORTS = "import numpy, pandas, matplotlib, jupyterlab, terminado, jupyter_server_terminals"
@@ -62,6 +67,121 @@ def test_jupyterlab_serves_a_terminal_and_a_python_kernel(name: str, image: str,
     assert b"JupyterLab" in lab.wait_for_http(8888, "/lab")
     assert lab.post(8888, "/api/terminals", {})["name"]
     assert lab.post(8888, "/api/kernels", {"name": "python3"})["name"] == "python3"
+
+
+NOTIFICATIONS = "@jupyterlab/apputils-extension:notification"
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.image(n)) for n in LABS])
+def test_jupyterlab_neither_asks_about_nor_fetches_news(name: str, image: str, start) -> None:
+    """With `fetchNews` at JupyterLab's default ("none"), the first open asks whether to fetch
+    Jupyter news; the image's overrides make "false" the default all users' settings start from."""
+    lab = start(image, *STANDALONE_LAB, ports=(8888,))
+    lab.wait_for_http(8888, "/api", timeout=120)
+    found = json.loads(lab.wait_for_http(8888, f"/lab/api/settings/{NOTIFICATIONS}"))
+    defaults = {key: value["default"] for key, value in found["schema"]["properties"].items()}
+    assert (defaults["fetchNews"], defaults["checkForUpdates"]) == ("false", False)
+    assert found["raw"] == "{}", "a fresh user has no settings of their own that could decide it"
+
+
+TOKEN = "smoke-test-token"
+LAB_WITH_TOKEN = ("jupyter", "lab", "--ip=0.0.0.0", "--port=8888", "--no-browser")
+# An instructor's repository with one notebook (also named `course.git`), served over git's
+# smart HTTP protocol (what GitHub and GitLab speak; nbgitpuller's shallow clones need it) by
+# `git http-backend` under Python's CGI server, in the lab's own container: the container
+# reaches no other host.
+SERVED = "/tmp/served"  # noqa: S108 - a folder inside the test's own container
+COURSE = "http://127.0.0.1:8000/cgi-bin/git/course"
+NOTEBOOK = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+BACKEND = (
+    f"#!/bin/sh\nexport GIT_PROJECT_ROOT={SERVED}/repos GIT_HTTP_EXPORT_ALL=1\n"
+    "exec git http-backend\n"
+)
+PUBLISH_COURSE = (
+    f"set -e; mkdir -p {SERVED}/cgi-bin; printf {shlex.quote(BACKEND)} > {SERVED}/cgi-bin/git;"
+    f" chmod +x {SERVED}/cgi-bin/git; git init -q --bare {SERVED}/repos/course;"
+    f" git clone -q {SERVED}/repos/course /tmp/w; cd /tmp/w;"
+    f" echo {shlex.quote(NOTEBOOK)} > intro.ipynb; git add intro.ipynb;"
+    " git -c user.name=Teacher -c user.email=t@example.org commit -qm 'Week 1';"
+    f" git push -q origin HEAD; ln -s course {SERVED}/repos/course.git"
+)
+
+
+def lab_serving_a_course(image: str, start) -> Container:
+    lab = start(image, *LAB_WITH_TOKEN, f"--IdentityProvider.token={TOKEN}", ports=(8888,))
+    lab.wait_for_http(8888, "/api", timeout=120)
+    lab.wait_for_exec("sh", "-c", PUBLISH_COURSE)
+    serve = ["python3", "-m", "http.server", "8000", "--cgi", "--bind", "127.0.0.1"]
+    subprocess.run(["docker", "exec", "-d", "-w", SERVED, lab.id, *serve], check=True)
+    lab.wait_for_exec("git", "ls-remote", COURSE)
+    return lab
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.image(n)) for n in LABS])
+def test_an_instructors_git_pull_link_puts_the_course_in_the_home_folder(
+    name: str, image: str, start
+) -> None:
+    lab = lab_serving_a_course(image, start)
+    link = urlencode({"repo": COURSE, "urlpath": "lab/tree/course/intro.ipynb"})
+    status, page = lab.get(8888, f"/git-pull?{link}", TOKEN)
+    assert status == 200
+    assert b"lab/tree/course/intro.ipynb" in page, "the page sends the student on to the notebook"
+    # The page's script follows the pull on this event stream; it ends when the pull has.
+    pulls = [
+        ({"repo": COURSE}, "course"),
+        ({"repo": f"{COURSE}.git"}, "course.git"),
+        ({"repo": COURSE, "branch": "master", "targetpath": "week1"}, "week1"),
+    ]
+    for query, folder in pulls:
+        status, events = lab.get(8888, f"/git-pull/api?{urlencode(query)}", TOKEN)
+        assert (status, b'"phase": "finished"' in events) == (200, True), events.decode()[-2000:]
+        status, listing = lab.get(8888, f"/api/contents/{folder}", TOKEN)
+        assert status == 200
+        assert "intro.ipynb" in [entry["name"] for entry in json.loads(listing)["content"]]
+        owner = lab.wait_for_exec("stat", "-c", "%U", f"/home/jovyan/{folder}/intro.ipynb")
+        assert owner.strip() == "jovyan"
+
+
+# Links a forum post could carry: the page (`/git-pull`) renders `repo` and the path unescaped;
+# the pull (`/git-pull/api`) clones where `targetpath` says. Each must get a 400 naming its key.
+PAGE, PULL = "/git-pull", "/git-pull/api"
+HOSTILE_LINKS = [
+    (PAGE, urlencode({"repo": '"><script>alert(1)</script>'}), "repo"),
+    (PAGE, urlencode({"repo": "javascript:alert(1)//x"}), "repo"),
+    (
+        PAGE,
+        urlencode({"repo": COURSE, "urlpath": "lab/tree/<img src=x onerror=alert(1)>"}),
+        "urlpath",
+    ),
+    (
+        PULL,
+        urlencode({"repo": COURSE, "targetpath": ".ipython/profile_default/startup"}),
+        "targetpath",
+    ),
+    (PULL, urlencode({"repo": COURSE, "targetPath": "/opt/venv/etc/ipython"}), "targetPath"),
+    (PULL, urlencode({"repo": COURSE, "targetpath": "course/../../escaped"}), "targetpath"),
+    (PULL, urlencode({"repo": COURSE, "branch": "--upload-pack=touch /tmp/x"}), "branch"),
+    (PULL, urlencode({"repo": f"file://{SERVED}/repos/course"}), "repo"),
+    (PULL, urlencode({"repo": COURSE, "depth": "1 --upload-pack=x"}), "depth"),
+    (PULL, f"{urlencode({'repo': COURSE})}&subpath=%FF", "subpath"),
+    # nbgitpuller's old routes redirect to the page with the same query.
+    ("/git-sync", urlencode({"repo": '"><script>alert(1)</script>'}), "repo"),
+    ("/interact", urlencode({"repo": '"><script>alert(1)</script>'}), "repo"),
+]
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.image(n)) for n in LABS])
+def test_git_pull_refuses_links_that_inject_script_or_write_outside_the_home_folder(
+    name: str, image: str, start
+) -> None:
+    lab = lab_serving_a_course(image, start)
+    for route, query, key in HOSTILE_LINKS:
+        status, body = lab.get(8888, f"{route}?{query}", TOKEN)
+        assert status == 400, (query, body.decode()[-2000:])
+        assert f"{key}: ".encode() in body, (query, body.decode()[-2000:])
+        assert b"<script>alert" not in body and b"Traceback" not in body
+    cloned = "ls -d /opt/venv/etc/ipython /home/escaped /home/jovyan/.ipython/*/startup/.git"
+    assert lab.wait_for_exec("sh", "-c", f"{cloned} 2>/dev/null; true").strip() == ""
 
 
 @pytest.mark.image("lab-nlp")
