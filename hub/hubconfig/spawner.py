@@ -14,7 +14,7 @@ from hubconfig.gpu_quota import GpuQuota, held_count, holdings
 from hubconfig.gpu_quota import check as check_gpu_quota
 from hubconfig.profiles import Offer, ProfileCatalogue, form_entries
 from hubconfig.refusals import forbidden
-from hubconfig.storage import CourseFolders
+from hubconfig.storage import MULTI_ATTACH, MULTI_ATTACH_HINT, CourseFolders
 
 
 class ProfileSpawner(KubeSpawner):
@@ -171,8 +171,12 @@ class ProfileSpawner(KubeSpawner):
     async def progress(self) -> AsyncIterator[dict[str, Any]]:
         if self.slow_spawn_message:
             yield {"progress": 1, "message": self._spawn_message()}
+        explained = False
         async for event in super().progress():
             yield event
+            if not explained and MULTI_ATTACH in event.get("message", ""):
+                explained = True
+                yield {"progress": event.get("progress"), "message": MULTI_ATTACH_HINT}
 
     def _spawn_message(self) -> str:
         return self.slow_spawn_message.format(

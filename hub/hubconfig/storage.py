@@ -16,6 +16,16 @@ from hubconfig.values import ValuesError
 # The pod volume of the shared course volume; each course folder is a subPath mount of it.
 COURSE_VOLUME = "course-folders"
 
+# The start of the attach-detach controller's event when a ReadWriteOnce volume is attached to
+# another node: a user's second server, on another node, waits for their one home.
+MULTI_ATTACH = "Multi-Attach error for volume"
+MULTI_ATTACH_HINT = (
+    "Your home volume is attached to the node where your other server runs, and this storage "
+    "attaches a volume to one node at a time. Stop your other server and this one continues; "
+    "the hub's administrators can give each server its own home or use shared storage "
+    "(singleuser.storage.dynamic in the chart's values)."
+)
+
 
 @dataclass(frozen=True)
 class LabStorage:
