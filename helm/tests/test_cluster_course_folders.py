@@ -1,5 +1,6 @@
-"""Two people and a course folder in the kind cluster: the instructor writes, the learner reads
-and cannot write, and a user outside the course does not see the folder.
+"""Storage in the kind cluster: two people and a course folder (the instructor writes, the
+learner reads and cannot write, a user outside the course does not see the folder), and homes
+per server.
 
 Needs what test_cluster_install.py needs (the cluster up, the hub, proxy and lab-base images
 built). The release lives in its own namespace and is removed after; the course folder is a
@@ -48,7 +49,7 @@ def course_volume() -> Iterator[Path]:
 def hub_api(course_volume: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     chart_values = release_values()
     chart_values["singleuser"]["storage"] = {
-        "type": "none",
+        "dynamic": {"pvcNameTemplate": "claim-{unescaped_username}--{servername}"},
         "shared": {
             "enabled": True,
             "hostPath": f"{cluster_config.SHARED_DIR_IN_NODE}/{VOLUME_DIR}",
@@ -80,21 +81,27 @@ def hub_api(course_volume: Path, tmp_path_factory: pytest.TempPathFactory) -> It
         CLUSTER.kubectl("delete", "namespace", NAMESPACE, "--timeout=300s", timeout=330)
 
 
-def start_lab(url: str, user: str, groups: list[str]) -> str:
-    """Create `user` in `groups`, start their lab and return its pod's name."""
+def start_lab(url: str, user: str, groups: list[str], server: str = "") -> str:
+    """Create `user` in `groups`, start their lab (`server`) and return its pod's name."""
     assert api(url, "POST", f"/users/{user}").status_code in (201, 409)
     for group in groups:
         api(url, "POST", f"/groups/{group}")
         added = api(url, "POST", f"/groups/{group}/users", json={"users": [user]})
         assert added.ok, added.text
-    started = api(url, "POST", f"/users/{user}/server", json={"profile": "cpu"})
+    path = f"/users/{user}/servers/{server}" if server else f"/users/{user}/server"
+    started = api(url, "POST", path, json={"profile": "cpu"})
     assert started.status_code in (201, 202), started.text
     wait_until(
-        lambda: api(url, "GET", f"/users/{user}").json()["servers"].get("", {}).get("ready"),
+        lambda: api(url, "GET", f"/users/{user}").json()["servers"].get(server, {}).get("ready"),
         SPAWN_WAIT_S,
-        f"{user}'s lab to be ready",
+        f"{user}'s lab {server!r} to be ready",
     )
-    return f"jupyter-{user}"
+    return f"jupyter-{user}--{server}" if server else f"jupyter-{user}"
+
+
+def home_claim(pod: str) -> str:
+    volumes = {volume["name"]: volume for volume in KUBECTL.get("pod", pod)["spec"]["volumes"]}
+    return volumes["home"]["persistentVolumeClaim"]["claimName"]
 
 
 def in_lab(pod: str, script: str) -> str:
@@ -120,3 +127,14 @@ def test_instructor_writes_learner_reads_outsider_sees_nothing(hub_api: str) -> 
     assert in_lab(outsider, "ls -A /srv/shared 2>/dev/null | wc -l") == "0\n"
     for user in ("ines", "lena", "otto"):
         api(hub_api, "DELETE", f"/users/{user}/server")
+
+
+def test_each_named_server_gets_its_own_home(hub_api: str) -> None:
+    default = start_lab(hub_api, "pat", ["students"])
+    named = start_lab(hub_api, "pat", ["students"], server="two")
+    assert (home_claim(default), home_claim(named)) == ("claim-pat", "claim-pat--two")
+    in_lab(default, "echo default > ~/which-home")
+    assert in_lab(named, "cat ~/which-home 2>/dev/null || echo none") == "none\n"
+    assert in_lab(default, "cat ~/which-home") == "default\n"
+    api(hub_api, "DELETE", "/users/pat/servers/two")
+    api(hub_api, "DELETE", "/users/pat/server")
