@@ -295,7 +295,24 @@ def install_services(env: DevEnvironment, locked: Mapping[str, Any], log: Path) 
     say(f"    release {SERVICES_RELEASE} in namespace {env.namespace}")
 
 
+def create_course_folders(env: DevEnvironment) -> list[Path]:
+    """The dev values' course folders, in the host folder every node shares, writable by labs.
+
+    On a campus whoever runs the NFS server creates them (helm/README.md, "Storage"); otherwise
+    the kubelet creates a missing subPath folder owned by root, which no instructor can write.
+    Learners cannot write either way: their labs mount the folders read-only.
+    """
+    shared = dev_values()["singleuser"]["storage"]["shared"]
+    in_nodes = Path(shared["hostPath"]).relative_to(cluster_config.SHARED_DIR_IN_NODE)
+    folders = [env.cluster.shared_dir / in_nodes / course["folder"] for course in shared["courses"]]
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+        folder.chmod(0o777)
+    return folders
+
+
 def install_hub(env: DevEnvironment, locked: Mapping[str, Any], log: Path) -> None:
+    create_course_folders(env)
     generated = cache_dir() / "dev" / "values-generated.yaml"
     generated.parent.mkdir(parents=True, exist_ok=True)
     generated.write_text(yaml.safe_dump(generated_values(env, locked), sort_keys=False))

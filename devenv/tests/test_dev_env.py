@@ -164,3 +164,13 @@ def test_summary_lists_every_dev_account() -> None:
 def test_down_stops_exactly_the_pods_the_hub_labels_as_user_servers() -> None:
     key, value = dev_env.USER_SERVER_SELECTOR.split("=")
     assert lab_labels(dev_env.RELEASE)[key] == value
+
+
+def test_the_dev_course_folders_are_made_writable_in_the_shared_folder(tmp_path: Path) -> None:
+    env = dev_env.DevEnvironment(cluster=replace(ENV.cluster, shared_dir=tmp_path))
+    courses = dev_env.dev_values()["singleuser"]["storage"]["shared"]["courses"]
+    folders = dev_env.create_course_folders(env)
+    assert [folder.name for folder in folders] == [course["folder"] for course in courses]
+    for folder in folders:
+        assert folder.is_relative_to(tmp_path)
+        assert folder.stat().st_mode & 0o777 == 0o777

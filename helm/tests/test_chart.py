@@ -30,6 +30,7 @@ from devenv import cluster_config
 from hubconfig import configure, values
 from hubconfig.config import Deployment, lab_labels
 from hubconfig.spawner import ProfileSpawner
+from hubconfig.storage import CourseFolders
 from tools.images.chart_values import image_values
 from tools.images.lock import LockedImage
 
@@ -93,7 +94,6 @@ def test_hub_environment_names_the_charts_services() -> None:
     env = {item["name"]: item for item in hub["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["JUPYTERHUB_K8S_HUB_SERVICE"]["value"] == HUB
     assert env["JUPYTERHUB_K8S_PROXY_API_SERVICE"]["value"] == f"{FULLNAME}-proxy-api"
-    assert env["JUPYTERHUB_K8S_SHARED_CLAIM"]["value"] == f"{FULLNAME}-shared"
     assert env["CONFIGPROXY_AUTH_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == HUB
 
 
@@ -166,11 +166,16 @@ def granted(role: dict) -> set[tuple[str, str]]:
     }
 
 
+def hub_values(manifests: list[dict]) -> dict:
+    """The chart values the hub reads, as the chart mounts them."""
+    secret = find(manifests, "Secret", f"{HUB}-config")
+    return values.validate(yaml.safe_load(secret_text(secret, "values.yaml")))
+
+
 def hub_spawners(manifests: list[dict], api_url: str) -> tuple[ProfileSpawner, ProfileSpawner]:
     """The hub's spawners of user stu's default server and of a named one, configured from what
     the chart gives the hub (its values and environment), talking to the API at `api_url`."""
-    secret = find(manifests, "Secret", f"{HUB}-config")
-    chart_values = values.validate(yaml.safe_load(secret_text(secret, "values.yaml")))
+    chart_values = hub_values(manifests)
     container = find(manifests, "Deployment", HUB)["spec"]["template"]["spec"]["containers"][0]
     environ = {item["name"]: item["value"] for item in container["env"] if "value" in item}
     environ["POD_NAMESPACE"] = NAMESPACE  # the fieldRef to the pod's namespace
@@ -245,9 +250,11 @@ def test_dev_exposes_a_node_port_and_keeps_sqlite_on_a_volume() -> None:
     assert public["spec"]["type"] == "NodePort"
     assert public["spec"]["ports"][0]["nodePort"] == 30080
     find(manifests, "PersistentVolumeClaim", f"{HUB}-db")
-    shared = find(manifests, "PersistentVolume", f"teaching-{FULLNAME}-shared")
+    course_folders = CourseFolders.from_values(
+        hub_values(manifests)["singleuser"]["storage"]["shared"]
+    )
     # In the folder every kind node mounts from the host: CPU and GPU labs see the same files.
-    course_data = Path(shared["spec"]["hostPath"]["path"])
+    course_data = Path(course_folders.volume["hostPath"]["path"])
     assert course_data.is_relative_to(cluster_config.SHARED_DIR_IN_NODE)
     assert not [m for m in manifests if m["kind"] == "Ingress"]
 
@@ -263,8 +270,13 @@ def test_production_uses_ingress_tls_digests_and_nfs() -> None:
             "image"
         ]
         assert "@sha256:" in image
-    shared = find(manifests, "PersistentVolume", f"teaching-{FULLNAME}-shared")
-    assert shared["spec"]["nfs"] == {"server": "nfs.example.edu", "path": "/export/jupyter-courses"}
+    course_folders = CourseFolders.from_values(
+        hub_values(manifests)["singleuser"]["storage"]["shared"]
+    )
+    # Each lab mounts the export itself: the chart creates no PersistentVolume.
+    assert course_folders.volume == {
+        "nfs": {"server": "nfs.example.edu", "path": "/export/jupyter-courses"}
+    }
     assert not [m for m in manifests if m["metadata"]["name"] == f"{HUB}-db"]
 
 

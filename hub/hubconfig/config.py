@@ -30,7 +30,6 @@ class Deployment:
     namespace: str
     hub_host: str
     proxy_api_host: str
-    shared_claim: str | None = None
     db_password: str | None = None
 
     ENVIRONMENT: ClassVar[dict[str, str]] = {
@@ -41,7 +40,6 @@ class Deployment:
         "proxy_api_host": "JUPYTERHUB_K8S_PROXY_API_SERVICE",
     }
     OPTIONAL_ENVIRONMENT: ClassVar[dict[str, str]] = {
-        "shared_claim": "JUPYTERHUB_K8S_SHARED_CLAIM",
         "db_password": "JUPYTERHUB_K8S_DB_PASSWORD",
     }
 
@@ -176,8 +174,9 @@ def _configure_spawner(
     spawner.http_timeout = singleuser["httpTimeout"]
     spawner.slow_spawn_message = singleuser["slowSpawnMessage"]
     spawner.common_labels = lab_labels(deployment.release)
-    lab_storage = storage.lab_storage(singleuser["storage"], deployment.shared_claim)
+    lab_storage = storage.lab_storage(singleuser["storage"])
     for name, value in lab_storage.traits.items():
         spawner[name] = value
     spawner.volumes = lab_storage.volumes
     spawner.volume_mounts = lab_storage.volume_mounts
+    spawner.course_folders = storage.CourseFolders.from_values(singleuser["storage"]["shared"])

@@ -25,8 +25,9 @@ USERNAME_PATTERN = r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){0,62}$"
 # server's pod name (usernames never end with `-`). Names stay below the 253 characters Kubernetes
 # allows for pod and claim names.
 POD_NAME_TEMPLATE = "jupyter-{unescaped_username}--{servername}"
-# One home per user, whichever named server mounts it.
-PVC_NAME_TEMPLATE = "claim-{unescaped_username}"
+# Home claims (`singleuser.storage.dynamic.pvcNameTemplate`, values.schema.json) are
+# `claim-{unescaped_username}` or `claim-{unescaped_username}--{servername}`, by the same reasoning:
+# the first `--` ends the username, and a default server's trailing `--` is stripped.
 
 _USERNAME = re.compile(USERNAME_PATTERN)
 

@@ -14,6 +14,7 @@ from hubconfig.gpu_quota import GpuQuota, held_count, holdings
 from hubconfig.gpu_quota import check as check_gpu_quota
 from hubconfig.profiles import Offer, ProfileCatalogue, form_entries
 from hubconfig.refusals import forbidden
+from hubconfig.storage import MULTI_ATTACH, MULTI_ATTACH_HINT, CourseFolders
 
 
 class ProfileSpawner(KubeSpawner):
@@ -45,15 +46,22 @@ class ProfileSpawner(KubeSpawner):
         config=True,
         help="First message of the spawn progress page; fills in {profile} and {start_timeout}.",
     )
+    course_folders = Instance(
+        CourseFolders,
+        allow_none=True,
+        config=True,
+        help="Course folders of the shared volume; each lab mounts those its user's groups allow.",
+    )
     gpus_held = Integer(0, help="GPUs this server was granted; kept in the spawner's state.")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # JupyterHub reuses one spawner object for every start of the same server, so each start
         # begins again from the configured values of every trait a profile may set.
+        # The volumes too: each start adds the course folders of the user's groups at that time.
         self._configured = {
             name: copy.deepcopy(getattr(self, name))
-            for name in self.profile_catalogue.overridden_traits
+            for name in self.profile_catalogue.overridden_traits | {"volumes", "volume_mounts"}
         }
         self._checked_selection: user_options.Selection | None = None
         self._profile_name = "your lab"
@@ -82,10 +90,6 @@ class ProfileSpawner(KubeSpawner):
     @default("pod_name_template")
     def _pod_name_template_default(self) -> str:
         return lab_names.POD_NAME_TEMPLATE
-
-    @default("pvc_name_template")
-    def _pvc_name_template_default(self) -> str:
-        return lab_names.PVC_NAME_TEMPLATE
 
     @default("handle_legacy_names")
     def _handle_legacy_names_default(self) -> bool:
@@ -122,6 +126,7 @@ class ProfileSpawner(KubeSpawner):
             check_gpu_quota(self.gpu_quota, selection.gpus, offer.groups, held)
             self.gpus_held = selection.gpus
             self.apply_selection(selection)
+            self.mount_course_folders(offer.groups)
         except Exception:
             # JupyterHub stored these options before the check; a later spawn must not reuse
             # them, whether they were refused or made a check fail unexpectedly.
@@ -142,6 +147,14 @@ class ProfileSpawner(KubeSpawner):
         self._checked_selection = selection
         self._profile_name = selection.profile.display_name
 
+    def mount_course_folders(self, groups: frozenset[str]) -> None:
+        """Add the course folders `groups` may see to this start's volumes (after the profile)."""
+        if self.course_folders is None:
+            return
+        volumes, mounts = self.course_folders.for_groups(groups)
+        self.volumes = [*self.volumes, *volumes]
+        self.volume_mounts = [*self.volume_mounts, *mounts]
+
     async def load_user_options(self) -> None:
         """Replaces KubeSpawner's loader: `check_and_apply` has already applied the profile.
 
@@ -158,8 +171,12 @@ class ProfileSpawner(KubeSpawner):
     async def progress(self) -> AsyncIterator[dict[str, Any]]:
         if self.slow_spawn_message:
             yield {"progress": 1, "message": self._spawn_message()}
+        explained = False
         async for event in super().progress():
             yield event
+            if not explained and MULTI_ATTACH in event.get("message", ""):
+                explained = True
+                yield {"progress": event.get("progress"), "message": MULTI_ATTACH_HINT}
 
     def _spawn_message(self) -> str:
         return self.slow_spawn_message.format(

@@ -19,6 +19,7 @@ from hubconfig import configure, configure_from_environment
 from hubconfig.config import Deployment, database_url
 from hubconfig.gpu_quota import GpuQuota
 from hubconfig.spawner import ProfileSpawner
+from hubconfig.values import ValuesError
 
 
 def configured(chart_values: dict, deployment: Deployment = DEPLOYMENT) -> Config:
@@ -61,8 +62,10 @@ def test_spawner_gets_the_singleuser_values(chart_values: dict) -> None:
 def test_home_is_one_claim_per_user_that_outlives_the_user(chart_values: dict) -> None:
     spawner = configured(chart_values).ProfileSpawner
     assert spawner.storage_pvc_ensure is True
-    assert spawner.storage_capacity == "10G"
+    assert spawner.storage_capacity == "10Gi"
     assert spawner.storage_class is None
+    assert spawner.storage_access_modes == ["ReadWriteOnce"]
+    assert spawner.pvc_name_template == "claim-{unescaped_username}"
     assert spawner.delete_pvc is False
     assert spawner.volumes == [
         {"name": "home", "persistentVolumeClaim": {"claimName": "{pvc_name}"}}
@@ -70,19 +73,52 @@ def test_home_is_one_claim_per_user_that_outlives_the_user(chart_values: dict) -
     assert spawner.volume_mounts == [{"name": "home", "mountPath": "/home/jovyan"}]
 
 
-def test_shared_course_volume_is_mounted(chart_values: dict) -> None:
-    chart_values["singleuser"]["storage"]["shared"]["enabled"] = True
-    deployment = Deployment(**{**DEPLOYMENT.__dict__, "shared_claim": "jh-shared"})
-    spawner = configured(chart_values, deployment).ProfileSpawner
-    assert {"name": "shared", "persistentVolumeClaim": {"claimName": "jh-shared"}} in (
-        spawner.volumes
+def test_dynamic_homes_take_z2jhs_keys(chart_values: dict) -> None:
+    chart_values["singleuser"]["storage"].update(
+        capacity="5Gi",
+        extraLabels={"backup": "nightly"},
+        dynamic={
+            "storageClass": "cephfs",
+            "pvcNameTemplate": "claim-{unescaped_username}--{servername}",
+            "volumeNameTemplate": "volume-home",
+            "storageAccessModes": ["ReadWriteMany"],
+        },
     )
-    assert {"name": "shared", "mountPath": "/srv/shared"} in spawner.volume_mounts
+    spawner = configured(chart_values).ProfileSpawner
+    assert (spawner.storage_capacity, spawner.storage_class) == ("5Gi", "cephfs")
+    assert spawner.storage_access_modes == ["ReadWriteMany"]
+    assert spawner.pvc_name_template == "claim-{unescaped_username}--{servername}"
+    assert spawner.storage_extra_labels == {"backup": "nightly"}
+    assert spawner.volumes == [
+        {"name": "volume-home", "persistentVolumeClaim": {"claimName": "{pvc_name}"}}
+    ]
+    assert spawner.volume_mounts == [{"name": "volume-home", "mountPath": "/home/jovyan"}]
 
 
-def test_shared_volume_without_claim_name_is_an_error(chart_values: dict) -> None:
-    chart_values["singleuser"]["storage"]["shared"]["enabled"] = True
-    with pytest.raises(ValueError, match="JUPYTERHUB_K8S_SHARED_CLAIM"):
+def test_static_homes_are_a_folder_per_user_in_one_claim(chart_values: dict) -> None:
+    chart_values["singleuser"]["storage"].update(
+        type="static", static={"pvcName": "homes", "subPath": "home/{unescaped_username}"}
+    )
+    spawner = configured(chart_values).ProfileSpawner
+    assert spawner.storage_pvc_ensure is False
+    assert spawner.volumes == [{"name": "home", "persistentVolumeClaim": {"claimName": "homes"}}]
+    assert spawner.volume_mounts == [
+        {"name": "home", "mountPath": "/home/jovyan", "subPath": "home/{unescaped_username}"}
+    ]
+
+
+def test_extra_volumes_follow_the_home(chart_values: dict) -> None:
+    data = {"name": "datasets", "persistentVolumeClaim": {"claimName": "datasets"}}
+    mount = {"name": "datasets", "mountPath": "/srv/data", "readOnly": True}
+    chart_values["singleuser"]["storage"].update(extraVolumes=[data], extraVolumeMounts=[mount])
+    spawner = configured(chart_values).ProfileSpawner
+    assert [volume["name"] for volume in spawner.volumes] == ["home", "datasets"]
+    assert spawner.volume_mounts[1] == mount
+
+
+def test_an_extra_volume_named_like_the_home_is_refused(chart_values: dict) -> None:
+    chart_values["singleuser"]["storage"]["extraVolumes"] = [{"name": "home", "emptyDir": {}}]
+    with pytest.raises(ValuesError, match=r"volume name\(s\) home are already used"):
         configured(chart_values)
 
 
@@ -93,6 +129,7 @@ def test_no_storage(chart_values: dict) -> None:
     # KubeSpawner would otherwise delete a claim with the user, which the hub may not do.
     assert spawner.delete_pvc is False
     assert spawner.volumes == []
+    assert spawner.course_folders is None
 
 
 def test_idle_culler_runs_as_a_service_with_least_privilege(chart_values: dict) -> None:

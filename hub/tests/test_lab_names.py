@@ -15,7 +15,7 @@ from hub_fakes import (  # noqa: F401 - pytest fixtures, used by name
 )
 from traitlets.config import Config
 
-from hubconfig import configure, lab_names
+from hubconfig import configure, lab_names, values
 from hubconfig.config import Deployment
 from hubconfig.refusals import SpawnRefused
 from hubconfig.spawner import ProfileSpawner
@@ -65,6 +65,56 @@ async def test_names_are_the_username_unchanged(chart_values: dict) -> None:
     assert names(chart_values, "a", "") == ("jupyter-a", "claim-a")
     assert names(chart_values, "a", "b") == ("jupyter-a--b", "claim-a")
     assert names(chart_values, "1abc", "") == ("jupyter-1abc", "claim-1abc")
+
+
+PER_SERVER = "claim-{unescaped_username}--{servername}"
+# Server names a user may try for someone else's claim: KubeSpawner hashes those that are not safe
+# slugs (a leading hyphen, a double hyphen, capitals) instead of using them as they are.
+HOSTILE_SERVERS = [*SERVERS, "-b", "b--c", "B", "a--b", "-", "x" * 31]
+
+
+def per_server(chart_values: dict) -> dict:
+    chart_values["singleuser"]["storage"]["dynamic"]["pvcNameTemplate"] = PER_SERVER
+    return chart_values
+
+
+async def test_per_server_homes_give_every_server_its_own_claim(chart_values: dict) -> None:
+    per_server(chart_values)
+    homes: dict[str, tuple[str, str]] = {}
+    for username in USERNAMES:
+        for server in HOSTILE_SERVERS:
+            _, home = names(chart_values, username, server)
+            assert homes.setdefault(home, (username, server)) == (username, server), home
+            assert OBJECT_NAME.fullmatch(home) and len(home) <= 253, home
+
+
+async def test_per_server_homes_keep_the_default_servers_claim(chart_values: dict) -> None:
+    # Switching to per-server homes leaves every user's default server on its claim.
+    assert names(per_server(chart_values), "a", "")[1] == "claim-a"
+    assert names(chart_values, "a", "b")[1] == "claim-a--b"
+
+
+async def test_a_started_server_keeps_its_claim_when_the_template_changes(
+    chart_values: dict,
+) -> None:
+    # KubeSpawner remembers a server's claim in its state (remember_pvc_name).
+    config = Config()
+    configure(config, per_server(chart_values), Deployment(Path("/u"), "jh", "t", "hub", "px"))
+    spawner = ProfileSpawner(
+        config=config, user=hub_user("a", []), orm_spawner=FakeOrmSpawner("b"), _mock=True
+    )
+    spawner.load_state({"pvc_name": "claim-a"})
+    assert spawner.pvc_name == "claim-a"
+
+
+async def test_z2jhs_claim_template_is_refused_because_it_collides(chart_values: dict) -> None:
+    z2jh = "claim-{username}{servername}"
+    chart_values["singleuser"]["storage"]["dynamic"]["pvcNameTemplate"] = z2jh
+    # Were it configured, user a's server b would mount user ab's home.
+    assert names(chart_values, "ab", "")[1] == names(chart_values, "a", "b")[1] == "claim-ab"
+    (problem,) = values.describe_errors(chart_values)
+    assert problem.startswith("singleuser.storage.dynamic.pvcNameTemplate: ")
+    assert "is not one of ['claim-{unescaped_username}'," in problem
 
 
 async def test_usernames_whose_safe_slugs_collide_get_their_own_home(chart_values: dict) -> None:

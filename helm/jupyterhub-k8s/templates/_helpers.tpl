@@ -55,16 +55,6 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace 
 {{- .Values.hub.existingSecret | default (include "jhk8s.hubName" .) -}}
 {{- end -}}
 
-{{/* The claim of the shared course volume: an existing one, else the one this chart creates. */}}
-{{- define "jhk8s.sharedClaimName" -}}
-{{- .Values.singleuser.storage.shared.existingClaim | default (printf "%s-shared" (include "jhk8s.fullname" .)) -}}
-{{- end -}}
-
-{{/* The PersistentVolume the chart creates for the shared claim (cluster-scoped: namespaced name). */}}
-{{- define "jhk8s.sharedVolumeName" -}}
-{{- printf "%s-%s-shared" .Release.Namespace (include "jhk8s.fullname" .) | trunc 63 | trimSuffix "-" -}}
-{{- end -}}
-
 {{/* A token of the chart's hub Secret, base64-encoded: the value already stored in the cluster
      (so upgrades keep it), else a new random 32-byte hex token. Call with (dict "root" $ "key" K). */}}
 {{- define "jhk8s.storedToken" -}}
