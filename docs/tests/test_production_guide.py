@@ -79,6 +79,22 @@ def test_the_values_blocks_install_together(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
+def test_the_entitlement_rules_of_the_values_blocks_are_valid() -> None:
+    from multilogin import MultiLoginAuthenticator
+    from multilogin.entitlements import validate_rules
+
+    rule_sets = [
+        config["MultiLoginAuthenticator"]["entitlement_rules"]
+        for config in (yaml.safe_load(block)["hub"].get("config", {}) for block in values_blocks()
+                       if "hub" in yaml.safe_load(block))
+        if "entitlement_rules" in config.get("MultiLoginAuthenticator", {})
+    ]  # fmt: skip
+    assert rule_sets, "the storage step grants a course's staff group"
+    admin_group = MultiLoginAuthenticator.admin_group.default_value
+    for rules in rule_sets:
+        assert validate_rules(rules, admin_group) == rules
+
+
 def test_the_other_yaml_blocks_are_kubernetes_objects() -> None:
     objects = [yaml.safe_load(b) for b in yaml_blocks() if not b.startswith(VALUES_MARK)]
     assert objects, "the guide shows the cert-manager Certificate"
