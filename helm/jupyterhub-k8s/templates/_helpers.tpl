@@ -130,3 +130,20 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace 
 {{- define "jhk8s.subdomainHost" -}}
 {{- dig "JupyterHub" "subdomain_host" "" .Values.hub.config -}}
 {{- end -}}
+
+{{/* z2jh's extraEnv as a container's env list: a list of EnvVars as given, or a map of
+     NAME: value and NAME: EnvVar (whose own name, if given, wins over the key). */}}
+{{- define "jhk8s.extraEnv" -}}
+{{- if kindIs "slice" . }}
+{{- toYaml . }}
+{{- else }}
+{{- range $name, $value := . }}
+{{- if kindIs "map" $value }}
+- {{ merge (dict) $value (dict "name" $name) | toYaml | nindent 2 | trim }}
+{{- else }}
+- name: {{ $name }}
+  value: {{ $value | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end -}}
