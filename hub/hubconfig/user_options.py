@@ -20,13 +20,12 @@ KNOWN_OPTIONS = ("profile", "gpus")
 
 @dataclass(frozen=True)
 class Selection:
-    """A checked request: the profile to run, the GPUs it gets, the choice of each of its
-    options, and the spawner traits for all of them."""
+    """A checked request: the profile to run, the GPUs it gets, and the spawner traits for the
+    profile, the choices of its options and the GPUs."""
 
     profile: Profile
     gpus: int
     kubespawner_override: Mapping[str, Any]
-    choices: Mapping[str, Choice]
 
 
 def no_profile_message(groups: Iterable[str]) -> str:
@@ -46,13 +45,13 @@ def select(user_options: Any, offer: Offer) -> Selection:
     profile = _profile(options.get("profile"), offer)
     _refuse_unknown(options, profile)
     gpus = _gpus(options.get("gpus"), profile)
-    choices = {option.name: _choice(options.get(option.name), option) for option in profile.options}
+    choices = [_choice(options.get(option.name), option) for option in profile.options]
     override = combined(
         profile.kubespawner_override,
-        *(choice.kubespawner_override for choice in choices.values()),
+        *(choice.kubespawner_override for choice in choices),
         offer.catalogue.gpu.kubespawner_override(gpus),
     )
-    return Selection(profile, gpus, override, choices)
+    return Selection(profile, gpus, override)
 
 
 def _checked_mapping(user_options: Any) -> dict[str, Any]:

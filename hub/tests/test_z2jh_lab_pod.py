@@ -181,3 +181,39 @@ async def test_cmd_null_runs_the_images_command(campus_values: dict[str, Any]) -
     del campus_values["singleuser"]["cmd"]
     pod = await gpu_lab_pod(campus_values)
     assert pod.spec.containers[0].args is None
+
+
+async def test_a_profile_adds_to_the_campus_environment_and_resources(
+    campus_values: dict[str, Any],
+) -> None:
+    singleuser = campus_values["singleuser"]
+    singleuser["extraResource"] = {
+        "limits": {"example.com/fpga": "1"},
+        "guarantees": {"ephemeral-storage": "1Gi"},
+    }
+    singleuser["extraContainers"] = [{"name": "sidecar", "image": "example/sidecar:1"}]
+    seed = singleuser["profileList"][1]["kubespawner_override"]
+    seed["environment"] = {"HF_HOME": "/srv/shared/huggingface"}
+    pod = await gpu_lab_pod(campus_values)
+    lab, sidecar = pod.spec.containers
+    env = {var.name: var.value for var in lab.env}
+    assert (env["HF_HOME"], env["COURSE_PLATFORM"]) == ("/srv/shared/huggingface", "moodle")
+    assert lab.resources.limits["example.com/fpga"] == "1"
+    assert lab.resources.limits["nvidia.com/gpu"] == "1"
+    assert lab.resources.requests["ephemeral-storage"] == "1Gi"
+    assert sidecar.name == "sidecar"
+
+
+async def test_the_form_offers_the_choices_and_its_answer_is_checked(
+    campus_values: dict[str, Any],
+) -> None:
+    spawner = campus_spawner(campus_values, hub_user("stu", []))
+    form = await spawner.get_options_form()
+    assert 'name="profile-option-python-environment--memory"' in form
+    assert 'value="large"' in form
+    # What the browser posts, through KubeSpawner's own form parser.
+    options = spawner.options_from_form(
+        {"profile": ["python-environment"], "profile-option-python-environment--memory": ["large"]}
+    )
+    await spawner.check_and_apply(options)
+    assert spawner.mem_limit == 4 * 1024**3
