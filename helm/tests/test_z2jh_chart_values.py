@@ -251,3 +251,62 @@ def test_profiles_that_do_not_fit_together(
 ) -> None:
     path = values_file(tmp_path, {"singleuser": {"profileList": [profile]}})
     assert expected in render_error(path)
+
+
+def secret_env(secret: str) -> dict[str, Any]:
+    return {"valueFrom": {"secretKeyRef": {"name": secret, "key": "hub.crypt-key"}}}
+
+
+@pytest.mark.parametrize(
+    ("values", "located", "secret"),
+    [
+        ({"singleuser": {"extraEnv": {"KEY": secret_env(HUB)}}}, "singleuser.extraEnv", HUB),
+        (
+            {
+                "hub": {"existingSecret": "campus-hub"},
+                "singleuser": {"extraEnv": [{"name": "KEY", **secret_env("campus-hub")}]},
+            },
+            "singleuser.extraEnv",
+            "campus-hub",
+        ),
+        (
+            {
+                "singleuser": {
+                    "initContainers": [
+                        {
+                            "name": "x",
+                            "image": "x",
+                            "envFrom": [{"secretRef": {"name": f"{HUB}-config"}}],
+                        }
+                    ]
+                }
+            },
+            "singleuser.initContainers",
+            f"{HUB}-config",
+        ),
+        (
+            {
+                "singleuser": {
+                    "profileList": [
+                        {
+                            "display_name": "Lab",
+                            "kubespawner_override": {"environment": {"K": secret_env(HUB)}},
+                        }
+                    ]
+                }
+            },
+            "singleuser.profileList[0].kubespawner_override.environment",
+            HUB,
+        ),
+    ],
+)
+def test_labs_never_read_the_hubs_secrets(
+    tmp_path: Path, values: dict[str, Any], located: str, secret: str
+) -> None:
+    message = render_error(values_file(tmp_path, values))
+    assert f'{located}: reads the Secret "{secret}", which holds the hub' in message
+
+
+def test_labs_may_read_a_secret_of_their_own(tmp_path: Path) -> None:
+    values = {"singleuser": {"extraEnv": {"COURSE_API_KEY": secret_env("course-api")}}}
+    render(values_file(tmp_path, values))

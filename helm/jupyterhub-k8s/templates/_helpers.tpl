@@ -147,3 +147,29 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace 
 {{- end }}
 {{- end }}
 {{- end -}}
+
+{{/* Names of the Secrets an extraEnv (map or list) or a list of containers reads, as JSON:
+     call with (dict "env" ENV) or (dict "containers" LIST). */}}
+{{- define "jhk8s.secretsRead" -}}
+{{- $names := list }}
+{{- $vars := list }}
+{{- if kindIs "slice" .env }}
+{{- $vars = .env }}
+{{- else }}
+{{- range $_, $value := .env }}
+{{- if kindIs "map" $value }}
+{{- $vars = append $vars $value }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- range .containers }}
+{{- $vars = concat $vars (.env | default list) }}
+{{- range .envFrom }}
+{{- $names = append $names (dig "secretRef" "name" "" .) }}
+{{- end }}
+{{- end }}
+{{- range $vars }}
+{{- $names = append $names (dig "valueFrom" "secretKeyRef" "name" "" .) }}
+{{- end }}
+{{- without $names "" | toJson -}}
+{{- end -}}
