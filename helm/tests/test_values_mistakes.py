@@ -14,14 +14,14 @@ def values_file(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_kubernetes_memory_units_in_a_profile(tmp_path: Path) -> None:
-    # Kubernetes writes 4Gi; KubeSpawner's byte values take 4G.
+def test_memory_not_in_kubernetes_or_kubespawner_units(tmp_path: Path) -> None:
+    # 4Gi (Kubernetes) and 4G (KubeSpawner) are both memory sizes; 4GB is neither.
     mistake = yaml.safe_load(DEV_VALUES.read_text())["singleuser"]["profileList"]
-    mistake[0]["memory"]["limit"] = "4Gi"
+    mistake[0]["memory"]["limit"] = "4GB"
     path = values_file(tmp_path, yaml.safe_dump({"singleuser": {"profileList": mistake}}))
     message = render_error(DEV_VALUES, path)
     assert "/singleuser/profileList/0/memory/limit" in message
-    assert "'4Gi' does not match" in message
+    assert "'4GB' does not match" in message
 
 
 def test_misspelt_key(tmp_path: Path) -> None:

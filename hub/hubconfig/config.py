@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from sqlalchemy.engine import make_url
 from traitlets.config import Config
 
-from hubconfig import culler, storage, values
+from hubconfig import culler, extra_config, lab_pod, storage, values
 from hubconfig.gpu_quota import GpuQuota
 from hubconfig.images import reference
 from hubconfig.profiles import ProfileCatalogue
@@ -59,7 +59,7 @@ class Deployment:
 
 
 def configure(c: Config, chart_values: dict[str, Any], deployment: Deployment) -> None:
-    """Fill `c` from schema-valid chart values; `hub.config` is applied last and wins.
+    """Fill `c` from schema-valid chart values; then `hub.config` and, last, `hub.extraConfig`.
 
     ValuesError when values break a rule across keys, so the hub does not start with them.
     """
@@ -76,9 +76,14 @@ def configure(c: Config, chart_values: dict[str, Any], deployment: Deployment) -
             "hub.config.JupyterHub.db_url is not used: set hub.db.type and hub.db.url, and put "
             "the password in hub.existingSecret under the key hub.db-password"
         )
+    if chart_values.get("debug", {}).get("enabled"):
+        # z2jh's debug.enabled: the hub logs at DEBUG and every lab starts with --debug.
+        c.Application.log_level = "DEBUG"
+        c.Spawner.debug = True
     for class_name, traits in chart_values["hub"]["config"].items():
         for trait_name, value in traits.items():
             c[class_name][trait_name] = value
+    extra_config.run(c, chart_values)
 
 
 def hub_services(chart_values: dict[str, Any]) -> tuple[list[dict], list[dict]]:
@@ -168,7 +173,8 @@ def _configure_spawner(
     spawner.image_pull_policy = singleuser["image"].get("pullPolicy", "IfNotPresent")
     spawner.image_pull_secrets = singleuser["imagePullSecrets"]
     spawner.default_url = singleuser["defaultUrl"]
-    spawner.uid = singleuser["uid"]
+    for name, value in lab_pod.spawner_traits(singleuser).items():
+        spawner[name] = value
     spawner.fs_gid = singleuser["fsGid"]
     spawner.start_timeout = singleuser["startTimeout"]
     spawner.http_timeout = singleuser["httpTimeout"]

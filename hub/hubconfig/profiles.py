@@ -1,10 +1,13 @@
 """Lab profiles as data, built once from the chart values when the hub starts.
 
 A profile is what the form shows and who may use it, plus the KubeSpawner traits it sets (its
-`kubespawner_override`, as in KubeSpawner's own profile_list). The rules across keys that the
-schema cannot express (one slug per profile, image keys that exist, courses naming existing
-profiles) are checked when the catalogue is built, so a mistake stops the hub at start with the
-key and the value at fault instead of surfacing at some user's first spawn.
+`kubespawner_override`, as in KubeSpawner's own profile_list). An entry is written in this
+chart's form (`displayName`, `cpu`, `memory`, `gpus`, `image`) or in KubeSpawner's
+(`display_name`, `kubespawner_override`, `profile_options`), as z2jh users write it; both become
+the same Profile. The rules across keys that the schema cannot express (one display name and
+slug per profile, image keys that exist, whole GPU counts, courses naming existing profiles) are
+checked when the catalogue is built, so a mistake stops the hub at start with the key and the
+value at fault instead of surfacing at some user's first spawn.
 """
 
 from __future__ import annotations
@@ -14,7 +17,12 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+# KubeSpawner derives a missing slug with python-slugify (a dependency of KubeSpawner); the same
+# function gives a z2jh profile the slug it had there.
+from slugify import slugify
+
 from hubconfig import images, values
+from hubconfig.quantities import memory_bytes
 
 # Where each KubeSpawner trait a profile may set is found in its `profileList` entry; a profile
 # that leaves one out keeps the spawner's configured value (from `singleuser`).
@@ -27,8 +35,38 @@ OVERRIDE_PATHS: Mapping[str, tuple[str, ...]] = {
     "http_timeout": ("httpTimeout",),
 }
 
+# KubeSpawner traits holding memory sizes, which the values may write as Kubernetes does.
+MEMORY_TRAITS = frozenset({"mem_guarantee", "mem_limit"})
+
 # Memory-backed shared memory for GPU frameworks (PyTorch data loaders), not a temporary file.
 SHM_PATH = "/dev/shm"  # noqa: S108
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One choice of a profile option: its key, what the form shows, and the traits it sets."""
+
+    key: str
+    display_name: str
+    default: bool
+    kubespawner_override: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ProfileOption:
+    """One of KubeSpawner's `profile_options`: a named pick among fixed choices."""
+
+    name: str
+    display_name: str
+    choices: tuple[Choice, ...]
+
+    @property
+    def default_choice(self) -> Choice:
+        """The choice marked default, else the first (as KubeSpawner picks it)."""
+        return next((choice for choice in self.choices if choice.default), self.choices[0])
+
+    def choice(self, key: str) -> Choice | None:
+        return next((choice for choice in self.choices if choice.key == key), None)
 
 
 @dataclass(frozen=True)
@@ -42,6 +80,10 @@ class Profile:
     gpus: int
     allowed_groups: frozenset[str]
     kubespawner_override: Mapping[str, Any]
+    options: tuple[ProfileOption, ...] = ()
+    # Fewest GPUs a user may ask for: 1 for `gpus: N` (the form offers 1..N), N for a GPU count
+    # in `kubespawner_override` (KubeSpawner's meaning: exactly N).
+    min_gpus: int = 0
 
     def allows(self, groups: Iterable[str]) -> bool:
         """Whether a member of `groups` may use this profile (no allowed groups: everyone may)."""
@@ -49,7 +91,7 @@ class Profile:
 
     def gpu_choices(self) -> list[int]:
         """GPU counts a user may pick for this profile (none for CPU profiles)."""
-        return list(range(1, self.gpus + 1))
+        return list(range(max(self.min_gpus, 1), self.gpus + 1))
 
 
 @dataclass(frozen=True)
@@ -117,7 +159,10 @@ class ProfileCatalogue:
         known_images = singleuser.get("images", {})
         gpu = singleuser["gpu"]
         return cls(
-            profiles=tuple(_profile(entry, known_images) for entry in singleuser["profileList"]),
+            profiles=tuple(
+                _profile(entry, known_images, gpu["resourceName"])
+                for entry in singleuser["profileList"]
+            ),
             course_profiles=dict(singleuser.get("courseProfiles", {})),
             gpu=GpuResources(
                 resource_name=gpu["resourceName"],
@@ -146,8 +191,34 @@ class ProfileCatalogue:
     @cached_property
     def overridden_traits(self) -> frozenset[str]:
         """Every trait some profile or the GPUs may set: a spawner resets these before a start."""
-        names = {name for profile in self.profiles for name in profile.kubespawner_override}
+        overrides = [profile.kubespawner_override for profile in self.profiles]
+        overrides += [
+            choice.kubespawner_override
+            for profile in self.profiles
+            for option in profile.options
+            for choice in option.choices
+        ]
+        names = {name for override in overrides for name in override}
         return frozenset(names | set(self.gpu.kubespawner_override(1)))
+
+
+def combined(*overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Overrides applied in turn: a map is merged into the one before, a list extends it, and
+    anything else replaces it (so GPUs add a toleration to those a profile sets)."""
+    result: dict[str, Any] = {}
+    for override in overrides:
+        for name, value in override.items():
+            result[name] = extended(result[name], value) if name in result else value
+    return result
+
+
+def extended(before: Any, value: Any) -> Any:
+    """`value` applied over `before`: maps merged, lists concatenated, anything else replaced."""
+    if isinstance(before, Mapping) and isinstance(value, Mapping):
+        return {**before, **value}
+    if isinstance(before, list) and isinstance(value, list):
+        return [*before, *value]
+    return value
 
 
 def form_entries(offer: Offer) -> list[dict[str, Any]]:
@@ -165,24 +236,37 @@ def form_entries(offer: Offer) -> list[dict[str, Any]]:
             "description": profile.description,
             "default": profile is preselected,
         }
-        if profile.gpus:
-            entry["profile_options"] = {
-                "gpus": {
-                    "display_name": "GPUs",
-                    "choices": {
-                        str(count): {
-                            "display_name": f"{count} GPU" + ("s" if count > 1 else ""),
-                            "default": count == profile.gpus,
-                        }
-                        for count in profile.gpu_choices()
-                    },
-                }
+        options = {
+            option.name: {
+                "display_name": option.display_name,
+                "choices": {
+                    choice.key: {
+                        "display_name": choice.display_name,
+                        "default": choice is option.default_choice,
+                    }
+                    for choice in option.choices
+                },
             }
+            for option in profile.options
+        }
+        if len(profile.gpu_choices()) > 1:
+            options["gpus"] = {
+                "display_name": "GPUs",
+                "choices": {
+                    str(count): {
+                        "display_name": f"{count} GPU" + ("s" if count > 1 else ""),
+                        "default": count == profile.gpus,
+                    }
+                    for count in profile.gpu_choices()
+                },
+            }
+        if options:
+            entry["profile_options"] = options
         entries.append(entry)
     return entries
 
 
-def _profile(entry: dict[str, Any], known_images: dict[str, Any]) -> Profile:
+def _profile(entry: dict[str, Any], known_images: dict[str, Any], gpu_resource: str) -> Profile:
     override: dict[str, Any] = {}
     for trait, path in OVERRIDE_PATHS.items():
         value = _lookup(entry, path)
@@ -192,15 +276,76 @@ def _profile(entry: dict[str, Any], known_images: dict[str, Any]) -> Profile:
         image = known_images[entry["image"]]
         override["image"] = images.reference(image)
         override["image_pull_policy"] = image.get("pullPolicy", "IfNotPresent")
+    override, override_gpus = _vetted_override(
+        {**override, **entry.get("kubespawner_override", {})}, gpu_resource
+    )
     return Profile(
-        slug=entry["slug"],
-        display_name=entry["displayName"],
+        slug=profile_slug(entry),
+        display_name=display_name(entry),
         description=entry.get("description", ""),
         default=entry.get("default", False),
-        gpus=entry.get("gpus", 0),
+        gpus=entry.get("gpus", 0) or override_gpus,
         allowed_groups=frozenset(entry.get("allowedGroups", [])),
         kubespawner_override=override,
+        options=tuple(
+            _option(name, option, gpu_resource)
+            for name, option in entry.get("profile_options", {}).items()
+        ),
+        min_gpus=override_gpus,
     )
+
+
+def display_name(entry: dict[str, Any]) -> str:
+    """The profile's name in the form, from either form of entry."""
+    return entry.get("displayName") or entry.get("display_name") or ""
+
+
+def profile_slug(entry: dict[str, Any]) -> str:
+    """The entry's slug, else the one KubeSpawner derives from its display name."""
+    return entry.get("slug") or slugify(display_name(entry))
+
+
+def _option(name: str, option: dict[str, Any], gpu_resource: str) -> ProfileOption:
+    choices = tuple(
+        Choice(
+            key=key,
+            display_name=choice["display_name"],
+            default=choice.get("default", False),
+            kubespawner_override=_vetted_override(
+                choice.get("kubespawner_override", {}), gpu_resource
+            )[0],
+        )
+        for key, choice in option["choices"].items()
+    )
+    return ProfileOption(name, option["display_name"], choices)
+
+
+def _vetted_override(override: dict[str, Any], gpu_resource: str) -> tuple[dict[str, Any], int]:
+    """The override with memory in bytes and the GPU resource taken out, and its GPU count.
+
+    GPUs are applied by GpuResources (with their node selector, tolerations and /dev/shm) for
+    the count the user was granted, so the override itself never sets the resource.
+    """
+    vetted = {
+        name: memory_bytes(value) if name in MEMORY_TRAITS else value
+        for name, value in override.items()
+    }
+    limits = dict(vetted.get("extra_resource_limits", {}))
+    gpus = _whole_number(limits.pop(gpu_resource, 0)) or 0
+    if "extra_resource_limits" in vetted:
+        vetted["extra_resource_limits"] = limits
+    return vetted, gpus
+
+
+def _whole_number(value: Any) -> int | None:
+    """A GPU count as a resource quantity gives it (1 or "1"); None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and value >= 0:
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    return None
 
 
 def _lookup(entry: dict[str, Any], path: tuple[str, ...]) -> Any:
@@ -218,21 +363,36 @@ def _cross_key_problems(singleuser: dict[str, Any]) -> list[str]:
     first_with_slug: dict[str, int] = {}
     known_images = singleuser.get("images", {})
     image_keys = ", ".join(sorted(known_images)) or "none"
+    gpu_resource = singleuser["gpu"]["resourceName"]
     for index, entry in enumerate(singleuser["profileList"]):
-        slug = entry["slug"]
-        if slug in first_with_slug:
+        at = ["singleuser", "profileList", index]
+        names = [key for key in ("displayName", "display_name") if key in entry]
+        if len(names) != 1:
+            problems.append(
+                f"{values.location(at)}: give the profile one name, displayName (this chart's "
+                "form) or display_name (KubeSpawner's form), not "
+                + (" and ".join(names) if names else "neither")
+            )
+        slug = profile_slug(entry)
+        if not slug:
+            problems.append(
+                f"{values.location([*at, 'slug'])}: no slug can be derived from the display "
+                f"name {display_name(entry)!r}; set slug"
+            )
+        elif slug in first_with_slug:
             first = values.location(["singleuser", "profileList", first_with_slug[slug]])
             problems.append(
-                f"{values.location(['singleuser', 'profileList', index, 'slug'])}: duplicate "
+                f"{values.location([*at, 'slug'])}: duplicate "
                 f"slug {slug!r}, already the slug of {first}; give each profile its own slug"
             )
         first_with_slug.setdefault(slug, index)
         image = entry.get("image")
         if image is not None and image not in known_images:
             problems.append(
-                f"{values.location(['singleuser', 'profileList', index, 'image'])}: unknown image "
+                f"{values.location([*at, 'image'])}: unknown image "
                 f"key {image!r} (keys of singleuser.images: {image_keys})"
             )
+        problems += _gpu_problems(entry, at, gpu_resource)
     slugs = ", ".join(first_with_slug)
     for course, slug in singleuser.get("courseProfiles", {}).items():
         if slug not in first_with_slug:
@@ -240,4 +400,39 @@ def _cross_key_problems(singleuser: dict[str, Any]) -> list[str]:
                 f"{values.location(['singleuser', 'courseProfiles', course])}: unknown profile "
                 f"slug {slug!r} (slugs of singleuser.profileList: {slugs})"
             )
+    return problems
+
+
+def _gpu_problems(entry: dict[str, Any], at: list[str | int], gpu_resource: str) -> list[str]:
+    """GPUs are given once per profile, as a whole number, and only as a limit."""
+    override = entry.get("kubespawner_override", {})
+    problems = []
+    limits_at = [*at, "kubespawner_override", "extra_resource_limits", gpu_resource]
+    count = override.get("extra_resource_limits", {}).get(gpu_resource)
+    if count is not None and _whole_number(count) is None:
+        problems.append(
+            f'{values.location(limits_at)}: {count!r} is not a whole number of GPUs such as "1"'
+        )
+    if count is not None and entry.get("gpus"):
+        problems.append(
+            f"{values.location(limits_at)}: the profile also sets gpus; give the GPU count once"
+        )
+    if gpu_resource in override.get("extra_resource_guarantees", {}):
+        problems.append(
+            f"{values.location([*at, 'kubespawner_override', 'extra_resource_guarantees'])}: "
+            f"{gpu_resource} is set in extra_resource_limits only (Kubernetes requests as many)"
+        )
+    for name, option in entry.get("profile_options", {}).items():
+        for key, choice in option["choices"].items():
+            choice_override = choice.get("kubespawner_override", {})
+            resources = {
+                *choice_override.get("extra_resource_limits", {}),
+                *choice_override.get("extra_resource_guarantees", {}),
+            }
+            if gpu_resource in resources:
+                problems.append(
+                    f"{values.location([*at, 'profile_options', name, 'choices', key])}: a "
+                    f"choice cannot set {gpu_resource}; give the profile its GPUs, so that the "
+                    "GPU quota counts them"
+                )
     return problems

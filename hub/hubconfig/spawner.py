@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from typing import Any
 
 from kubespawner import KubeSpawner
@@ -12,7 +12,7 @@ from traitlets import Bool, Instance, Integer, Unicode, default
 from hubconfig import auth_state, lab_names, spawn_request, user_options
 from hubconfig.gpu_quota import GpuQuota, held_count, holdings
 from hubconfig.gpu_quota import check as check_gpu_quota
-from hubconfig.profiles import Offer, ProfileCatalogue, form_entries
+from hubconfig.profiles import Offer, ProfileCatalogue, extended, form_entries
 from hubconfig.refusals import forbidden
 from hubconfig.storage import MULTI_ATTACH, MULTI_ATTACH_HINT, CourseFolders
 
@@ -143,7 +143,7 @@ class ProfileSpawner(KubeSpawner):
         for name, value in self._configured.items():
             setattr(self, name, copy.deepcopy(value))
         for name, value in selection.kubespawner_override.items():
-            setattr(self, name, copy.deepcopy(_extended(getattr(self, name), value)))
+            setattr(self, name, copy.deepcopy(extended(getattr(self, name), value)))
         self._checked_selection = selection
         self._profile_name = selection.profile.display_name
 
@@ -196,11 +196,3 @@ class ProfileSpawner(KubeSpawner):
     def clear_state(self) -> None:
         super().clear_state()
         self.gpus_held = 0
-
-
-def _extended(configured: Any, override: Any) -> Any:
-    if isinstance(configured, dict) and isinstance(override, Mapping):
-        return {**configured, **override}
-    if isinstance(configured, list) and isinstance(override, list):
-        return [*configured, *override]
-    return override

@@ -11,15 +11,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hubconfig.profiles import Offer, Profile
+from hubconfig.profiles import Choice, Offer, Profile, ProfileOption, combined
 from hubconfig.refusals import bad_request, forbidden
 
+# Options of every profile; a profile's `profile_options` add their names.
 KNOWN_OPTIONS = ("profile", "gpus")
 
 
 @dataclass(frozen=True)
 class Selection:
-    """A checked request: the profile to run, the GPUs it gets, and the spawner traits for both."""
+    """A checked request: the profile to run, the GPUs it gets, and the spawner traits for the
+    profile, the choices of its options and the GPUs."""
 
     profile: Profile
     gpus: int
@@ -41,8 +43,14 @@ def select(user_options: Any, offer: Offer) -> Selection:
     if not offer.allowed:
         raise forbidden(no_profile_message(offer.groups))
     profile = _profile(options.get("profile"), offer)
+    _refuse_unknown(options, profile)
     gpus = _gpus(options.get("gpus"), profile)
-    override = {**profile.kubespawner_override, **offer.catalogue.gpu.kubespawner_override(gpus)}
+    choices = [_choice(options.get(option.name), option) for option in profile.options]
+    override = combined(
+        profile.kubespawner_override,
+        *(choice.kubespawner_override for choice in choices),
+        offer.catalogue.gpu.kubespawner_override(gpus),
+    )
     return Selection(profile, gpus, override)
 
 
@@ -51,13 +59,32 @@ def _checked_mapping(user_options: Any) -> dict[str, Any]:
         return {}
     if not isinstance(user_options, dict):
         raise bad_request('Server options must be a JSON object such as {"profile": "cpu"}.')
-    unknown = sorted(str(key) for key in user_options if key not in KNOWN_OPTIONS)
+    return user_options
+
+
+def _refuse_unknown(options: dict[str, Any], profile: Profile) -> None:
+    """Only the options this profile has; KubeSpawner's free-text `<option>--unlisted-choice`
+    is one of the refused ones, since no profile offers free text."""
+    known = [*KNOWN_OPTIONS, *(option.name for option in profile.options)]
+    unknown = sorted(str(key) for key in options if key not in known)
     if unknown:
         raise bad_request(
             f"Unknown server option(s): {', '.join(unknown)}. "
-            f"Only {' and '.join(KNOWN_OPTIONS)} may be given."
+            f"Only {', '.join(known[:-1])} and {known[-1]} may be given"
+            + (f" for the profile {profile.display_name!r}." if profile.options else ".")
         )
-    return user_options
+
+
+def _choice(key: Any, option: ProfileOption) -> Choice:
+    if key is None or key == "":
+        return option.default_choice
+    keys = ", ".join(choice.key for choice in option.choices)
+    choice = option.choice(key) if isinstance(key, str) else None
+    if choice is None:
+        raise bad_request(
+            f"{key!r} is not a choice of {option.display_name!r}. Choose one of: {keys}."
+        )
+    return choice
 
 
 def _profile(slug: Any, offer: Offer) -> Profile:
@@ -98,8 +125,14 @@ def _gpus(requested: Any, profile: Profile) -> int:
             f"The profile {profile.display_name!r} offers at most {profile.gpus} GPU(s); "
             f"{count} were requested."
         )
-    if count < 1 and profile.gpus:
-        raise bad_request(f"Ask for between 1 and {profile.gpus} GPU(s), not {count}.")
+    counts = profile.gpu_choices()
+    if count < min(counts, default=0):
+        if len(counts) > 1:
+            raise bad_request(f"Ask for between 1 and {profile.gpus} GPU(s), not {count}.")
+        raise bad_request(
+            f"The profile {profile.display_name!r} has exactly {profile.gpus} GPU(s); ask for "
+            f"{profile.gpus} or leave the count out, not {count}."
+        )
     return count
 
 

@@ -41,12 +41,12 @@ def test_a_profile_overrides_only_what_it_sets(catalogue: ProfileCatalogue) -> N
     assert cpu.kubespawner_override == {
         "cpu_guarantee": 0.5,
         "cpu_limit": 2,
-        "mem_guarantee": "1G",
-        "mem_limit": "4G",
+        "mem_guarantee": 1024**3,
+        "mem_limit": 4 * 1024**3,
     }
     assert nlp.kubespawner_override == {
         "cpu_limit": 4,
-        "mem_limit": "8G",
+        "mem_limit": 8 * 1024**3,
         "image": "example/lab-nlp:7",
         "image_pull_policy": "IfNotPresent",
     }

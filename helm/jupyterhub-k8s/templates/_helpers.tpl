@@ -169,3 +169,46 @@ true
 {{- define "jhk8s.subdomainHost" -}}
 {{- dig "JupyterHub" "subdomain_host" "" .Values.hub.config -}}
 {{- end -}}
+
+{{/* z2jh's extraEnv as a container's env list: a list of EnvVars as given, or a map of
+     NAME: value and NAME: EnvVar (whose own name, if given, wins over the key). */}}
+{{- define "jhk8s.extraEnv" -}}
+{{- if kindIs "slice" . }}
+{{- toYaml . }}
+{{- else }}
+{{- range $name, $value := . }}
+{{- if kindIs "map" $value }}
+- {{ merge (dict) $value (dict "name" $name) | toYaml | nindent 2 | trim }}
+{{- else }}
+- name: {{ $name }}
+  value: {{ $value | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* Names of the Secrets an extraEnv (map or list) or a list of containers reads, as JSON:
+     call with (dict "env" ENV) or (dict "containers" LIST). */}}
+{{- define "jhk8s.secretsRead" -}}
+{{- $names := list }}
+{{- $vars := list }}
+{{- if kindIs "slice" .env }}
+{{- $vars = .env }}
+{{- else }}
+{{- range $_, $value := .env }}
+{{- if kindIs "map" $value }}
+{{- $vars = append $vars $value }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- range .containers }}
+{{- $vars = concat $vars (.env | default list) }}
+{{- range .envFrom }}
+{{- $names = append $names (dig "secretRef" "name" "" .) }}
+{{- end }}
+{{- end }}
+{{- range $vars }}
+{{- $names = append $names (dig "valueFrom" "secretKeyRef" "name" "" .) }}
+{{- end }}
+{{- without $names "" | toJson -}}
+{{- end -}}
