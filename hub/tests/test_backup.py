@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -90,6 +91,20 @@ def test_a_sqlite_database_that_is_not_a_hubs_is_refused(url: str, tmp_path: Pat
     sqlite3.connect(foreign).execute("CREATE TABLE grades (student, mark)").close()
     with pytest.raises(BackupError, match="not a hub database: it has no alembic_version"):
         restore(url, io.BytesIO(foreign.read_bytes()))
+
+
+def test_a_hub_database_with_a_trigger_is_refused(url: str, tmp_path: Path) -> None:
+    planted = tmp_path / "planted.sqlite"
+    used_hub_database(f"sqlite:///{planted}")
+    with closing(sqlite3.connect(planted)) as database:
+        database.execute(
+            "CREATE TRIGGER everyone_admin AFTER INSERT ON users "
+            "BEGIN UPDATE users SET admin = 1; END"
+        )
+        database.commit()
+    with pytest.raises(BackupError, match="holds more than a hub database's tables: trigger"):
+        restore(url, io.BytesIO(planted.read_bytes()))
+    assert not Path(url.removeprefix("sqlite:///")).exists()
 
 
 def test_an_in_memory_database_has_no_backup() -> None:

@@ -16,7 +16,7 @@ import yaml
 from backup_fixtures import every_row, used_hub_database
 from hub_fakes import VALUES_FILES, hub_environment, values_with
 from jupyterhub.app import JupyterHub
-from sqlalchemy import MetaData, create_engine
+from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
 from hubconfig import migrations
@@ -30,10 +30,10 @@ __all__ = ["postgresql_url"]
 
 
 def drop_everything(url: str) -> None:
+    """Every table, view and function the hub's role owns."""
     engine = create_engine(url)
-    metadata = MetaData()
-    metadata.reflect(engine)
-    metadata.drop_all(engine)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP OWNED BY CURRENT_USER")
     engine.dispose()
 
 
@@ -123,6 +123,27 @@ def test_a_foreign_or_corrupt_file_is_refused_in_one_line(
     with pytest.raises(BackupError, match=message) as refused:
         restore(url, io.BytesIO(content))
     assert "\n" not in str(refused.value)
+    assert every_row(url) == {}
+
+
+@pytest.mark.parametrize(
+    ("planted", "entry"),
+    [
+        ("CREATE FUNCTION everyone_admin() RETURNS trigger LANGUAGE plpgsql AS "
+         "$$ BEGIN UPDATE users SET admin = true; RETURN NULL; END $$", "FUNCTION public"),
+        ("CREATE VIEW admins AS SELECT name FROM users WHERE admin", "VIEW public admins"),
+    ],
+)  # fmt: skip
+def test_an_archive_with_more_than_tables_is_refused(url: str, planted: str, entry: str) -> None:
+    used_hub_database(url)
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(planted)
+    engine.dispose()
+    backup = backup_of(url)
+    drop_everything(url)
+    with pytest.raises(BackupError, match=f"holds more than a hub database's tables: '{entry}"):
+        restore(url, io.BytesIO(backup))
     assert every_row(url) == {}
 
 

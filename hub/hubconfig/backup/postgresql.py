@@ -22,7 +22,15 @@ MAGIC = b"PGDMP"
 # often names its roles differently from the one the backup came from).
 PORTABLE = ("--no-owner", "--no-privileges")
 # pg_restore --list names each entry "<id>; <table oid> <oid> <type> <schema> <name> <owner>".
-ALEMBIC_TABLE = re.compile(r"^\d+; \d+ \d+ TABLE \S+ alembic_version ", re.MULTILINE)
+ENTRY = re.compile(r"\d+; \d+ \d+ (?P<rest>.*)")
+ALEMBIC_TABLE = re.compile(r"TABLE \S+ alembic_version ")
+# What pg_dump writes for a hub database: tables, their rows, sequences, defaults, constraints,
+# indexes, and its schema when the hub's role owns that. Anything else (a function, trigger, view, rule, extension) would run code or change
+# what the hub reads once restored, so an archive holding it is refused.
+HUB_ENTRY = re.compile(
+    r"(TABLE DATA|TABLE|SEQUENCE OWNED BY|SEQUENCE SET|SEQUENCE|DEFAULT|FK CONSTRAINT|CONSTRAINT"
+    r"|INDEX|SCHEMA) "
+)
 
 
 def _connection(url: str) -> tuple[str, dict[str, str]]:
@@ -58,8 +66,14 @@ def create(url: str, out: BinaryIO) -> None:
 def check(backup: Path) -> None:
     """BackupError unless `backup` is a readable pg_dump archive of a hub database."""
     listing = _run("pg_restore", "--list", str(backup)).decode(errors="replace")
-    if not ALEMBIC_TABLE.search(listing):
+    entries = [found["rest"] for found in map(ENTRY.fullmatch, listing.splitlines()) if found]
+    if not any(ALEMBIC_TABLE.match(entry) for entry in entries):
         raise BackupError("the pg_dump archive is not of a hub database: no alembic_version table")
+    foreign = next((entry for entry in entries if not HUB_ENTRY.match(entry)), None)
+    if foreign is not None:
+        raise BackupError(
+            f"the pg_dump archive holds more than a hub database's tables: {foreign[:80]!r}"
+        )
 
 
 def restore(url: str, backup: Path) -> None:

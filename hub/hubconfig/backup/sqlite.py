@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from hubconfig.backup.errors import BackupError
 
 MAGIC = b"SQLite format 3\x00"
+HUB_OBJECTS = {"table", "index"}
 
 
 def _path(url: str) -> str:
@@ -51,13 +52,21 @@ def check(backup: Path) -> None:
     try:
         with closing(_read_only(backup)) as database:
             (verdict,) = database.execute("PRAGMA integrity_check(1)").fetchone()
-            tables = {row[0] for row in database.execute("SELECT name FROM sqlite_master")}
+            objects = database.execute("SELECT type, name FROM sqlite_master").fetchall()
     except sqlite3.DatabaseError as error:
         raise BackupError(f"the SQLite backup is damaged: {error}") from None
     if verdict != "ok":
         raise BackupError(f"the SQLite backup is damaged: {verdict}")
-    if "alembic_version" not in tables:
+    if ("table", "alembic_version") not in objects:
         raise BackupError("the SQLite file is not a hub database: it has no alembic_version table")
+    # A trigger or view would run or change what the hub reads once restored; a hub database has
+    # tables and indexes only.
+    foreign = next(((kind, name) for kind, name in objects if kind not in HUB_OBJECTS), None)
+    if foreign is not None:
+        raise BackupError(
+            f"the SQLite file holds more than a hub database's tables: {foreign[0]} "
+            f"{foreign[1][:80]!r}"
+        )
 
 
 def restore(url: str, backup: Path) -> None:
