@@ -64,6 +64,7 @@ from .lti13 import (
 )
 from .nonces import NonceStore
 from .platform_trust import ASK_TO_LINK, PlatformTrust, trust_from
+from .secrets_env import check_secret
 from .source_routes import Route, source_route
 from .spawn_environment import spawn_environment
 from .urls import hub_url
@@ -233,6 +234,8 @@ class MultiLoginAuthenticator(Authenticator):
                     "c.KeycloakLogin.keycloak_url and .realm (or the URLs) and .client_id, or "
                     "c.MultiLoginAuthenticator.enable_keycloak = False"
                 )
+            if keycloak.client_secret:
+                check_secret(keycloak.client_secret, "KeycloakLogin.client_secret")
             if not (keycloak.allow_all or keycloak.allowed_groups or keycloak.allowed_users):
                 self.log.warning(
                     "KeycloakLogin has no allowed_groups, allowed_users or allow_all: "

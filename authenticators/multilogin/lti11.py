@@ -9,6 +9,7 @@ non-numeric `oauth_timestamp` with a 500. Replays are refused by the hub databas
 from __future__ import annotations
 
 import hmac
+import os
 import re
 import time
 from typing import Any
@@ -24,6 +25,7 @@ from .entitlements import LTI11, LoginFacts, split_lti11_roles
 from .errors import LoginRefused
 from .launches import ValidatedLaunch, launch_arguments
 from .nonces import NonceStore
+from .secrets_env import StartupRefused, check_secret, secrets_from
 from .source_routes import UpstreamSourcePage
 from .usernames import first_present
 
@@ -105,8 +107,20 @@ def check_signed_launch(
 class LTI11Login(LTI11Authenticator):
     """The LTI 1.1 part of MultiLoginAuthenticator; configure as `c.LTI11Login.<option>`.
 
-    `consumers` (inherited) maps each trusted consumer key to its secret; nothing else is trusted.
+    `consumers` (inherited) maps each trusted consumer key to its secret, and
+    `consumer_secret_env` each further key to the environment variable holding its secret;
+    nothing else is trusted.
     """
+
+    consumer_secret_env = Dict(
+        key_trait=Unicode(),
+        value_trait=Unicode(),
+        config=True,
+        help="""Consumer key to the name of the environment variable holding its secret (in
+        Kubernetes: `hub.extraEnv.<NAME>.valueFrom.secretKeyRef`), so that no secret sits in
+        configuration. Added to `consumers` at start; a key in both, or a variable unset,
+        empty, or with whitespace at an end, stops the hub with one line naming it.""",
+    )
 
     username_keys = List(
         Unicode(),
@@ -127,6 +141,21 @@ class LTI11Login(LTI11Authenticator):
         config=True,
         help="Seconds a used oauth_nonce is remembered in the hub database.",
     )
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        twice = sorted(set(self.consumers) & set(self.consumer_secret_env))
+        if twice:
+            raise StartupRefused(
+                f"LTI11Login.consumers and LTI11Login.consumer_secret_env both give the secret "
+                f"of {', '.join(map(repr, twice))}; give each once"
+            )
+        for key, secret in self.consumers.items():
+            check_secret(secret, f"LTI11Login.consumers[{key!r}]")
+        from_env = secrets_from(
+            self.consumer_secret_env, "LTI11Login.consumer_secret_env", os.environ
+        )
+        self.consumers = {**self.consumers, **from_env}
 
     @default("username_keys")
     def _username_keys_default(self) -> list[str]:

@@ -156,6 +156,24 @@ def test_existing_secret_replaces_the_generated_one() -> None:
     assert proxy_env[0]["valueFrom"]["secretKeyRef"]["name"] == "jupyterhub-tokens"
 
 
+def test_the_production_sign_in_secrets_come_from_a_secret_not_the_values() -> None:
+    manifests = render(PRODUCTION_VALUES)
+    hub = find(manifests, "Deployment", HUB)
+    env = {item["name"]: item for item in hub["spec"]["template"]["spec"]["containers"][0]["env"]}
+    for name, key in (
+        ("OAUTH_CLIENT_SECRET", "keycloak-client-secret"),
+        ("MOODLE_LTI11_SECRET", "moodle-lti11-secret"),
+    ):
+        assert env[name]["valueFrom"]["secretKeyRef"] == {"name": "jupyterhub-login", "key": key}
+    config = yaml.safe_load(secret_text(find(manifests, "Secret", f"{HUB}-config"), "values.yaml"))
+    login = config["hub"]["config"]
+    assert "client_secret" not in login["KeycloakLogin"]
+    assert "consumers" not in login["LTI11Login"]
+    assert login["LTI11Login"]["consumer_secret_env"] == {
+        "moodle-example-key": "MOODLE_LTI11_SECRET"
+    }
+
+
 def granted(role: dict) -> set[tuple[str, str]]:
     """The (resource, verb) pairs a Role grants."""
     return {

@@ -51,11 +51,18 @@ def test_the_mock_moodle_is_one_campus_moodle_over_both_lti_versions(
         assert platform.unlinked_identities == "ask-to-link"
 
 
-def test_production_moodle_claims_directory_names_but_never_the_admins():
+def test_production_moodle_claims_directory_names_but_never_the_admins(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    # The LTI 1.1 secret the example's hub.extraEnv gives from a Secret.
+    monkeypatch.setenv("MOODLE_LTI11_SECRET", "from-the-secret")
     authenticator = authenticator_for(values(PRODUCTION_VALUES)["hub"]["config"])
-    [trust] = authenticator.platform_trust.values()
+    trust = authenticator.platform_trust
 
-    assert trust.name == "moodle"
-    assert trust.may_claim("student")
-    assert not trust.may_claim("admin")
+    # One campus Moodle over both LTI versions.
+    assert sorted(source for source, _ in trust) == [LTI11, LTI13]
+    for platform in trust.values():
+        assert platform.name == "moodle"
+        assert platform.may_claim("student")
+        assert not platform.may_claim("admin")
     assert "admin" in authenticator.admin_users

@@ -73,8 +73,12 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def hub_config(chart_values: dict[str, Any], groups: dict[str, list[str]]) -> Config:
-    """The chart's configuration with a test proxy, spawner and login, and these groups."""
+def hub_config(
+    chart_values: dict[str, Any], groups: dict[str, list[str]], real_login: bool = False
+) -> Config:
+    """The chart's configuration with a test proxy and spawner, and these groups; the login is
+    JupyterHub's dummy one admitting everyone, or with `real_login` the values' own (the
+    chart's authenticator with its `hub.config`)."""
     chart_values["hub"]["services"] = {"tester": {"apiToken": SERVICE_TOKEN}}
     chart_values["hub"]["loadRoles"] = {
         "tester": {"scopes": ["admin:users", "admin:servers"], "services": ["tester"]}
@@ -88,11 +92,14 @@ def hub_config(chart_values: dict[str, Any], groups: dict[str, list[str]]) -> Co
     c.JupyterHub.hub_connect_url = f"http://127.0.0.1:{port}"
     c.JupyterHub.proxy_class = MemoryProxy
     c.JupyterHub.spawner_class = PodlessProfileSpawner
-    c.JupyterHub.authenticator_class = "dummy"
+    # MockHub admits everyone unless Authenticator.allow_all is set; the real login is the
+    # values' own admission, which the chart leaves at JupyterHub's default, False.
+    c.Authenticator.allow_all = not real_login
+    if not real_login:
+        c.JupyterHub.authenticator_class = "dummy"
     c.JupyterHub.load_groups = {name: {"users": users} for name, users in groups.items()}
     # Stop the podless servers with the hub rather than leave their listeners running.
     c.JupyterHub.cleanup_servers = True
-    c.Authenticator.allow_all = True
     c.Authenticator.enable_auth_state = True
     c.CryptKeeper.keys = [os.urandom(32)]
     # Kept in memory: the hub would otherwise write it into the working directory.
@@ -102,9 +109,9 @@ def hub_config(chart_values: dict[str, Any], groups: dict[str, list[str]]) -> Co
 
 @asynccontextmanager
 async def running_hub(
-    chart_values: dict[str, Any], groups: dict[str, list[str]]
+    chart_values: dict[str, Any], groups: dict[str, list[str]], real_login: bool = False
 ) -> AsyncIterator[HubUnderTest]:
-    app = MockHub.instance(config=hub_config(chart_values, groups))
+    app = MockHub.instance(config=hub_config(chart_values, groups, real_login))
     await app.initialize([])
     await app.start()
     try:

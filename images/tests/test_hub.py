@@ -102,3 +102,64 @@ def test_hub_creates_and_upgrades_its_database_on_postgresql(
     assert version.startswith("JupyterHub's alembic version is ")
     assert column.startswith("JupyterHub's table ") and " lacks the columns " in column
     assert report["upgraded"] == []
+
+
+# A hub database in use backed up with the image's pg_dump, lost, and restored with its pg_restore.
+BACKUP_ON_POSTGRESQL = """
+import io, json, shutil, subprocess, sys
+from jupyterhub.app import JupyterHub
+from sqlalchemy import MetaData, create_engine
+from hubconfig import backup, migrations
+from multilogin.nonces import NonceStore
+url = sys.argv[1]
+pg_dump = subprocess.run(["pg_dump", "--version"], capture_output=True, text=True, check=True)
+report = {"pg_dump": pg_dump.stdout.split()[2]}
+hub = JupyterHub(db_url=url)
+hub.init_db()
+NonceStore().claim(hub.db, "lti13:x", "n-1", 3600)
+hub.db.close()
+archive = io.BytesIO()
+backup.create(url, archive)
+engine = create_engine(url)
+metadata = MetaData()
+metadata.reflect(engine)
+metadata.drop_all(engine)
+report["emptied"] = migrations.problems(url)
+backup.restore(url, io.BytesIO(archive.getvalue()))
+report["restored"] = migrations.problems(url)
+hub = JupyterHub(db_url=url)
+hub.init_db()
+report["nonce_again"] = NonceStore().claim(hub.db, "lti13:x", "n-1", 3600)
+print(json.dumps(report))
+"""
+
+
+def test_hub_backs_up_and_restores_its_database_on_postgresql(
+    image: str, network: str, start
+) -> None:
+    database = start(
+        built("postgresql"),
+        env={"POSTGRES_USER": "jupyterhub", "POSTGRES_PASSWORD": "hub-db-secret"},
+        network=network,
+        alias="postgresql",
+    )
+    database.wait_for_exec("pg_isready", "--quiet", "--host=127.0.0.1", timeout=60)
+    url = "postgresql+psycopg://jupyterhub:hub-db-secret@postgresql:5432/jupyterhub"
+    command = ["python3", "-c", BACKUP_ON_POSTGRESQL, url]
+    result = subprocess.run(
+        ["docker", "run", "--rm", "--network", network, image, *command],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    server = docker_run(built("postgresql"), "--version", entrypoint="postgres").split()[2]
+    assert report["pg_dump"].split(".")[0] == server.split(".")[0]
+    assert report["emptied"] == [
+        "no alembic_version table: JupyterHub has not started on this database"
+    ]
+    assert report["restored"] == []
+    # The nonce used before the backup is still used: our table's row came back.
+    assert report["nonce_again"] is False

@@ -22,6 +22,7 @@ from tools.release.release import (
     release,
     staging_for,
 )
+from tools.release.upgrade_notes import UpgradeNotesMissing
 from tools.release.version import VersionError
 
 
@@ -59,6 +60,7 @@ def main(argv: list[str]) -> int:
         done = release(args.version, registry_path, names, RELEASES_DIR, args.published_as)
     except (
         VersionError,
+        UpgradeNotesMissing,
         RegistryPathError,
         ReleaseRefused,
         chart.ChartError,

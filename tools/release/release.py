@@ -14,7 +14,7 @@ from tools.bootstrap.paths import REPO_ROOT, logs_dir
 from tools.bootstrap.progress import say, step
 from tools.images import lock, spec
 from tools.images.chart_values import image_values
-from tools.release import changelog, chart, images, manifest
+from tools.release import changelog, chart, images, manifest, upgrade_notes
 from tools.release.version import parse
 
 RELEASES_DIR = REPO_ROOT / "dist" / "releases"
@@ -80,11 +80,14 @@ def release(
     names: list[str],
     releases: Path = RELEASES_DIR,
     published: str | None = None,
+    notes: Path = upgrade_notes.UPGRADE_NOTES,
 ) -> Released:
     """Release `names` (images of images.toml; the chart pins those it runs) as `version`,
     pushed to `registry_path`; the chart names the images under `published` (default: the same
-    registry), where `python -m tools.release.promote` copies them by digest."""
+    registry), where `python -m tools.release.promote` copies them by digest. A final version
+    needs its section in the upgrade notes `notes` (UpgradeNotesMissing)."""
     version, registry_path = parse(version), check_registry(registry_path)
+    upgrade_notes.check(version, notes)
     published = check_registry(published or registry_path)
     if registry_path.split("/")[0] == local_registry.HOST_ENDPOINT:
         local_registry.ensure_running()

@@ -48,6 +48,14 @@ def registry(tmp_path: Path) -> Iterator[str]:
         docker.remove(reference)  # the tag the push left in Docker
 
 
+@pytest.fixture
+def notes(tmp_path: Path) -> Path:
+    """Upgrade notes with the section a final release needs."""
+    path = tmp_path / "upgrading.md"
+    path.write_text(f"# Upgrading\n\n## {VERSION}\n\nNothing to change.\n")
+    return path
+
+
 def pulled_values(endpoint: str, destination: Path) -> tuple[dict, dict]:
     reference = f"oci://{endpoint}/charts/jupyterhub-k8s"
     run([binaries.ensure("helm"), "pull", reference, "--version", VERSION, "--untar",
@@ -60,12 +68,12 @@ def pulled_values(endpoint: str, destination: Path) -> tuple[dict, dict]:
 
 
 def test_a_release_pins_the_pushed_digests_and_is_never_replaced(
-    registry: str, tmp_path: Path
+    registry: str, notes: Path, tmp_path: Path
 ) -> None:
     working_tree_digest = lock.read()[IMAGE].digest
     releases = tmp_path / "releases"
 
-    first = release(VERSION, registry, [IMAGE], releases)
+    first = release(VERSION, registry, [IMAGE], releases, notes=notes)
 
     chart_yaml, values = pulled_values(registry, tmp_path / "pulled")
     tag = lock.read(first.folder / "images.lock.json")[IMAGE].tag
@@ -90,23 +98,23 @@ def test_a_release_pins_the_pushed_digests_and_is_never_replaced(
     assert (first.folder / "CHANGELOG.md").read_text().startswith(f"## {VERSION} (")
     assert lock.read()[IMAGE].digest == working_tree_digest, "the working tree's lock is kept"
 
-    again = release(VERSION, registry, [IMAGE], releases)
+    again = release(VERSION, registry, [IMAGE], releases, notes=notes)
     assert again.already_released
     assert again.chart_digest == chart_digest
 
     manifest_before = (first.folder / "release.json").read_text()
     with pytest.raises(ReleaseRefused, match=r"already in .* with other content"):
-        release(VERSION, registry, [], releases)
+        release(VERSION, registry, [], releases, notes=notes)
     assert served_digest(registry, "charts/jupyterhub-k8s", VERSION) == chart_digest
     assert (first.folder / "release.json").read_text() == manifest_before
 
 
 def test_a_staged_release_is_promoted_to_the_registry_its_chart_names(
-    registry: str, tmp_path: Path
+    registry: str, notes: Path, tmp_path: Path
 ) -> None:
     releases = tmp_path / "releases"
     with serve(tmp_path / "production") as production:
-        staged = release(VERSION, registry, [IMAGE], releases, published=production)
+        staged = release(VERSION, registry, [IMAGE], releases, published=production, notes=notes)
         _, values = pulled_values(registry, tmp_path / "staged")
         image = values["proxy"]["chp"]["image"]
         path = remote_name("", lock.read(staged.folder / "images.lock.json")[IMAGE].repository)
@@ -121,9 +129,9 @@ def test_a_staged_release_is_promoted_to_the_registry_its_chart_names(
 
 
 def test_a_release_pushed_where_it_is_published_has_nothing_to_promote(
-    registry: str, tmp_path: Path
+    registry: str, notes: Path, tmp_path: Path
 ) -> None:
     releases = tmp_path / "releases"
-    release(VERSION, registry, [], releases)
+    release(VERSION, registry, [], releases, notes=notes)
     with pytest.raises(PromotionError, match="nothing to promote"):
         promote(VERSION, releases)

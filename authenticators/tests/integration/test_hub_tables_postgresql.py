@@ -1,14 +1,11 @@
 """multilogin's tables (LTI nonces, identity links) on a real PostgreSQL, the production database.
 
-The database runs from this project's image (images/postgresql, built now if it is not) with
-`docker run`, published on a loopback port. The unit tests run the same stores on SQLite.
+The database runs from this project's image (devservices/postgresql_fixture.py). The unit tests
+run the same stores on SQLite.
 """
 
 from __future__ import annotations
 
-import secrets
-import subprocess
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -21,38 +18,11 @@ from hubconfig import migrations
 from multilogin.hub_tables import Base, ensure_tables
 from multilogin.identities import MAX_PART_LENGTH, Identity, IdentityStore
 from multilogin.nonces import NonceStore
-from tools import docker
-from tools.images import build, spec
+from postgresql_fixture import postgresql_url
 
 pytestmark = pytest.mark.integration
 
-USER = "jupyterhub"
-
-
-@pytest.fixture(scope="module")
-def postgresql_url() -> Iterator[str]:
-    """The SQLAlchemy URL of a fresh PostgreSQL container, removed after the module."""
-    image = build.build(spec.load(), ["postgresql"])["postgresql"].reference
-    password = secrets.token_urlsafe(16)
-    container = docker.docker(
-        "run", "-d", "-p", "127.0.0.1::5432", "-e", f"POSTGRES_USER={USER}",
-        "-e", f"POSTGRES_PASSWORD={password}", image,
-    ).strip()  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while (
-            docker.docker("inspect", "--format", "{{.State.Health.Status}}", container).strip()
-            != "healthy"
-        ):
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"PostgreSQL did not become healthy:\n{docker.docker('logs', container)}"
-                )
-            time.sleep(1)
-        port = docker.docker("port", container, "5432").split()[0].rsplit(":", 1)[1]
-        yield f"postgresql+psycopg://{USER}:{password}@127.0.0.1:{port}/{USER}"
-    finally:
-        subprocess.run(["docker", "rm", "-f", container], capture_output=True, check=False)
+__all__ = ["postgresql_url"]
 
 
 @pytest.fixture
