@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from chart_render import CHART, DEV_VALUES, run_helm
-from test_cluster_install import _answers, api, free_port, release_values, wait_until
+from test_cluster_install import api, installed_hub_api, release_values, wait_until
 
 from devenv import cluster_config
 from tools.bootstrap.run import RunError
@@ -25,7 +24,6 @@ pytestmark = pytest.mark.cluster
 
 NAMESPACE = "course-folders-e2e"
 RELEASE = "cf"
-HUB_SERVICE = f"{RELEASE}-jupyterhub-k8s-hub"
 CLUSTER = cluster_config.current()
 KUBECTL = CLUSTER.kubectl.in_namespace(NAMESPACE)
 VOLUME_DIR = "course-folders-e2e"
@@ -64,21 +62,8 @@ def hub_api(course_volume: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     }
     overrides = tmp_path_factory.mktemp("course-folders") / "values.yaml"
     overrides.write_text(yaml.safe_dump(chart_values))
-    installed = run_helm(
-        "upgrade", "--install", RELEASE, str(CHART), "--kube-context", CLUSTER.context,
-        "--namespace", NAMESPACE, "--create-namespace", "-f", str(DEV_VALUES),
-        "-f", str(overrides), "--wait", "--timeout", "5m",
-    )  # fmt: skip
-    assert installed.returncode == 0, installed.stderr
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/hub/api"
-    try:
-        with KUBECTL.port_forward(f"svc/{HUB_SERVICE}", port, 8081):
-            wait_until(lambda: _answers(url), 60, "the hub API through port-forward")
-            yield url
-    finally:
-        run_helm("uninstall", RELEASE, "--kube-context", CLUSTER.context, "--namespace", NAMESPACE)
-        CLUSTER.kubectl("delete", "namespace", NAMESPACE, "--timeout=300s", timeout=330)
+    with installed_hub_api(overrides, release=RELEASE, namespace=NAMESPACE) as url:
+        yield url
 
 
 def start_lab(url: str, user: str, groups: list[str], server: str = "") -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -68,26 +69,36 @@ def release_values() -> dict[str, Any]:
     }
 
 
-def install(overrides: Path) -> None:
+def install(*overrides: Path, release: str = RELEASE, namespace: str = NAMESPACE) -> None:
+    """Install (or upgrade) the chart as `release` in `namespace`: the dev values, then each of
+    `overrides`."""
+    files = [arg for path in overrides for arg in ("-f", str(path))]
     installed = run_helm(
-        "upgrade",
-        "--install",
-        RELEASE,
-        str(CHART),
-        "--kube-context",
-        CLUSTER.context,
-        "--namespace",
-        NAMESPACE,
-        "--create-namespace",
-        "-f",
-        str(DEV_VALUES),
-        "-f",
-        str(overrides),
-        "--wait",
-        "--timeout",
-        "5m",
-    )
+        "upgrade", "--install", release, str(CHART), "--kube-context", CLUSTER.context,
+        "--namespace", namespace, "--create-namespace", "-f", str(DEV_VALUES), *files,
+        "--wait", "--timeout", "5m",
+    )  # fmt: skip
     assert installed.returncode == 0, installed.stderr
+
+
+@contextmanager
+def installed_hub_api(
+    *overrides: Path, release: str = RELEASE, namespace: str = NAMESPACE
+) -> Iterator[str]:
+    """The hub API's URL of a release installed for the test in a namespace of its own (through
+    a port-forward); the release and its namespace are removed after."""
+    try:
+        install(*overrides, release=release, namespace=namespace)
+        port = free_port()
+        url = f"http://127.0.0.1:{port}/hub/api"
+        hub_service = f"svc/{release}-jupyterhub-k8s-hub"
+        with CLUSTER.kubectl.in_namespace(namespace).port_forward(hub_service, port, 8081):
+            wait_until(lambda: _answers(url), 60, "the hub API through port-forward")
+            yield url
+    finally:
+        run_helm("uninstall", release, "--kube-context", CLUSTER.context, "--namespace", namespace)
+        # Wait, so that the next run does not meet a namespace still terminating.
+        CLUSTER.kubectl("delete", "namespace", namespace, "--timeout=300s", timeout=330)
 
 
 @pytest.fixture(scope="module")
@@ -99,17 +110,8 @@ def overrides(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def hub_api(overrides: Path) -> Iterator[str]:
-    install(overrides)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/hub/api"
-    try:
-        with KUBECTL.port_forward(f"svc/{HUB_SERVICE}", port, 8081):
-            wait_until(lambda: _answers(url), 60, "the hub API through port-forward")
-            yield url
-    finally:
-        run_helm("uninstall", RELEASE, "--kube-context", CLUSTER.context, "--namespace", NAMESPACE)
-        # Wait, so that the next run does not meet a namespace still terminating.
-        CLUSTER.kubectl("delete", "namespace", NAMESPACE, "--timeout=300s", timeout=330)
+    with installed_hub_api(overrides) as url:
+        yield url
 
 
 def _answers(url: str) -> bool:

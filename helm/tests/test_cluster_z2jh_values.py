@@ -14,10 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 import yaml
-from chart_render import CHART, DEV_VALUES, run_helm
-from test_cluster_install import free_port, release_values, wait_until
+from test_cluster_install import api, installed_hub_api, release_values, wait_until
 
 from devenv import cluster_config
 
@@ -26,8 +24,6 @@ pytestmark = pytest.mark.cluster
 CAMPUS = Path(__file__).resolve().parent / "values" / "z2jh-campus.yaml"
 NAMESPACE = "hubconfig-z2jh"
 RELEASE = "z2jh"
-HUB_SERVICE = f"{RELEASE}-jupyterhub-k8s-hub"
-TOKEN = "2a2a" * 16
 SPAWN_WAIT_S = 300
 CLUSTER = cluster_config.current()
 KUBECTL = CLUSTER.kubectl.in_namespace(NAMESPACE)
@@ -47,16 +43,9 @@ def campus_in_kind() -> dict[str, Any]:
 
 
 def overrides() -> dict[str, Any]:
-    """What test_cluster_install.py's release gets (images, a service token), plus no course
-    mapping (the dev values map a course to a profile the campus does not have)."""
+    """What test_cluster_install.py's release gets (images, the test's service token), without
+    the course mapping (the dev values map a course to a profile the campus does not have)."""
     values = release_values()
-    values["hub"]["services"] = {"z2jh": {"apiToken": TOKEN}}
-    values["hub"]["loadRoles"] = {
-        "z2jh": {
-            "scopes": ["admin:users", "admin:servers", "admin:groups"],
-            "services": ["z2jh"],
-        }
-    }
     values["singleuser"]["courseProfiles"] = None
     return values
 
@@ -67,34 +56,8 @@ def hub_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     campus, extra = folder / "campus.yaml", folder / "overrides.yaml"
     campus.write_text(yaml.safe_dump(campus_in_kind()))
     extra.write_text(yaml.safe_dump(overrides()))
-    args = ["--kube-context", CLUSTER.context, "--namespace", NAMESPACE]
-    try:
-        installed = run_helm(
-            "upgrade", "--install", RELEASE, str(CHART), *args, "--create-namespace",
-            "-f", str(DEV_VALUES), "-f", str(campus), "-f", str(extra),
-            "--wait", "--timeout", "5m",
-        )  # fmt: skip
-        assert installed.returncode == 0, installed.stderr
-        port = free_port()
-        url = f"http://127.0.0.1:{port}/hub/api"
-        with KUBECTL.port_forward(f"svc/{HUB_SERVICE}", port, 8081):
-            wait_until(lambda: _answers(url), 60, "the hub API through port-forward")
-            yield url
-    finally:
-        run_helm("uninstall", RELEASE, *args)
-        CLUSTER.kubectl("delete", "namespace", NAMESPACE, "--timeout=300s", timeout=330)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return api(url, "GET", "/").ok
-    except requests.ConnectionError:
-        return False
-
-
-def api(url: str, method: str, path: str, **kwargs: Any) -> requests.Response:
-    headers = {"Authorization": f"token {TOKEN}"}
-    return requests.request(method, f"{url}{path}", headers=headers, timeout=60, **kwargs)
+    with installed_hub_api(campus, extra, release=RELEASE, namespace=NAMESPACE) as url:
+        yield url
 
 
 def test_the_seed_gpu_profile_runs_with_the_campus_settings(hub_api: str) -> None:

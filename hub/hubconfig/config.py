@@ -136,6 +136,14 @@ def database_url(db: dict[str, Any], password: str | None) -> str:
     return url.render_as_string(hide_password=False)
 
 
+def hub_database_url(environ: Mapping[str, str]) -> str:
+    """The URL (with its password) of the database of the hub whose environment this is, for
+    commands run in the hub's container; ValuesError when the environment or values are not
+    a hub's."""
+    deployment = Deployment.from_environ(environ)
+    return database_url(values.load(deployment.values_path)["hub"]["db"], deployment.db_password)
+
+
 def lab_labels(release: str) -> dict[str, str]:
     """Labels of lab pods and volumes; the chart's NetworkPolicies select lab pods by them."""
     return {

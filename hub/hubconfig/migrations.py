@@ -24,7 +24,7 @@ from sqlalchemy import MetaData, create_engine, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from hubconfig import values
-from hubconfig.config import Deployment, database_url
+from hubconfig.config import hub_database_url
 from multilogin import identities, nonces
 from multilogin.hub_tables import Base
 
@@ -86,8 +86,7 @@ def problems(url: str) -> list[str]:
 def main(environ: Mapping[str, str] = os.environ) -> int:
     """Check the database of the hub whose environment this is; 0 when it is migrated."""
     try:
-        deployment = Deployment.from_environ(environ)
-        url = database_url(values.load(deployment.values_path)["hub"]["db"], deployment.db_password)
+        url = hub_database_url(environ)
     except values.ValuesError as error:
         print(f"hubconfig.migrations: {error}", file=sys.stderr)
         return 2

@@ -3,14 +3,40 @@ every row of a database, to compare one before a backup with one after its resto
 
 from __future__ import annotations
 
+import io
+
+import pytest
 from jupyterhub import orm
 from sqlalchemy import MetaData, create_engine, select
 from sqlalchemy.orm import Session
 
+from hubconfig.backup import BackupError, create, restore
 from multilogin.identities import Identity, IdentityStore
 from multilogin.nonces import NonceStore
 
 PERSON = Identity("keycloak", "https://sso.example.edu/realms/campus", "", "sub-ada")
+
+
+def backup_of(url: str) -> bytes:
+    """A backup of the database at `url`, as `python -m hubconfig.backup create` writes it."""
+    out = io.BytesIO()
+    create(url, out)
+    return out.getvalue()
+
+
+def restores_only_when_forced(url: str, backup: bytes) -> None:
+    """A restore into `url`, which has tables, is refused with a line naming --force; forced,
+    it is done."""
+    with pytest.raises(BackupError, match=r"already has \d+ tables .* pass --force"):
+        restore(url, io.BytesIO(backup))
+    restore(url, io.BytesIO(backup), force=True)
+
+
+def refused_in_one_line(url: str, content: bytes, message: str) -> None:
+    """A restore of `content` into `url` is refused with one line matching `message`."""
+    with pytest.raises(BackupError, match=message) as refused:
+        restore(url, io.BytesIO(content))
+    assert "\n" not in str(refused.value)
 
 
 def used_hub_database(url: str) -> None:

@@ -239,3 +239,12 @@ def make_spawner(chart_values: dict, user: FakeUser, name: str = "") -> ProfileS
     spawner = ProfileSpawner(config=config, user=user, orm_spawner=FakeOrmSpawner(name), _mock=True)
     user.spawners[name] = spawner
     return spawner
+
+
+def sqlite_hub_environment(folder: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The environment of a chart hub on its `sqlite-pvc` database, working in `folder` (the
+    chart's sqlite file is relative to the hub's working directory)."""
+    values_path = folder / "values.yaml"
+    values_path.write_text(yaml.safe_dump(values_with({"hub": {"db": {"type": "sqlite-pvc"}}})))
+    monkeypatch.chdir(folder)
+    return hub_environment(values_path)

@@ -11,9 +11,14 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-import yaml
-from backup_fixtures import every_row, used_hub_database
-from hub_fakes import hub_environment, values_with
+from backup_fixtures import (
+    backup_of,
+    every_row,
+    refused_in_one_line,
+    restores_only_when_forced,
+    used_hub_database,
+)
+from hub_fakes import sqlite_hub_environment
 
 from hubconfig import migrations
 from hubconfig.backup import BackupError, create, restore
@@ -23,12 +28,6 @@ from hubconfig.backup.__main__ import main
 @pytest.fixture
 def url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'hub.sqlite'}"
-
-
-def backup_of(url: str) -> bytes:
-    out = io.BytesIO()
-    create(url, out)
-    return out.getvalue()
 
 
 def test_every_row_comes_back_into_a_new_database(url: str, tmp_path: Path) -> None:
@@ -50,9 +49,7 @@ def test_a_database_with_tables_is_refused_unless_forced(url: str, tmp_path: Pat
     other = f"sqlite:///{tmp_path / 'other.sqlite'}"
     used_hub_database(other)
     sqlite3.connect(tmp_path / "other.sqlite").execute("CREATE TABLE kept_apart (x)").close()
-    with pytest.raises(BackupError, match=r"already has \d+ tables .* pass --force"):
-        restore(other, io.BytesIO(backup))
-    restore(other, io.BytesIO(backup), force=True)
+    restores_only_when_forced(other, backup)
     # The backup's database, whole: the other database's own table is gone with the rest.
     assert every_row(other) == before
 
@@ -72,9 +69,7 @@ def test_a_database_with_tables_is_refused_unless_forced(url: str, tmp_path: Pat
 def test_a_foreign_or_corrupt_file_is_refused_in_one_line(
     url: str, content: bytes, message: str
 ) -> None:
-    with pytest.raises(BackupError, match=message) as refused:
-        restore(url, io.BytesIO(content))
-    assert "\n" not in str(refused.value)
+    refused_in_one_line(url, content, message)
     assert not Path(url.removeprefix("sqlite:///")).exists()
 
 
@@ -117,11 +112,7 @@ def test_the_command_backs_up_and_restores_the_hubs_database(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    values_path = tmp_path / "values.yaml"
-    values_path.write_text(yaml.safe_dump(values_with({"hub": {"db": {"type": "sqlite-pvc"}}})))
-    # The chart's sqlite file is relative to the hub's working directory.
-    monkeypatch.chdir(tmp_path)
-    environment = hub_environment(values_path)
+    environment = sqlite_hub_environment(tmp_path, monkeypatch)
     hub_url = "sqlite:///jupyterhub.sqlite"
     used_hub_database(hub_url)
     before = every_row(hub_url)
@@ -142,10 +133,7 @@ def test_the_command_backs_up_and_restores_the_hubs_database(
 def test_the_command_names_a_bad_file_in_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    values_path = tmp_path / "values.yaml"
-    values_path.write_text(yaml.safe_dump(values_with({"hub": {"db": {"type": "sqlite-pvc"}}})))
-    monkeypatch.chdir(tmp_path)
-    environment = hub_environment(values_path)
+    environment = sqlite_hub_environment(tmp_path, monkeypatch)
     assert main(["restore", str(tmp_path / "no-such-backup")], environment) == 1
     assert main(["restore", "-"], environment, stdin=io.BytesIO(b"\x00" * 64)) == 1
     errors = capsys.readouterr().err.splitlines()

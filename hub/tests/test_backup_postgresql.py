@@ -13,14 +13,20 @@ from pathlib import Path
 
 import pytest
 import yaml
-from backup_fixtures import every_row, used_hub_database
+from backup_fixtures import (
+    backup_of,
+    every_row,
+    refused_in_one_line,
+    restores_only_when_forced,
+    used_hub_database,
+)
 from hub_fakes import VALUES_FILES, hub_environment, values_with
 from jupyterhub.app import JupyterHub
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
 from hubconfig import migrations
-from hubconfig.backup import BackupError, create, restore
+from hubconfig.backup import BackupError, restore
 from hubconfig.backup.__main__ import main
 from postgresql_fixture import postgresql_url
 
@@ -60,12 +66,6 @@ def production_environment(postgresql_url: str, tmp_path: Path) -> dict[str, str
     }
 
 
-def backup_of(url: str) -> bytes:
-    out = io.BytesIO()
-    create(url, out)
-    return out.getvalue()
-
-
 def test_the_production_database_settings_start_a_hub(
     url: str, production_environment: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -103,9 +103,7 @@ def test_a_database_with_tables_is_refused_unless_forced(url: str) -> None:
         connection.exec_driver_sql("DELETE FROM multilogin_identities")
         connection.exec_driver_sql("UPDATE users SET name = 'changed' WHERE name = 'ada'")
     engine.dispose()
-    with pytest.raises(BackupError, match=r"already has \d+ tables .* pass --force"):
-        restore(url, io.BytesIO(backup))
-    restore(url, io.BytesIO(backup), force=True)
+    restores_only_when_forced(url, backup)
     assert every_row(url) == before
 
 
@@ -120,9 +118,7 @@ def test_a_database_with_tables_is_refused_unless_forced(url: str) -> None:
 def test_a_foreign_or_corrupt_file_is_refused_in_one_line(
     url: str, content: bytes, message: str
 ) -> None:
-    with pytest.raises(BackupError, match=message) as refused:
-        restore(url, io.BytesIO(content))
-    assert "\n" not in str(refused.value)
+    refused_in_one_line(url, content, message)
     assert every_row(url) == {}
 
 

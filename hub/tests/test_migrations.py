@@ -8,9 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 from alembic.script import ScriptDirectory
-from hub_fakes import hub_environment, values_with
+from hub_fakes import sqlite_hub_environment
 from jupyterhub import orm
 from sqlalchemy import create_engine, text
 
@@ -81,11 +80,7 @@ def test_an_unreadable_database_is_a_problem_not_a_traceback(tmp_path: Path) -> 
 def test_the_command_checks_the_database_the_hub_configuration_names(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    values_path = tmp_path / "values.yaml"
-    values_path.write_text(yaml.safe_dump(values_with({"hub": {"db": {"type": "sqlite-pvc"}}})))
-    # The chart's sqlite file is relative to the hub's working directory.
-    monkeypatch.chdir(tmp_path)
-    environment = hub_environment(values_path)
+    environment = sqlite_hub_environment(tmp_path, monkeypatch)
     assert migrations.main(environment) == 1
     assert "not migrated: no alembic_version table" in capsys.readouterr().err
     started_hub_database("sqlite:///jupyterhub.sqlite")

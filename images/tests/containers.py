@@ -25,11 +25,16 @@ def built(name: str) -> str:
     return entry.reference
 
 
-def docker_run(image: str, *command: str, entrypoint: str | None = None) -> str:
-    """Run a command in a fresh container and return its output; fail with it on non-zero."""
+def docker_run(
+    image: str, *command: str, entrypoint: str | None = None, network: str | None = None
+) -> str:
+    """Run a command in a fresh container (on `network`, if given) and return its output; fail
+    with it on non-zero."""
     args = ["docker", "run", "--rm"]
     if entrypoint is not None:
         args += ["--entrypoint", entrypoint]
+    if network is not None:
+        args += ["--network", network]
     result = subprocess.run(
         [*args, image, *command], capture_output=True, text=True, timeout=300, check=False
     )
@@ -115,6 +120,8 @@ class Container:
         ).stdout.strip()
 
 
-def python_json(image: str, code: str) -> dict:
-    """Run Python code in the image that prints one JSON object; return it."""
-    return json.loads(docker_run(image, "python3", "-c", code).strip().splitlines()[-1])
+def python_json(image: str, code: str, *args: str, network: str | None = None) -> dict:
+    """Run Python code (with `args` as its argv) in the image that prints one JSON object, on
+    `network` if given; return it."""
+    output = docker_run(image, "python3", "-c", code, *args, network=network)
+    return json.loads(output.strip().splitlines()[-1])

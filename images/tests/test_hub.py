@@ -1,6 +1,3 @@
-import json
-import subprocess
-
 import pytest
 from containers import built, docker_run, python_json
 
@@ -67,9 +64,9 @@ print(json.dumps(report))
 """
 
 
-def test_hub_creates_and_upgrades_its_database_on_postgresql(
-    image: str, network: str, start
-) -> None:
+@pytest.fixture
+def postgresql(network: str, start) -> str:
+    """A PostgreSQL of this project's image on the test's network: the hub image's URL of it."""
     database = start(
         built("postgresql"),
         env={"POSTGRES_USER": "jupyterhub", "POSTGRES_PASSWORD": "hub-db-secret"},
@@ -77,16 +74,13 @@ def test_hub_creates_and_upgrades_its_database_on_postgresql(
         alias="postgresql",
     )
     database.wait_for_exec("pg_isready", "--quiet", "--host=127.0.0.1", timeout=60)
-    url = "postgresql+psycopg://jupyterhub:hub-db-secret@postgresql:5432/jupyterhub"
-    result = subprocess.run(
-        ["docker", "run", "--rm", "--network", network, image, "python3", "-c", ON_POSTGRESQL, url],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    return "postgresql+psycopg://jupyterhub:hub-db-secret@postgresql:5432/jupyterhub"
+
+
+def test_hub_creates_and_upgrades_its_database_on_postgresql(
+    image: str, network: str, postgresql: str
+) -> None:
+    report = python_json(image, ON_POSTGRESQL, postgresql, network=network)
     assert report["driver"].startswith("3.")
     # multilogin's tables come with their first use.
     assert report["started"] == [
@@ -135,26 +129,9 @@ print(json.dumps(report))
 
 
 def test_hub_backs_up_and_restores_its_database_on_postgresql(
-    image: str, network: str, start
+    image: str, network: str, postgresql: str
 ) -> None:
-    database = start(
-        built("postgresql"),
-        env={"POSTGRES_USER": "jupyterhub", "POSTGRES_PASSWORD": "hub-db-secret"},
-        network=network,
-        alias="postgresql",
-    )
-    database.wait_for_exec("pg_isready", "--quiet", "--host=127.0.0.1", timeout=60)
-    url = "postgresql+psycopg://jupyterhub:hub-db-secret@postgresql:5432/jupyterhub"
-    command = ["python3", "-c", BACKUP_ON_POSTGRESQL, url]
-    result = subprocess.run(
-        ["docker", "run", "--rm", "--network", network, image, *command],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = python_json(image, BACKUP_ON_POSTGRESQL, postgresql, network=network)
     server = docker_run(built("postgresql"), "--version", entrypoint="postgres").split()[2]
     assert report["pg_dump"].split(".")[0] == server.split(".")[0]
     assert report["emptied"] == [

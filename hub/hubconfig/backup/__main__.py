@@ -17,7 +17,7 @@ from typing import BinaryIO
 from hubconfig import values
 from hubconfig.backup.engines import create, restore
 from hubconfig.backup.errors import BackupError
-from hubconfig.config import Deployment, database_url
+from hubconfig.config import hub_database_url
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -50,8 +50,7 @@ def main(
     """Run the command; 0 when done, 1 when it could not be done, 2 without the hub's settings."""
     arguments = _parser().parse_args(argv)
     try:
-        deployment = Deployment.from_environ(environ)
-        url = database_url(values.load(deployment.values_path)["hub"]["db"], deployment.db_password)
+        url = hub_database_url(environ)
     except values.ValuesError as error:
         print(f"hubconfig.backup: {error}", file=sys.stderr)
         return 2
