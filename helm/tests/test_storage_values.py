@@ -170,6 +170,22 @@ def test_course_folders_are_required_and_listed_once(tmp_path: Path) -> None:
     assert 'the folder "c1" is listed twice' in render_error(DEV_VALUES, path)
 
 
+@pytest.mark.parametrize("order", [1, -1])
+def test_a_course_folder_inside_another_listed_one_is_refused(tmp_path: Path, order: int) -> None:
+    # Learners who read (or write) nlp-101 would reach nlp-101/solutions through that mount,
+    # whatever groups the inner folder lists.
+    courses = [
+        {"folder": "nlp-101", "readOnlyGroups": ["course-moodle.nlp-101"]},
+        {"folder": "nlp-101/solutions", "readOnlyGroups": ["course-moodle.nlp-101-staff"]},
+    ][::order]
+    path = values_file(
+        tmp_path, yaml.safe_dump({"singleuser": {"storage": {"shared": {"courses": courses}}}})
+    )
+    assert 'the folder "nlp-101/solutions" lies inside the listed folder "nlp-101"' in render_error(
+        DEV_VALUES, path
+    )
+
+
 def test_a_course_folder_path_outside_the_volume_is_refused(tmp_path: Path) -> None:
     courses = [{"folder": "../../etc", "readOnlyGroups": ["course-moodle.101"]}]
     path = values_file(

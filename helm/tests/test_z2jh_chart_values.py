@@ -298,6 +298,57 @@ def secret_env(secret: str) -> dict[str, Any]:
             "singleuser.profileList[0].kubespawner_override.environment",
             HUB,
         ),
+        # The sign-in's Secret, which the hub reads through hub.extraEnv (docs/production.md).
+        (
+            {
+                "hub": {"extraEnv": {"OAUTH_CLIENT_SECRET": secret_env("jupyterhub-login")}},
+                "singleuser": {"extraEnv": {"KEY": secret_env("jupyterhub-login")}},
+            },
+            "singleuser.extraEnv",
+            "jupyterhub-login",
+        ),
+        (
+            {
+                "hub": {"extraEnv": [{"name": "LTI", **secret_env("jupyterhub-login")}]},
+                "singleuser": {
+                    "extraContainers": [
+                        {
+                            "name": "x",
+                            "image": "x",
+                            "envFrom": [{"secretRef": {"name": "jupyterhub-login"}}],
+                        }
+                    ]
+                },
+            },
+            "singleuser.extraContainers",
+            "jupyterhub-login",
+        ),
+        # Files are as readable as variables: a secret volume, or one inside a projected volume.
+        (
+            {
+                "singleuser": {
+                    "storage": {"extraVolumes": [{"name": "x", "secret": {"secretName": HUB}}]}
+                }
+            },
+            "singleuser.storage.extraVolumes",
+            HUB,
+        ),
+        (
+            {
+                "singleuser": {
+                    "storage": {
+                        "extraVolumes": [
+                            {
+                                "name": "x",
+                                "projected": {"sources": [{"secret": {"name": f"{HUB}-config"}}]},
+                            }
+                        ]
+                    }
+                }
+            },
+            "singleuser.storage.extraVolumes",
+            f"{HUB}-config",
+        ),
     ],
 )
 def test_labs_never_read_the_hubs_secrets(

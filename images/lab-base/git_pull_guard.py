@@ -28,6 +28,9 @@ UNSAFE_CHARACTERS = re.compile(r"[<>\"'`\x00-\x1f\x7f]")
 REPO_SCHEMES = ("https", "http")
 BRANCH = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
 TARGET_PATH_KEYS = ("targetpath", "targetPath")
+# ASCII digits: str.isdigit() also accepts "²", on which nbgitpuller's int() fails with a
+# traceback in the page.
+DEPTH = re.compile(r"[0-9]+")
 
 
 def link_problem(arguments: dict[str, list[bytes]]) -> str | None:
@@ -40,17 +43,29 @@ def link_problem(arguments: dict[str, list[bytes]]) -> str | None:
             return f"{key}: not UTF-8"
         if UNSAFE_CHARACTERS.search(key + value):
             return f"{key}: quotes, angle brackets and control characters are not allowed"
-        values[key] = value
+        # nbgitpuller reads each argument with Tornado's get_argument, which strips whitespace
+        # (Unicode spaces too), so " /etc" is checked as the "/etc" it clones into.
+        values[key] = value.strip()
     repo = urlsplit(values.get("repo", ""))
     if repo.scheme not in REPO_SCHEMES or not repo.netloc:
         return "repo: must be an http:// or https:// URL of a git repository"
     if "branch" in values and not BRANCH.fullmatch(values["branch"]):
         return "branch: must be a git branch name"
-    if "depth" in values and not values["depth"].isdigit():
+    if "depth" in values and not DEPTH.fullmatch(values["depth"]):
         return "depth: must be a whole number"
     for key in TARGET_PATH_KEYS:
         if key in values and not inside_home(values[key]):
             return f"{key}: must be a folder inside the home folder, not a hidden one"
+    # Without `targetpath` nbgitpuller clones into the last "/"-separated part of `repo` (the
+    # page strips a final "/" first, the pull does not and ignores `targetPath`), so a link to
+    # https://host/.ipython would clone into ~/.ipython.
+    if "targetpath" not in values:
+        repo_name = values["repo"]
+        if not all(inside_home(name.split("/")[-1]) for name in (repo_name, repo_name.rstrip("/"))):
+            return (
+                "repo: without targetpath the repository is cloned into the folder its URL ends "
+                "with, which must be a folder name that is not hidden; give targetpath"
+            )
     return None
 
 

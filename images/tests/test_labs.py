@@ -145,6 +145,8 @@ def test_an_instructors_git_pull_link_puts_the_course_in_the_home_folder(
 # Links a forum post could carry: the page (`/git-pull`) renders `repo` and the path unescaped;
 # the pull (`/git-pull/api`) clones where `targetpath` says. Each must get a 400 naming its key.
 PAGE, PULL = "/git-pull", "/git-pull/api"
+# A course repository whose name is the folder IPython runs the startup files of.
+HIDDEN_REPO = "http://127.0.0.1:8000/cgi-bin/git/.ipython"
 HOSTILE_LINKS = [
     (PAGE, urlencode({"repo": '"><script>alert(1)</script>'}), "repo"),
     (PAGE, urlencode({"repo": "javascript:alert(1)//x"}), "repo"),
@@ -160,6 +162,21 @@ HOSTILE_LINKS = [
     ),
     (PULL, urlencode({"repo": COURSE, "targetPath": "/opt/venv/etc/ipython"}), "targetPath"),
     (PULL, urlencode({"repo": COURSE, "targetpath": "course/../../escaped"}), "targetpath"),
+    # nbgitpuller strips whitespace, Unicode spaces too, from what it reads.
+    (PULL, urlencode({"repo": COURSE, "targetpath": " /opt/venv/etc/ipython"}), "targetpath"),
+    # The page hands its targetPath to the pull as targetpath.
+    (
+        PAGE,
+        urlencode({"repo": COURSE, "targetPath": "\u00a0.ipython/profile_default"}),
+        "targetPath",
+    ),
+    # Without targetpath the clone goes into the folder the repo URL ends with; the pull reads
+    # no targetPath.
+    (PULL, urlencode({"repo": HIDDEN_REPO}), "repo"),
+    (PULL, urlencode({"repo": HIDDEN_REPO, "targetPath": "course"}), "repo"),
+    (PULL, urlencode({"repo": f"{COURSE}?/.ipython"}), "repo"),
+    (PAGE, urlencode({"repo": f"{HIDDEN_REPO}/"}), "repo"),
+    (PULL, urlencode({"repo": COURSE, "depth": "\u00b2"}), "depth"),
     (PULL, urlencode({"repo": COURSE, "branch": "--upload-pack=touch /tmp/x"}), "branch"),
     (PULL, urlencode({"repo": f"file://{SERVED}/repos/course"}), "repo"),
     (PULL, urlencode({"repo": COURSE, "depth": "1 --upload-pack=x"}), "depth"),
@@ -180,7 +197,10 @@ def test_git_pull_refuses_links_that_inject_script_or_write_outside_the_home_fol
         assert status == 400, (query, body.decode()[-2000:])
         assert f"{key}: ".encode() in body, (query, body.decode()[-2000:])
         assert b"<script>alert" not in body and b"Traceback" not in body
-    cloned = "ls -d /opt/venv/etc/ipython /home/escaped /home/jovyan/.ipython/*/startup/.git"
+    cloned = (
+        "ls -d /opt/venv/etc/ipython /home/escaped /home/jovyan/.ipython/*/startup/.git"
+        " /home/jovyan/.ipython/.git"
+    )
     assert lab.wait_for_exec("sh", "-c", f"{cloned} 2>/dev/null; true").strip() == ""
 
 

@@ -187,8 +187,9 @@ true
 {{- end }}
 {{- end -}}
 
-{{/* Names of the Secrets an extraEnv (map or list) or a list of containers reads, as JSON:
-     call with (dict "env" ENV) or (dict "containers" LIST). */}}
+{{/* Names of the Secrets an extraEnv (map or list), a list of containers or a list of volumes
+     (secret and projected ones) reads, as JSON: call with (dict "env" ENV),
+     (dict "containers" LIST) or (dict "volumes" LIST). */}}
 {{- define "jhk8s.secretsRead" -}}
 {{- $names := list }}
 {{- $vars := list }}
@@ -209,6 +210,12 @@ true
 {{- end }}
 {{- range $vars }}
 {{- $names = append $names (dig "valueFrom" "secretKeyRef" "name" "" .) }}
+{{- end }}
+{{- range .volumes }}
+{{- $names = append $names (dig "secret" "secretName" "" .) }}
+{{- range (dig "projected" "sources" list .) }}
+{{- $names = append $names (dig "secret" "name" "" .) }}
+{{- end }}
 {{- end }}
 {{- without $names "" | toJson -}}
 {{- end -}}
