@@ -241,10 +241,14 @@ def make_spawner(chart_values: dict, user: FakeUser, name: str = "") -> ProfileS
     return spawner
 
 
+# The hub's crypt key (hub.crypt-key), as the chart gives it to the hub: it seals backups too.
+CRYPT_KEY = "c0" * 32
+
+
 def sqlite_hub_environment(folder: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """The environment of a chart hub on its `sqlite-pvc` database, working in `folder` (the
     chart's sqlite file is relative to the hub's working directory)."""
     values_path = folder / "values.yaml"
     values_path.write_text(yaml.safe_dump(values_with({"hub": {"db": {"type": "sqlite-pvc"}}})))
     monkeypatch.chdir(folder)
-    return hub_environment(values_path)
+    return {**hub_environment(values_path), "JUPYTERHUB_CRYPT_KEY": CRYPT_KEY}

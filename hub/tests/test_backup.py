@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import sqlite3
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
@@ -139,8 +140,65 @@ def test_the_command_names_a_bad_file_in_one_line(
     errors = capsys.readouterr().err.splitlines()
     assert errors[0].startswith("hubconfig.backup: [Errno 2] No such file or directory")
     assert errors[1] == (
-        "hubconfig.backup: the file is not a hub database backup: it does not start as a "
-        "SQLite backup"
+        "hubconfig.backup: the file is not a backup that `python -m hubconfig.backup create` "
+        "made (it has no seal); only those are restored"
+    )
+
+
+def sealed_backup(environment: dict[str, str]) -> bytes:
+    used_hub_database("sqlite:///jupyterhub.sqlite")
+    out = io.BytesIO()
+    assert main(["create", "-"], environment, stdout=out) == 0
+    Path("jupyterhub.sqlite").unlink()
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "altered",
+    [
+        lambda backup: backup[:-1] + bytes([backup[-1] ^ 1]),
+        lambda backup: backup + b"\x00",
+        lambda backup: backup.replace(b"grace", b"admin", 1),
+    ],
+    ids=["a-flipped-bit", "a-byte-more", "a-name-changed"],
+)
+def test_a_backup_changed_after_it_was_made_is_refused_and_nothing_restored(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    altered: Callable[[bytes], bytes],
+) -> None:
+    environment = sqlite_hub_environment(tmp_path, monkeypatch)
+    backup = altered(sealed_backup(environment))
+    assert main(["restore", "-"], environment, stdin=io.BytesIO(backup)) == 1
+    assert "the backup's seal does not match the hub's crypt key" in capsys.readouterr().err
+    assert not Path("jupyterhub.sqlite").exists()
+
+
+def test_another_hubs_backup_is_refused_and_a_rotated_key_still_opens_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    environment = sqlite_hub_environment(tmp_path, monkeypatch)
+    backup = sealed_backup(environment)
+    other_hub = {**environment, "JUPYTERHUB_CRYPT_KEY": "d1" * 32}
+    assert main(["restore", "-"], other_hub, stdin=io.BytesIO(backup)) == 1
+    assert "seal does not match" in capsys.readouterr().err
+    # JupyterHub's key rotation: the new key first, the old one after it.
+    rotated = {
+        **environment,
+        "JUPYTERHUB_CRYPT_KEY": f"{'d1' * 32};{environment['JUPYTERHUB_CRYPT_KEY']}",
+    }
+    assert main(["restore", "-"], rotated, stdin=io.BytesIO(backup)) == 0
+
+
+def test_the_command_without_the_crypt_key_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    environment = sqlite_hub_environment(tmp_path, monkeypatch)
+    del environment["JUPYTERHUB_CRYPT_KEY"]
+    assert main(["create", "-"], environment, stdout=io.BytesIO()) == 2
+    assert capsys.readouterr().err == (
+        "hubconfig.backup: the hub's environment lacks JUPYTERHUB_CRYPT_KEY\n"
     )
 
 

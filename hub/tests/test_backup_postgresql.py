@@ -20,7 +20,7 @@ from backup_fixtures import (
     restores_only_when_forced,
     used_hub_database,
 )
-from hub_fakes import VALUES_FILES, hub_environment, values_with
+from hub_fakes import CRYPT_KEY, VALUES_FILES, hub_environment, values_with
 from jupyterhub.app import JupyterHub
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
@@ -63,6 +63,7 @@ def production_environment(postgresql_url: str, tmp_path: Path) -> dict[str, str
     return {
         **hub_environment(values_path),
         "JUPYTERHUB_K8S_DB_PASSWORD": str(database.password),
+        "JUPYTERHUB_CRYPT_KEY": CRYPT_KEY,
     }
 
 
@@ -177,3 +178,56 @@ def test_a_wrong_password_is_one_line(
     assert line.startswith("hubconfig.backup: pg_dump failed: ")
     assert "password authentication failed" in line
     assert "not-the-password" not in line
+
+
+def relabelled(archive: bytes, kind: bytes, disguise: bytes) -> bytes:
+    """The archive with each entry of type `kind` labelled `disguise` (as long) in its table of
+    contents: pg_dump writes a string as a sign byte, a 4-byte length, then its bytes."""
+    assert len(kind) == len(disguise)
+    label = b"\x00" + len(kind).to_bytes(4, "little")
+    assert label + kind in archive
+    return archive.replace(label + kind, label + disguise)
+
+
+def test_an_archive_whose_entries_were_relabelled_is_refused_by_its_seal(
+    url: str, production_environment: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """pg_restore runs the SQL an entry holds whatever type it is labelled with, and the listing
+    shows the label: a function and a trigger relabelled as a sequence and a default pass the
+    list of a hub's entries. The seal (an HMAC under the hub's crypt key) does not."""
+    used_hub_database(url)
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "CREATE FUNCTION everyone_admin() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN UPDATE users SET admin = true; RETURN NULL; END $$"
+        )
+        connection.exec_driver_sql(
+            "CREATE TRIGGER everyone_admin AFTER INSERT ON users EXECUTE FUNCTION everyone_admin()"
+        )
+    engine.dispose()
+    out = io.BytesIO()
+    assert main(["create", "-"], production_environment, stdout=out) == 0
+    crafted = relabelled(
+        relabelled(out.getvalue(), b"FUNCTION", b"SEQUENCE"), b"TRIGGER", b"DEFAULT"
+    )
+    drop_everything(url)
+    capsys.readouterr()
+    assert main(["restore", "-"], production_environment, stdin=io.BytesIO(crafted)) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line == (
+        "hubconfig.backup: the backup's seal does not match the hub's crypt key: the file was "
+        "changed after it was made, or a hub with another hub.crypt-key made it"
+    )
+    assert every_row(url) == {}
+
+
+def test_a_bare_pg_dump_archive_is_not_restored_by_the_command(
+    url: str, production_environment: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    used_hub_database(url)
+    archive = backup_of(url)
+    drop_everything(url)
+    assert main(["restore", "-"], production_environment, stdin=io.BytesIO(archive)) == 1
+    assert "it has no seal" in capsys.readouterr().err
+    assert every_row(url) == {}

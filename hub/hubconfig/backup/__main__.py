@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -17,7 +18,11 @@ from typing import BinaryIO
 from hubconfig import values
 from hubconfig.backup.engines import create, restore
 from hubconfig.backup.errors import BackupError
+from hubconfig.backup.seal import seal, unseal
 from hubconfig.config import hub_database_url
+
+# The hub's crypt key (hub.crypt-key of its Secret), which seals backups.
+CRYPT_KEY_ENV = "JUPYTERHUB_CRYPT_KEY"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -54,15 +59,23 @@ def main(
     except values.ValuesError as error:
         print(f"hubconfig.backup: {error}", file=sys.stderr)
         return 2
+    crypt_key = environ.get(CRYPT_KEY_ENV, "")
+    if not crypt_key:
+        print(f"hubconfig.backup: the hub's environment lacks {CRYPT_KEY_ENV}", file=sys.stderr)
+        return 2
     try:
         with ExitStack() as stack:
+            archive = stack.enter_context(tempfile.TemporaryFile(prefix="hub-backup-"))
             if arguments.command == "create":
                 out = _open(stack, arguments.file, "wb", stdout or sys.stdout.buffer)
-                create(url, out)
+                create(url, archive)
+                seal(archive, out, crypt_key)
                 out.flush()
             else:
                 backup = _open(stack, arguments.file, "rb", stdin or sys.stdin.buffer)
-                restore(url, backup, force=arguments.force)
+                unseal(backup, archive, crypt_key)
+                archive.seek(0)
+                restore(url, archive, force=arguments.force)
                 print("restored; restart the hub so that it reads it", file=sys.stderr)
     except (BackupError, OSError) as error:
         print(f"hubconfig.backup: {error}", file=sys.stderr)

@@ -27,7 +27,8 @@ ALEMBIC_TABLE = re.compile(r"TABLE \S+ alembic_version ")
 # What pg_dump writes for a hub database: tables, their rows, sequences, defaults, constraints,
 # indexes, and its schema when the hub's role owns that. Anything else (a function, trigger,
 # view, rule, extension) would run code or change what the hub reads once restored, so an
-# archive holding it is refused.
+# archive holding it is refused. The list reads the entries' labels, which a crafted archive can
+# falsify; the seal (hubconfig.backup.seal) is what keeps such an archive out.
 HUB_ENTRY = re.compile(
     r"(TABLE DATA|TABLE|SEQUENCE OWNED BY|SEQUENCE SET|SEQUENCE|DEFAULT|FK CONSTRAINT|CONSTRAINT"
     r"|INDEX|SCHEMA) "
