@@ -55,7 +55,7 @@ def hub_api(course_volume: Path, tmp_path_factory: pytest.TempPathFactory) -> It
                 {
                     "folder": FOLDER,
                     "readOnlyGroups": ["course-moodle.101"],
-                    "readWriteGroups": ["course-moodle.101-staff"],
+                    "readWriteGroups": ["staff-moodle.101"],
                 }
             ],
         },
@@ -94,7 +94,7 @@ def in_lab(pod: str, script: str) -> str:
 
 
 def test_instructor_writes_learner_reads_outsider_sees_nothing(hub_api: str) -> None:
-    instructor = start_lab(hub_api, "ines", ["course-moodle.101", "course-moodle.101-staff"])
+    instructor = start_lab(hub_api, "ines", ["course-moodle.101", "staff-moodle.101"])
     learner = start_lab(hub_api, "lena", ["course-moodle.101"])
     outsider = start_lab(hub_api, "otto", ["course-moodle.202"])
 

@@ -176,7 +176,7 @@ def test_a_course_folder_inside_another_listed_one_is_refused(tmp_path: Path, or
     # whatever groups the inner folder lists.
     courses = [
         {"folder": "nlp-101", "readOnlyGroups": ["course-moodle.nlp-101"]},
-        {"folder": "nlp-101/solutions", "readOnlyGroups": ["course-moodle.nlp-101-staff"]},
+        {"folder": "nlp-101/solutions", "readOnlyGroups": ["staff-moodle.nlp-101"]},
     ][::order]
     path = values_file(
         tmp_path, yaml.safe_dump({"singleuser": {"storage": {"shared": {"courses": courses}}}})

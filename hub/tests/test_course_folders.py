@@ -22,7 +22,7 @@ COURSES = [
     {
         "folder": "moodle-101",
         "readOnlyGroups": ["course-moodle.101"],
-        "readWriteGroups": ["course-moodle.101-staff"],
+        "readWriteGroups": ["staff-moodle.101"],
     },
     {"folder": "shared/handbook", "readOnlyGroups": ["course-moodle.101", "instructor"]},
 ]
@@ -75,7 +75,7 @@ async def test_a_learner_mounts_the_course_folder_read_only(course_values: dict)
 
 async def test_a_read_write_group_wins_over_a_read_only_one(course_values: dict) -> None:
     spawner = await started(
-        course_values, "ines", ["course-moodle.101", "course-moodle.101-staff", "instructor"]
+        course_values, "ines", ["course-moodle.101", "staff-moodle.101", "instructor"]
     )
     mounts = course_mounts(spawner)
     assert mounts["/srv/shared/moodle-101"]["readOnly"] is False
