@@ -1,9 +1,10 @@
-"""The local kind cluster with a fake-GPU node: `up` creates it, `down` deletes it.
+"""The local kind cluster with fake-GPU nodes: `up` creates it, `down` deletes it.
 
 Both are idempotent. `up` runs its steps in order over one `ClusterConfig` (read once): the
 prerequisites (Docker, Go), the pinned tools, the node image, the cluster, the local registry
 its nodes pull from (tools/local_registry.py), the images it needs (pushed there) and the fake
-GPU device plugin, and returns once the GPU node advertises `nvidia.com/gpu`.
+GPU device plugin, and returns once every GPU node advertises the resources and carries the GFD
+labels its NVIDIA-format configs (devenv/kind/fake-gpu-plugin/files) give it.
 
 CLI: `python -m devenv.cluster up|down`.
 """
@@ -18,6 +19,10 @@ from pathlib import Path
 
 from devenv import charts, cluster_config, commands, node_image
 from devenv.cluster_config import ClusterConfig
+from fake_gpu.errors import ConfigError
+from fake_gpu.gfd_labels import gfd_labels
+from fake_gpu.layout import NodeLayout
+from fake_gpu.node_setup import layout_from_labels
 from tools import binaries, docker, local_registry
 from tools.bootstrap import dockerd, prerequisites
 from tools.bootstrap.paths import logs_dir
@@ -26,9 +31,10 @@ from tools.bootstrap.run import RunError, run
 from tools.images import build, lock, registry, spec
 from tools.images.registry import RegistryError
 
-GPU_RESOURCE = "nvidia.com/gpu"
 GPU_PLUGIN = "fake-gpu-plugin"  # its entry in images/images.toml
 GPU_PLUGIN_CHART = cluster_config.KIND_DIR / "fake-gpu-plugin"
+# The plugin's configs (NVIDIA's formats) and fake hardware, as its ConfigMaps hold them.
+GPU_PLUGIN_FILES = GPU_PLUGIN_CHART / "files"
 GPU_WAIT_S = 180
 NODES_READY_WAIT_S = 300
 POD_NETWORK_WAIT_S = 30
@@ -239,34 +245,63 @@ def deploy_gpu_plugin(config: ClusterConfig, plugin: lock.LockedImage) -> None:
     )
 
 
-def gpu_counts(config: ClusterConfig) -> dict[str, str]:
-    """`nvidia.com/gpu` allocatable per node ('' where none is advertised)."""
-    return {
-        node["metadata"]["name"]: node["status"].get("allocatable", {}).get(GPU_RESOURCE, "")
-        for node in config.kubectl.get("nodes")["items"]
-    }
+def gpu_nodes(config: ClusterConfig) -> list[dict]:
+    return config.kubectl.get("nodes", "-l", f"{cluster_config.GPU_NODE_LABEL}=true")["items"]
 
 
-def gpu_nodes(config: ClusterConfig) -> list[str]:
-    selected = config.kubectl.get("nodes", "-l", f"{cluster_config.GPU_NODE_LABEL}=true")
-    return [node["metadata"]["name"] for node in selected["items"]]
+def expected_layout(node: dict) -> NodeLayout:
+    """What the plugin makes of this node's config labels."""
+    name = node["metadata"]["name"]
+    try:
+        return layout_from_labels(GPU_PLUGIN_FILES, name, node["metadata"].get("labels", {}))
+    except ConfigError as error:
+        raise ClusterError(f"GPU node {name}: {error}") from error
+
+
+def gpu_node_problems(node: dict) -> list[str]:
+    """What this GPU node still lacks of its resources and GFD labels (nothing: it is ready)."""
+    name = node["metadata"]["name"]
+    layout = expected_layout(node)
+    allocatable = node["status"].get("allocatable", {})
+    labels = node["metadata"].get("labels", {})
+    problems = [
+        f"{name}: {resource.name} {allocatable.get(resource.name, 'absent')} "
+        f"(wanted {len(resource.devices)})"
+        for resource in layout.resources
+        if allocatable.get(resource.name) != str(len(resource.devices))
+    ]
+    problems += [
+        f"{name}: label {key}={labels.get(key, '(absent)')} (wanted {value})"
+        for key, value in gfd_labels(layout).items()
+        if labels.get(key) != value
+    ]
+    return problems
+
+
+def gpu_summary(node: dict) -> str:
+    layout = expected_layout(node)
+    resources = ", ".join(f"{len(r.devices)} {r.name}" for r in layout.resources)
+    product = gfd_labels(layout)["nvidia.com/gpu.product"]
+    return f"{node['metadata']['name']} ({product}): {resources}"
 
 
 def wait_for_gpus(config: ClusterConfig) -> None:
-    nodes = gpu_nodes(config)
-    if not nodes:
+    if not gpu_nodes(config):
         raise ClusterError(f"no node is labelled {cluster_config.GPU_NODE_LABEL}=true")
     deadline = time.monotonic() + GPU_WAIT_S
-    while time.monotonic() < deadline:
-        counts = gpu_counts(config)
-        if all(counts.get(node, "") not in ("", "0") for node in nodes):
-            say("    " + ", ".join(f"{node}: {counts[node]} GPUs" for node in nodes))
+    while True:
+        nodes = gpu_nodes(config)
+        problems = [problem for node in nodes for problem in gpu_node_problems(node)]
+        if not problems:
+            for node in nodes:
+                say(f"    {gpu_summary(node)}")
             return
+        if time.monotonic() > deadline:
+            raise ClusterError(
+                f"the GPU nodes are not ready after {GPU_WAIT_S} s: {'; '.join(problems)}; see "
+                "`kubectl -n kube-system logs -l app.kubernetes.io/name=fake-gpu-plugin`"
+            )
         time.sleep(2)
-    raise ClusterError(
-        f"the GPU nodes {nodes} report no {GPU_RESOURCE} after {GPU_WAIT_S} s; see "
-        "`kubectl -n kube-system logs -l app.kubernetes.io/name=fake-gpu-plugin`"
-    )
 
 
 def up(config: ClusterConfig | None = None) -> None:

@@ -18,7 +18,8 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_every_node_mounts_the_shared_folder_and_the_registry_hosts(cache: Path) -> None:
     config = cluster_config.load().kind_config
-    assert len(config["nodes"]) == 2
+    # The control plane and the GPU workers of kind-config.yaml.
+    assert [node["role"] for node in config["nodes"]] == ["control-plane", "worker", "worker"]
     for node in config["nodes"]:
         assert node["extraMounts"] == [
             {

@@ -1,4 +1,5 @@
-"""The plugin's settings: command-line flags, each defaulting to an environment variable."""
+"""The plugin's settings: command-line flags, each defaulting to an environment variable, and the
+node's layout (devices and resources) made from NVIDIA-format config files (node_setup.py)."""
 
 from __future__ import annotations
 
@@ -8,21 +9,19 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-RESOURCE_NAME = "nvidia.com/gpu"
+from fake_gpu.layout import NodeLayout, Resource
+
 API_VERSION = "v1beta1"
 KUBELET_SOCKET_NAME = "kubelet.sock"
-SOCKET_NAME = "fake-nvidia-gpu.sock"
-MAX_DEVICES = 64
+# Every resource's socket is fake-<resource>.sock; the probe checks each of them.
+SOCKET_GLOB = "fake-*.sock"
+METRICS_PORT = 9400  # dcgm-exporter's
 
 
 @dataclass(frozen=True)
 class PluginConfig:
-    node_name: str
-    device_count: int = 4
-    model: str = "NVIDIA A100-SXM4-40GB (fake)"
-    memory_mib: int = 40960
+    layout: NodeLayout
     plugin_dir: Path = Path("/var/lib/kubelet/device-plugins")
-    socket_name: str = SOCKET_NAME
     # A host folder the plugin copies its fake nvidia-smi to; containers mount it from there.
     host_bin_dir: Path = Path("/var/lib/fake-gpu")
     container_nvidia_smi: str = "/usr/bin/nvidia-smi"
@@ -33,8 +32,11 @@ class PluginConfig:
     poll_interval_s: float = 1.0
 
     @property
-    def socket_path(self) -> Path:
-        return self.plugin_dir / self.socket_name
+    def node_name(self) -> str:
+        return self.layout.node_name
+
+    def socket_path(self, resource: Resource) -> Path:
+        return self.plugin_dir / resource.socket_name
 
     @property
     def kubelet_socket(self) -> Path:
@@ -45,83 +47,60 @@ class PluginConfig:
         return self.host_bin_dir / "nvidia-smi"
 
 
-def device_count(text: str) -> int:
-    """argparse type: a whole number of devices, with an error that says what is allowed."""
-    try:
-        count = int(text)
-    except ValueError:
-        count = -1
-    if not 1 <= count <= MAX_DEVICES:
-        raise argparse.ArgumentTypeError(
-            f"the device count must be a whole number from 1 to {MAX_DEVICES}, got {text!r} "
-            "(set --devices or FAKE_GPU_COUNT)"
-        )
-    return count
-
-
-def memory_mib(text: str) -> int:
-    try:
-        mib = int(text)
-    except ValueError:
-        mib = 0
-    if mib < 1:
-        raise argparse.ArgumentTypeError(
-            f"the memory per device must be a positive number of MiB, got {text!r} "
-            "(set --memory-mib or FAKE_GPU_MEMORY_MIB)"
-        )
-    return mib
+DEFAULT_PLUGIN_DIR = Path("/var/lib/kubelet/device-plugins")
 
 
 def add_plugin_dir_argument(parser: argparse.ArgumentParser) -> None:
-    default = PluginConfig(node_name="").plugin_dir
     parser.add_argument(
         "--plugin-dir",
         type=Path,
-        default=os.environ.get("FAKE_GPU_PLUGIN_DIR", str(default)),
-        help=f"the kubelet's device-plugin folder (env FAKE_GPU_PLUGIN_DIR; default {default})",
+        default=os.environ.get("FAKE_GPU_PLUGIN_DIR", str(DEFAULT_PLUGIN_DIR)),
+        help="the kubelet's device-plugin folder "
+        f"(env FAKE_GPU_PLUGIN_DIR; default {DEFAULT_PLUGIN_DIR})",
     )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The `serve` flags; every default comes from the environment (the DaemonSet sets it there)."""
-    defaults = PluginConfig(node_name="")
     env = os.environ.get
     add_plugin_dir_argument(parser)
     parser.add_argument(
         "--node-name",
         default=env("NODE_NAME") or socket.gethostname(),
-        help="node the device ids derive from (env NODE_NAME; default: the host name)",
+        help="this node: its hardware entry, its labels, its device ids (env NODE_NAME)",
     )
     parser.add_argument(
-        "--devices",
-        type=device_count,
-        default=env("FAKE_GPU_COUNT", str(defaults.device_count)),
-        help=f"fake GPUs to advertise (env FAKE_GPU_COUNT; default {defaults.device_count})",
+        "--config-dir",
+        type=Path,
+        default=env("FAKE_GPU_CONFIG_DIR", "/etc/fake-gpu"),
+        help="folder with device-plugin/<name>, mig-parted/config.yaml and hardware/hardware.yaml "
+        "(env FAKE_GPU_CONFIG_DIR; default /etc/fake-gpu)",
     )
     parser.add_argument(
-        "--model",
-        default=env("FAKE_GPU_MODEL", defaults.model),
-        help=f"name nvidia-smi shows (env FAKE_GPU_MODEL; default {defaults.model!r})",
+        "--device-plugin-config",
+        default=env("FAKE_GPU_DEVICE_PLUGIN_CONFIG") or None,
+        help="device-plugin config name when there is no Kubernetes API to read the node label "
+        "nvidia.com/device-plugin.config from (env FAKE_GPU_DEVICE_PLUGIN_CONFIG)",
     )
     parser.add_argument(
-        "--memory-mib",
-        type=memory_mib,
-        default=env("FAKE_GPU_MEMORY_MIB", str(defaults.memory_mib)),
-        help=f"memory per GPU (env FAKE_GPU_MEMORY_MIB; default {defaults.memory_mib})",
+        "--mig-config",
+        default=env("FAKE_GPU_MIG_CONFIG") or None,
+        help="mig-parted config name when there is no Kubernetes API to read the node label "
+        "nvidia.com/mig.config from (env FAKE_GPU_MIG_CONFIG)",
     )
     parser.add_argument(
         "--host-bin-dir",
         type=Path,
-        default=env("FAKE_GPU_HOST_BIN_DIR", str(defaults.host_bin_dir)),
+        default=env("FAKE_GPU_HOST_BIN_DIR", "/var/lib/fake-gpu"),
         help="host folder (a hostPath, same path inside this container) for the fake nvidia-smi "
-        f"(env FAKE_GPU_HOST_BIN_DIR; default {defaults.host_bin_dir})",
+        "(env FAKE_GPU_HOST_BIN_DIR; default /var/lib/fake-gpu)",
     )
     parser.add_argument(
         "--pod-resources-socket",
         type=Path,
-        default=env("FAKE_GPU_POD_RESOURCES_SOCKET", str(defaults.pod_resources_socket)),
-        help="the kubelet's PodResources socket, to log which pod got each allocation "
-        f"(env FAKE_GPU_POD_RESOURCES_SOCKET; default {defaults.pod_resources_socket})",
+        default=env("FAKE_GPU_POD_RESOURCES_SOCKET", "/var/lib/kubelet/pod-resources/kubelet.sock"),
+        help="the kubelet's PodResources socket, to name the pod of each allocation "
+        "(env FAKE_GPU_POD_RESOURCES_SOCKET)",
     )
     parser.add_argument(
         "--unhealthy-file",
@@ -129,14 +108,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=env("FAKE_GPU_UNHEALTHY_FILE") or None,
         help="file of device ids (one per line) to report Unhealthy (env FAKE_GPU_UNHEALTHY_FILE)",
     )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=int(env("FAKE_GPU_METRICS_PORT", str(METRICS_PORT))),
+        help=f"dcgm-exporter-style /metrics port, 0 for none (default {METRICS_PORT})",
+    )
 
 
-def from_arguments(arguments: argparse.Namespace) -> PluginConfig:
+def from_arguments(arguments: argparse.Namespace, layout: NodeLayout) -> PluginConfig:
     return PluginConfig(
-        node_name=arguments.node_name,
-        device_count=arguments.devices,
-        model=arguments.model,
-        memory_mib=arguments.memory_mib,
+        layout=layout,
         plugin_dir=arguments.plugin_dir,
         host_bin_dir=arguments.host_bin_dir,
         pod_resources_socket=arguments.pod_resources_socket,

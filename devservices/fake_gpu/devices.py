@@ -1,11 +1,15 @@
-"""The fake GPUs of one node: stable ids, PCI bus ids, and their health as it changes."""
+"""The fake GPUs of one node: stable ids and PCI bus ids; a resource's devices and their health."""
 
 from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fake_gpu.layout import Device
 
 HEALTHY = "Healthy"
 UNHEALTHY = "Unhealthy"
@@ -44,37 +48,50 @@ class UnknownDevices(ValueError):
 
 
 class DeviceTable:
-    """The node's devices and their health; ListAndWatch streams wait here for changes."""
+    """One resource's devices and their health; ListAndWatch streams wait here for changes.
 
-    def __init__(self, gpus: list[FakeGpu]) -> None:
-        self._gpus = {gpu.id: gpu for gpu in gpus}
+    A GPU listed unhealthy takes its MIG slices and replicas with it, as a failed board would.
+    """
+
+    def __init__(self, devices: Sequence[Device]) -> None:
+        self._devices = {device.id: device for device in devices}
+        self._order = {device.id: number for number, device in enumerate(devices)}
         self._unhealthy: frozenset[str] = frozenset()
         self._generation = 0
         self._changed = threading.Condition()
 
     @property
-    def gpus(self) -> list[FakeGpu]:
-        return sorted(self._gpus.values(), key=lambda gpu: gpu.index)
+    def devices(self) -> list[Device]:
+        return list(self._devices.values())
 
-    def lookup(self, ids: Iterable[str]) -> list[FakeGpu]:
+    @property
+    def order(self) -> dict[str, int]:
+        return dict(self._order)
+
+    def lookup(self, ids: Iterable[str]) -> list[Device]:
         """The devices with these ids in device order, or UnknownDevices naming the strangers."""
-        ids = list(ids)
-        unknown = [device for device in ids if device not in self._gpus]
+        ids = list(dict.fromkeys(ids))
+        unknown = [device for device in ids if device not in self._devices]
         if unknown:
             raise UnknownDevices(f"unknown device ids: {', '.join(unknown)}")
-        return sorted((self._gpus[device] for device in ids), key=lambda gpu: gpu.index)
+        return sorted((self._devices[device] for device in ids), key=lambda d: self._order[d.id])
+
+    def _is_unhealthy(self, device: Device, listed: frozenset[str]) -> bool:
+        return bool({device.id, device.visible_id, device.gpu.id} & listed)
 
     def health(self) -> tuple[int, list[tuple[str, str]]]:
         """The current generation and each device's (id, health), in device order."""
         with self._changed:
             states = [
-                (gpu.id, UNHEALTHY if gpu.id in self._unhealthy else HEALTHY) for gpu in self.gpus
+                (d.id, UNHEALTHY if self._is_unhealthy(d, self._unhealthy) else HEALTHY)
+                for d in self._devices.values()
             ]
             return self._generation, states
 
     def set_unhealthy(self, ids: Iterable[str]) -> None:
         """Mark exactly these devices unhealthy (the others healthy); wakes watchers on a change."""
-        unhealthy = frozenset(device for device in ids if device in self._gpus)
+        listed = frozenset(ids)
+        unhealthy = frozenset(d.id for d in self._devices.values() if self._is_unhealthy(d, listed))
         with self._changed:
             if unhealthy == self._unhealthy:
                 return

@@ -1,10 +1,11 @@
 #!/bin/sh
 # A fake nvidia-smi: shows the GPUs the fake device plugin allocated to this container.
 #
-# The plugin's Allocate sets NVIDIA_VISIBLE_DEVICES (the device ids, as NVIDIA's plugin does) and
-# FAKE_GPU_NAME, FAKE_GPU_MEMORY_MIB and FAKE_GPU_BUS_IDS (what a driver would know). POSIX sh only:
-# lab images may have no Python. Supports the table (no arguments), -L, and
-# --query-gpu=FIELDS --format=csv[,noheader][,nounits].
+# The plugin's Allocate sets NVIDIA_VISIBLE_DEVICES (the GPU or MIG ids, as NVIDIA's plugin does)
+# and what a driver would know: FAKE_GPU_NAME, FAKE_GPU_MEMORY_MIB (of a GPU, or of a MIG slice),
+# FAKE_GPU_BUS_IDS; for MIG slices FAKE_GPU_MIG_PROFILE and FAKE_GPU_MIG_PARENTS (each slice's
+# GPU id); for a time-sliced GPU FAKE_GPU_REPLICAS. POSIX sh only: lab images may have no Python.
+# Supports the table (no arguments), -L, and --query-gpu=FIELDS --format=csv[,noheader][,nounits].
 set -eu
 
 DRIVER_VERSION="535.129.03"
@@ -13,13 +14,16 @@ name="${FAKE_GPU_NAME:-NVIDIA A100-SXM4-40GB (fake)}"
 memory_mib="${FAKE_GPU_MEMORY_MIB:-40960}"
 visible="${NVIDIA_VISIBLE_DEVICES:-}"
 bus_ids="${FAKE_GPU_BUS_IDS:-}"
+mig_profile="${FAKE_GPU_MIG_PROFILE:-}"
+mig_parents="${FAKE_GPU_MIG_PARENTS:-}"
+replicas="${FAKE_GPU_REPLICAS:-1}"
 
 usage() {
     cat <<'USAGE'
 NVIDIA System Management Interface (fake, for clusters without GPUs)
 
     nvidia-smi                 table of the GPUs visible to this container
-    nvidia-smi -L              one line per GPU: index, name, UUID
+    nvidia-smi -L              one line per GPU: index, name, UUID (and its MIG devices)
     nvidia-smi --query-gpu=index,name,uuid,pci.bus_id,memory.total,memory.used,memory.free,utilization.gpu
                --format=csv[,noheader][,nounits]
 USAGE
@@ -72,16 +76,38 @@ short_name() {
     fi
 }
 
+shared_note() {
+    printf 'Shared: time-slicing, %s replicas of this GPU (other containers may use it too)' "$replicas"
+}
+
+# As on a MIG-enabled GPU: each GPU once, then its MIG devices numbered from 0 on that GPU.
 list_gpus() {
     i=0
+    gpu=-1
+    previous=""
     while [ "$i" -lt "$count" ]; do
-        printf 'GPU %d: %s (UUID: %s)\n' "$i" "$name" "$(uuid_of "$i")"
+        if [ -n "$mig_profile" ]; then
+            parent=$(field "$i" "$mig_parents")
+            if [ "$parent" != "$previous" ]; then
+                gpu=$((gpu + 1))
+                slice=0
+                previous=$parent
+                printf 'GPU %d: %s (UUID: %s)\n' "$gpu" "$name" "$parent"
+            fi
+            printf '  MIG %-12sDevice %2d: (UUID: %s)\n' "$mig_profile" "$slice" "$(uuid_of "$i")"
+            slice=$((slice + 1))
+        else
+            printf 'GPU %d: %s (UUID: %s)\n' "$i" "$name" "$(uuid_of "$i")"
+            [ "$replicas" -gt 1 ] && printf '  %s\n' "$(shared_note)"
+        fi
         i=$((i + 1))
     done
 }
 
 table() {
     rule='+-----------------------------------------+----------------------+----------------------+'
+    mig_mode=Disabled
+    [ -n "$mig_profile" ] && mig_mode=Enabled
     date '+%a %b %e %H:%M:%S %Y       '
     echo '+---------------------------------------------------------------------------------------+'
     printf '| %-85s |\n' "NVIDIA-SMI $DRIVER_VERSION (fake)   Driver Version: $DRIVER_VERSION   CUDA Version: $CUDA_VERSION"
@@ -94,7 +120,12 @@ table() {
     while [ "$i" -lt "$count" ]; do
         printf '| %3d  %-28s %4s  | %16s %3s | %20s |\n' "$i" "$(short_name)" On "$(bus_of "$i")" Off 0
         printf '| N/A   %2dC    P0 %23s | %20s |%8s%13s |\n' 32 "43W / 400W" "0MiB / ${memory_mib}MiB" "0%" Default
-        printf '| %39s | %20s | %20s |\n' "" "" Disabled
+        printf '| %39s | %20s | %20s |\n' "" "" "$mig_mode"
+        if [ -n "$mig_profile" ]; then
+            printf '| %-85s |\n' "  MIG $mig_profile  $(uuid_of "$i")"
+        elif [ "$replicas" -gt 1 ]; then
+            printf '| %-85s |\n' "  $(shared_note)"
+        fi
         echo "$rule"
         i=$((i + 1))
     done

@@ -1,5 +1,6 @@
-"""The plugin's life: serve on its socket, register with the kubelet, and start over whenever the
-kubelet restarts (it then deletes every plugin socket and recreates its own kubelet.sock)."""
+"""The plugin's life: serve each resource on its own socket, register each with the kubelet (as
+NVIDIA's plugin does, one Registration per resource), and start over whenever the kubelet restarts
+(it then deletes every plugin socket and recreates its own kubelet.sock)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from pathlib import Path
 
 import grpc
 
-from fake_gpu.config import API_VERSION, RESOURCE_NAME, PluginConfig
+from fake_gpu.config import API_VERSION, PluginConfig
 from fake_gpu.deviceplugin import api_pb2, api_pb2_grpc
-from fake_gpu.devices import DeviceTable, fake_gpus
+from fake_gpu.devices import DeviceTable
+from fake_gpu.layout import Resource
 from fake_gpu.service import DevicePluginService, plugin_options
 
 log = logging.getLogger(__name__)
@@ -74,12 +76,12 @@ def read_unhealthy_ids(path: Path | None) -> list[str]:
         return []
 
 
-def register(config: PluginConfig) -> None:
-    """Tell the kubelet our socket, resource name and options (Registration.Register)."""
+def register(config: PluginConfig, resource: Resource) -> None:
+    """Tell the kubelet a resource's socket, name and options (Registration.Register)."""
     request = api_pb2.RegisterRequest(
         version=API_VERSION,
-        endpoint=config.socket_name,
-        resource_name=RESOURCE_NAME,
+        endpoint=resource.socket_name,
+        resource_name=resource.name,
         options=plugin_options(),
     )
     with grpc.insecure_channel(f"unix://{config.kubelet_socket}") as channel:
@@ -90,16 +92,18 @@ def register(config: PluginConfig) -> None:
 
 
 class PluginServer:
-    """The DevicePlugin service on the plugin's unix socket."""
+    """One resource's DevicePlugin service on its unix socket."""
 
-    def __init__(self, config: PluginConfig, table: DeviceTable) -> None:
+    def __init__(self, config: PluginConfig, resource: Resource, table: DeviceTable) -> None:
         self._config = config
-        self._service = DevicePluginService(config, table)
+        self._path = config.socket_path(resource)
+        self._name = resource.name
+        self._service = DevicePluginService(config, resource, table)
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=SERVER_WORKERS))
         api_pb2_grpc.add_DevicePluginServicer_to_server(self._service, self._server)
 
     def start(self) -> None:
-        path = self._config.socket_path
+        path = self._path
         try:
             # As the kubelet does; without it mounted the plugin waits for a kubelet, saying so.
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -111,12 +115,12 @@ class PluginServer:
                 "(hostPath /var/lib/kubelet/device-plugins) there or set --plugin-dir"
             ) from error
         self._server.start()
-        log.info("serving %s on %s", RESOURCE_NAME, path)
+        log.info("serving %s on %s", self._name, path)
 
     def stop(self) -> None:
         self._service.stop()
         self._server.stop(grace=1).wait()
-        self._config.socket_path.unlink(missing_ok=True)
+        self._path.unlink(missing_ok=True)
 
 
 def register_when_kubelet_ready(
@@ -132,51 +136,72 @@ def register_when_kubelet_ready(
                 waiting_logged = True
         else:
             try:
-                register(config)
+                for resource in config.layout.resources:
+                    register(config, resource)
+                    log.info(
+                        "registered %s (%d devices) with the kubelet as %s",
+                        resource.name,
+                        len(resource.devices),
+                        resource.socket_name,
+                    )
             except RegistrationFailed as error:
                 log.warning("registration with the kubelet failed (%s); retrying", error)
             else:
-                log.info(
-                    "registered %s (%d devices) with the kubelet as %s",
-                    RESOURCE_NAME,
-                    config.device_count,
-                    config.socket_name,
-                )
                 return kubelet
         stop.wait(config.poll_interval_s)
     return None
 
 
 def watch_until_kubelet_restarts(
-    config: PluginConfig, table: DeviceTable, kubelet: SocketIdentity, stop: threading.Event
+    config: PluginConfig,
+    tables: list[DeviceTable],
+    kubelet: SocketIdentity,
+    stop: threading.Event,
 ) -> None:
-    """Keep device health current; return when the kubelet's or our own socket is replaced."""
+    """Keep device health current; return when the kubelet's or one of our sockets is replaced."""
     while not stop.wait(config.poll_interval_s):
-        table.set_unhealthy(read_unhealthy_ids(config.unhealthy_file))
+        unhealthy = read_unhealthy_ids(config.unhealthy_file)
+        for table in tables:
+            table.set_unhealthy(unhealthy)
         if socket_identity(config.kubelet_socket) != kubelet:
             log.info("the kubelet socket was recreated (kubelet restart): registering again")
             return
-        if socket_identity(config.socket_path) is None:
-            log.info(
-                "our socket %s was removed (kubelet restart): serving again", config.socket_path
-            )
-            return
+        for resource in config.layout.resources:
+            if socket_identity(config.socket_path(resource)) is None:
+                log.info(
+                    "our socket %s was removed (kubelet restart): serving again",
+                    config.socket_path(resource),
+                )
+                return
 
 
 def run(config: PluginConfig, stop: threading.Event) -> None:
     """Serve and stay registered until `stop` is set."""
     log.info("installed the fake nvidia-smi at %s", install_nvidia_smi(config))
-    table = DeviceTable(fake_gpus(config.node_name, config.device_count))
-    table.set_unhealthy(read_unhealthy_ids(config.unhealthy_file))
-    for gpu in table.gpus:
-        log.info("device %d: %s (bus %s, %s)", gpu.index, gpu.id, gpu.bus_id, config.model)
+    layout = config.layout
+    tables = [DeviceTable(resource.devices) for resource in layout.resources]
+    unhealthy = read_unhealthy_ids(config.unhealthy_file)
+    for table in tables:
+        table.set_unhealthy(unhealthy)
+    for gpu, mig in zip(layout.gpus, layout.mig, strict=True):
+        slices = f", MIG {'+'.join(mig.slices)}" if mig.mig_enabled else ""
+        log.info(
+            "GPU %d: %s (bus %s, %s%s)", gpu.index, gpu.id, gpu.bus_id, layout.model.name, slices
+        )
     while not stop.is_set():
-        server = PluginServer(config, table)
-        server.start()
+        servers = [
+            PluginServer(config, resource, table)
+            for resource, table in zip(layout.resources, tables, strict=True)
+        ]
+        started: list[PluginServer] = []
         try:
+            for server in servers:
+                server.start()
+                started.append(server)
             kubelet = register_when_kubelet_ready(config, stop)
             if kubelet is not None:
-                watch_until_kubelet_restarts(config, table, kubelet, stop)
+                watch_until_kubelet_restarts(config, tables, kubelet, stop)
         finally:
-            server.stop()
+            for server in started:
+                server.stop()
     log.info("stopped")

@@ -7,11 +7,11 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 
-from fake_gpu.config import RESOURCE_NAME
 from fake_gpu.podresources import api_pb2, api_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -19,18 +19,34 @@ log = logging.getLogger(__name__)
 LIST_TIMEOUT_S = 3.0
 
 
-def containers_holding(response: api_pb2.ListPodResourcesResponse, ids: Iterable[str]) -> list[str]:
-    """`namespace/pod container` of each container holding any of `ids` as our resource."""
-    wanted = set(ids)
-    return [
-        f"{pod.namespace}/{pod.name} container {container.name}"
+@dataclass(frozen=True)
+class Owner:
+    namespace: str
+    pod: str
+    container: str
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.pod} container {self.container}"
+
+
+def device_owners(response: api_pb2.ListPodResourcesResponse) -> dict[tuple[str, str], Owner]:
+    """(resource name, device id) -> the container holding it, for each device the kubelet lists."""
+    return {
+        (devices.resource_name, device): Owner(pod.namespace, pod.name, container.name)
         for pod in response.pod_resources
         for container in pod.containers
-        if any(
-            devices.resource_name == RESOURCE_NAME and wanted & set(devices.device_ids)
-            for devices in container.devices
-        )
-    ]
+        for devices in container.devices
+        for device in devices.device_ids
+    }
+
+
+def containers_holding(
+    response: api_pb2.ListPodResourcesResponse, resource: str, ids: Iterable[str]
+) -> list[str]:
+    """`namespace/pod container` of each container holding any of `ids` as `resource`."""
+    wanted = {(resource, device) for device in ids}
+    owners = device_owners(response)
+    return list(dict.fromkeys(str(owners[key]) for key in owners if key in wanted))
 
 
 def list_pod_resources(socket: Path) -> api_pb2.ListPodResourcesResponse:
@@ -48,11 +64,11 @@ class AllocationOwners:
         self._wait_s = wait_s
         self._interval_s = interval_s
 
-    def log_later(self, ids: list[str]) -> None:
+    def log_later(self, resource: str, ids: list[str]) -> None:
         # The kubelet records the allocation only once Allocate has answered: ask afterwards.
-        threading.Thread(target=self.log_owner, args=(ids,), daemon=True).start()
+        threading.Thread(target=self.log_owner, args=(resource, ids), daemon=True).start()
 
-    def log_owner(self, ids: list[str]) -> None:
+    def log_owner(self, resource: str, ids: list[str]) -> None:
         """Ask the kubelet until it lists a container holding `ids` (or time is up); log it."""
         named = ", ".join(ids)
         if self._socket is None or not self._socket.exists():
@@ -62,7 +78,7 @@ class AllocationOwners:
         problem = "the kubelet lists no container holding them"
         while time.monotonic() < deadline:
             try:
-                owners = containers_holding(list_pod_resources(self._socket), ids)
+                owners = containers_holding(list_pod_resources(self._socket), resource, ids)
             except grpc.RpcError as error:
                 owners, problem = [], f"the kubelet's List failed: {error.code().name}"
             if owners:

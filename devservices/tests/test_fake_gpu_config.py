@@ -6,7 +6,6 @@ import re
 
 import pytest
 
-from fake_gpu import config
 from fake_gpu.__main__ import main, parse_arguments
 from fake_gpu.devices import device_id, fake_gpus
 
@@ -26,31 +25,35 @@ def test_fake_gpus_are_numbered_with_distinct_bus_ids():
 
 def test_defaults_come_from_the_environment(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("NODE_NAME", "kind-worker")
-    monkeypatch.setenv("FAKE_GPU_COUNT", "7")
-    monkeypatch.setenv("FAKE_GPU_MEMORY_MIB", "81920")
-    settings = config.from_arguments(parse_arguments([]))
-    assert settings.node_name == "kind-worker"
-    assert settings.device_count == 7
-    assert settings.memory_mib == 81920
+    monkeypatch.setenv("FAKE_GPU_CONFIG_DIR", "/configs")
+    monkeypatch.setenv("FAKE_GPU_DEVICE_PLUGIN_CONFIG", "t4-time-sliced")
+    arguments = parse_arguments([])
+    assert arguments.node_name == "kind-worker"
+    assert str(arguments.config_dir) == "/configs"
+    assert arguments.device_plugin_config == "t4-time-sliced"
+    assert arguments.mig_config is None
 
 
 def test_flags_override_the_environment(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("FAKE_GPU_COUNT", "7")
-    settings = config.from_arguments(parse_arguments(["--devices", "2", "--node-name", "n1"]))
-    assert (settings.device_count, settings.node_name) == (2, "n1")
+    monkeypatch.setenv("FAKE_GPU_MIG_CONFIG", "all-disabled")
+    arguments = parse_arguments(["--mig-config", "custom", "--node-name", "n1"])
+    assert (arguments.mig_config, arguments.node_name) == ("custom", "n1")
 
 
-@pytest.mark.parametrize("count", ["0", "65", "four"])
-def test_a_bad_device_count_says_what_is_allowed(
-    count: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_a_bad_config_stops_the_plugin_with_one_line(
+    tmp_path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ):
-    monkeypatch.setenv("FAKE_GPU_COUNT", count)
-    with pytest.raises(SystemExit) as exited:
-        parse_arguments(["serve"])
-    assert exited.value.code == 2
-    assert "a whole number from 1 to 64" in capsys.readouterr().err
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    (tmp_path / "hardware").mkdir()
+    (tmp_path / "hardware" / "hardware.yaml").write_text("n: {model: Tesla T4, count: 1}\n")
+    (tmp_path / "device-plugin").mkdir()
+    (tmp_path / "device-plugin" / "bad").write_text("version: v1\nflags: {migStrategy: auto}\n")
+    arguments = ["serve", "--node-name", "n", "--config-dir", str(tmp_path)]
+    assert main([*arguments, "--device-plugin-config", "bad", "--metrics-port", "0"]) == 1
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: ") and "flags.migStrategy: must be one of none, single" in line
 
 
 def test_probe_without_a_plugin_fails(tmp_path, capsys: pytest.CaptureFixture[str]):
     assert main(["probe", "--plugin-dir", str(tmp_path)]) == 1
-    assert "no plugin socket" in capsys.readouterr().err
+    assert "no plugin socket fake-*.sock" in capsys.readouterr().err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import re
 import shutil
 import tempfile
 import threading
@@ -16,15 +17,28 @@ from pathlib import Path
 
 import grpc
 import pytest
+from fake_gpu_nodes import A100_NODE, T4_NODE, chart_layout
 
 from fake_gpu import plugin
 from fake_gpu.config import PluginConfig
 from fake_gpu.deviceplugin import api_pb2, api_pb2_grpc
-from fake_gpu.devices import DeviceTable, device_id, fake_gpus
-from fake_gpu.probe import probe
+from fake_gpu.devices import DeviceTable, device_id
+from fake_gpu.hardware import MODELS, NodeHardware
+from fake_gpu.layout import node_layout
+from fake_gpu.nvidia_config import DevicePluginConfig, MigGpuLayout
+from fake_gpu.probe import probe, probe_socket
+from fake_gpu.service import visible_devices
 
 NODE = "gpu-worker"
 IDS = [device_id(NODE, index) for index in range(4)]
+# Four whole GPUs, one resource: what the plugin does without MIG or sharing.
+PLAIN = node_layout(
+    NODE,
+    NodeHardware(MODELS["NVIDIA A100-SXM4-80GB"], 4),
+    DevicePluginConfig(),
+    (MigGpuLayout(False, ()),) * 4,
+)
+[GPU] = PLAIN.resources
 
 
 class FakeKubelet(api_pb2_grpc.RegistrationServicer):
@@ -80,8 +94,7 @@ def config(workdir: Path) -> PluginConfig:
     plugin_dir = workdir / "device-plugins"
     plugin_dir.mkdir()
     return PluginConfig(
-        node_name=NODE,
-        device_count=4,
+        layout=PLAIN,
         plugin_dir=plugin_dir,
         host_bin_dir=workdir / "bin",
         unhealthy_file=workdir / "unhealthy",
@@ -132,7 +145,7 @@ def test_registers_nvidia_gpu_with_the_kubelet(
 ):
     assert registration.version == "v1beta1"
     assert registration.resource_name == "nvidia.com/gpu"
-    assert registration.endpoint == config.socket_name
+    assert registration.endpoint == GPU.socket_name
     assert (config.plugin_dir / registration.endpoint).is_socket()
     assert registration.options.get_preferred_allocation_available
     assert not registration.options.pre_start_required
@@ -185,8 +198,9 @@ def test_allocate_hands_each_container_its_devices_and_nvidia_smi(
     first, second = response.container_responses
     assert first.envs["NVIDIA_VISIBLE_DEVICES"] == f"{IDS[1]},{IDS[3]}"
     assert first.envs["FAKE_GPU_BUS_IDS"] == "00000000:11:00.0,00000000:13:00.0"
-    assert first.envs["FAKE_GPU_NAME"] == config.model
-    assert first.envs["FAKE_GPU_MEMORY_MIB"] == str(config.memory_mib)
+    assert first.envs["FAKE_GPU_NAME"] == "NVIDIA A100-SXM4-80GB"
+    assert first.envs["FAKE_GPU_MEMORY_MIB"] == "81920"
+    assert "FAKE_GPU_REPLICAS" not in first.envs
     assert second.envs["NVIDIA_VISIBLE_DEVICES"] == IDS[0]
     [mount] = first.mounts
     assert mount.container_path == "/usr/bin/nvidia-smi"
@@ -208,7 +222,7 @@ def test_allocate_logs_the_devices_then_their_pod(
                 container_requests=[api_pb2.ContainerAllocateRequest(devices_ids=[IDS[2]])]
             )
         )
-        assert f"Allocate: container 1 of 1 gets {IDS[2]} (index 2)" in caplog.messages
+        assert f"Allocate nvidia.com/gpu: container 1 of 1 gets {IDS[2]} (GPU 2)" in caplog.messages
         # Asked in the background; this fake kubelet has no PodResources socket.
         owner = f"{IDS[2]}: pod unknown (no pod-resources socket at {config.pod_resources_socket})"
         deadline = time.monotonic() + 10
@@ -271,17 +285,17 @@ def test_registers_again_after_the_kubelet_restarts(
     again = kubelet.next_registration()
     assert again == registration
     deadline = time.monotonic() + 10
-    while probe(config.socket_path) is not None:
-        assert time.monotonic() < deadline, probe(config.socket_path)
+    while probe(config.plugin_dir) is not None:
+        assert time.monotonic() < deadline, probe(config.plugin_dir)
         time.sleep(0.05)
 
 
 def test_serves_again_when_its_socket_is_removed(
     config: PluginConfig, kubelet: FakeKubelet, registration: api_pb2.RegisterRequest
 ):
-    config.socket_path.unlink()
+    config.socket_path(GPU).unlink()
     assert kubelet.next_registration() == registration
-    assert config.socket_path.is_socket()
+    assert config.socket_path(GPU).is_socket()
 
 
 def test_keeps_trying_until_the_kubelet_listens(config: PluginConfig):
@@ -304,13 +318,14 @@ def test_keeps_trying_until_the_kubelet_listens(config: PluginConfig):
 def test_probe_reports_a_missing_or_silent_plugin(
     config: PluginConfig, running_plugin: threading.Event, registration: api_pb2.RegisterRequest
 ):
-    assert probe(config.socket_path) is None
+    assert probe(config.plugin_dir) is None
     running_plugin.set()
     deadline = time.monotonic() + 10
-    while config.socket_path.exists():
+    while config.socket_path(GPU).exists():
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    assert "no plugin socket" in probe(config.socket_path)
+    assert "no plugin socket" in probe(config.plugin_dir)
+    assert "no plugin socket" in probe_socket(config.socket_path(GPU))
 
 
 def test_a_plugin_folder_it_cannot_create_is_a_clear_error(config: PluginConfig, workdir: Path):
@@ -328,8 +343,8 @@ def test_serves_without_a_kubelet_until_one_appears(config: PluginConfig, workdi
     thread.start()
     try:
         deadline = time.monotonic() + 10
-        while probe(alone.socket_path) is not None:
-            assert time.monotonic() < deadline, probe(alone.socket_path)
+        while probe(alone.plugin_dir) is not None:
+            assert time.monotonic() < deadline, probe(alone.plugin_dir)
             time.sleep(0.05)
     finally:
         stop.set()
@@ -344,7 +359,96 @@ def test_an_unwritable_nvidia_smi_folder_is_a_clear_error(config: PluginConfig, 
 
 
 def test_a_socket_it_cannot_create_is_a_clear_error(config: PluginConfig):
-    config.socket_path.mkdir()
-    (config.socket_path / "keeps-it-from-being-removed").write_text("")
+    config.socket_path(GPU).mkdir()
+    (config.socket_path(GPU) / "keeps-it-from-being-removed").write_text("")
     with pytest.raises(plugin.PluginError, match="cannot listen on"):
-        plugin.PluginServer(config, DeviceTable(fake_gpus(NODE, 1))).start()
+        plugin.PluginServer(config, GPU, DeviceTable(GPU.devices)).start()
+
+
+def run_node(config: PluginConfig, layout) -> tuple[threading.Event, threading.Thread]:
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=plugin.run, args=(replace(config, layout=layout), stop), daemon=True
+    )
+    thread.start()
+    return stop, thread
+
+
+def registrations(kubelet: FakeKubelet, count: int) -> dict[str, api_pb2.RegisterRequest]:
+    found = [kubelet.next_registration() for _ in range(count)]
+    return {request.resource_name: request for request in found}
+
+
+def allocate(config: PluginConfig, request: api_pb2.RegisterRequest, *ids: str):
+    with grpc.insecure_channel(f"unix://{config.plugin_dir / request.endpoint}") as channel:
+        return api_pb2_grpc.DevicePluginStub(channel).Allocate(
+            api_pb2.AllocateRequest(
+                container_requests=[api_pb2.ContainerAllocateRequest(devices_ids=list(ids))]
+            )
+        )
+
+
+def list_ids(config: PluginConfig, request: api_pb2.RegisterRequest) -> list[str]:
+    with grpc.insecure_channel(f"unix://{config.plugin_dir / request.endpoint}") as channel:
+        stream = api_pb2_grpc.DevicePluginStub(channel).ListAndWatch(api_pb2.Empty())
+        first = next(stream)
+        stream.cancel()
+    return [device.ID for device in first.devices]
+
+
+def test_mixed_strategy_registers_whole_gpus_and_each_mig_profile(
+    config: PluginConfig, kubelet: FakeKubelet
+):
+    layout = chart_layout(A100_NODE)
+    stop, thread = run_node(config, layout)
+    try:
+        found = registrations(kubelet, len(layout.resources))
+        assert set(found) == {"nvidia.com/gpu", "nvidia.com/mig-1g.10gb"}
+        assert len({request.endpoint for request in found.values()}) == 2
+        slices = list_ids(config, found["nvidia.com/mig-1g.10gb"])
+        assert slices == [part.id for part in layout.slices]
+        assert all(re.fullmatch(r"MIG-[0-9a-f-]{36}", part) for part in slices)
+        whole = list_ids(config, found["nvidia.com/gpu"])
+        # The MIG-enabled GPU is not also advertised whole.
+        mig_gpus = {part.gpu.id for part in layout.slices}
+        assert whole and not mig_gpus & set(whole)
+        [response] = allocate(
+            config, found["nvidia.com/mig-1g.10gb"], slices[3]
+        ).container_responses
+        assert response.envs["NVIDIA_VISIBLE_DEVICES"] == slices[3]
+        assert response.envs["FAKE_GPU_MIG_PROFILE"] == "1g.10gb"
+        assert response.envs["FAKE_GPU_MIG_PARENTS"] == layout.slices[3].gpu.id
+        assert response.envs["FAKE_GPU_MEMORY_MIB"] == str(layout.slices[3].profile.memory_mib)
+        kubelet.restart()
+        assert set(registrations(kubelet, len(layout.resources))) == set(found)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
+def test_time_sliced_replicas_hand_over_their_gpu_once(config: PluginConfig, kubelet: FakeKubelet):
+    layout = chart_layout(T4_NODE)
+    [resource] = layout.resources
+    stop, thread = run_node(config, layout)
+    try:
+        found = registrations(kubelet, 1)
+        ids = list_ids(config, found[resource.name])
+        gpu = layout.gpus[0].id
+        assert ids == [f"{gpu}::{n}" for n in range(resource.replicas)]
+        [response] = allocate(config, found[resource.name], ids[1]).container_responses
+        assert response.envs["NVIDIA_VISIBLE_DEVICES"] == gpu
+        assert response.envs["FAKE_GPU_REPLICAS"] == str(resource.replicas)
+        # The dev T4 config sets failRequestsGreaterThanOne.
+        with pytest.raises(grpc.RpcError) as refused:
+            allocate(config, found[resource.name], ids[0], ids[1])
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "failRequestsGreaterThanOne" in refused.value.details()
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
+def test_replicas_without_the_limit_still_name_their_gpu_once():
+    shared = replace(chart_layout(T4_NODE).resources[0], fail_requests_greater_than_one=False)
+    devices = visible_devices(shared, list(shared.devices[:3]))
+    assert [device.visible_id for device in devices] == [shared.devices[0].gpu.id]

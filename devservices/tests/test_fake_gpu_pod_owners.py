@@ -73,10 +73,10 @@ def serve(socket_path: Path) -> Iterator:
 
 def test_names_containers_holding_any_of_the_ids_as_gpus():
     response = api_pb2.ListPodResourcesResponse(pod_resources=[LAB, OTHER_RESOURCE])
-    assert containers_holding(response, ["GPU-2", "GPU-3"]) == [
+    assert containers_holding(response, "nvidia.com/gpu", ["GPU-2", "GPU-3"]) == [
         "jupyterhub/jupyter-alice container notebook"
     ]
-    assert containers_holding(response, ["GPU-4"]) == []
+    assert containers_holding(response, "nvidia.com/gpu", ["GPU-4"]) == []
 
 
 def test_logs_the_pod_once_the_kubelet_lists_it(
@@ -84,7 +84,9 @@ def test_logs_the_pod_once_the_kubelet_lists_it(
 ):
     lister = serve(FakePodResources([LAB], empty_lists=2))
     with caplog.at_level(logging.INFO, logger="fake_gpu"):
-        AllocationOwners(socket_path, wait_s=10, interval_s=0.01).log_owner(["GPU-1", "GPU-2"])
+        AllocationOwners(socket_path, wait_s=10, interval_s=0.01).log_owner(
+            "nvidia.com/gpu", ["GPU-1", "GPU-2"]
+        )
     assert caplog.messages == ["GPU-1, GPU-2 went to jupyterhub/jupyter-alice container notebook"]
     assert lister.calls == 3
 
@@ -94,7 +96,9 @@ def test_says_when_the_kubelet_never_lists_it(
 ):
     serve(FakePodResources([OTHER_RESOURCE]))
     with caplog.at_level(logging.INFO, logger="fake_gpu"):
-        AllocationOwners(socket_path, wait_s=0.2, interval_s=0.01).log_owner(["GPU-1"])
+        AllocationOwners(socket_path, wait_s=0.2, interval_s=0.01).log_owner(
+            "nvidia.com/gpu", ["GPU-1"]
+        )
     assert caplog.messages == [
         "GPU-1: pod unknown after 0 s (the kubelet lists no container holding them)"
     ]
@@ -104,5 +108,5 @@ def test_says_when_there_is_no_pod_resources_socket(
     socket_path: Path, caplog: pytest.LogCaptureFixture
 ):
     with caplog.at_level(logging.INFO, logger="fake_gpu"):
-        AllocationOwners(socket_path).log_owner(["GPU-1"])
+        AllocationOwners(socket_path).log_owner("nvidia.com/gpu", ["GPU-1"])
     assert caplog.messages == [f"GPU-1: pod unknown (no pod-resources socket at {socket_path})"]

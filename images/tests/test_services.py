@@ -9,6 +9,8 @@ from containers import docker_run
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REALM_FILE = REPO_ROOT / "devservices" / "dev_keycloak" / "campus-realm.json"
+# The fake GPU plugin's configs as its chart's ConfigMaps hold them.
+GPU_PLUGIN_FILES = REPO_ROOT / "devenv" / "kind" / "fake-gpu-plugin" / "files"
 
 
 @pytest.mark.image("configurable-http-proxy")
@@ -47,5 +49,13 @@ def test_keycloak_imports_a_mounted_realm(image: str, start) -> None:
 
 @pytest.mark.image("fake-gpu-plugin")
 def test_device_plugin_serves_on_its_socket_without_a_kubelet(image: str, start) -> None:
-    plugin = start(image)
+    """With the dev cluster's configs (NVIDIA's formats) for its T4 node, named by flag as there is
+    no Kubernetes API to read the node's labels from."""
+    plugin = start(
+        image,
+        "serve",
+        "--device-plugin-config=t4-time-sliced",
+        volumes=(f"{GPU_PLUGIN_FILES}:/etc/fake-gpu:ro",),
+        env={"NODE_NAME": "jupyterhub-k8s-worker2"},
+    )
     plugin.wait_for_exec("python3", "-m", "fake_gpu", "probe", timeout=60)

@@ -41,6 +41,7 @@ def pod_manifest(
     *,
     command: list[str] | None = None,
     gpus: int = 0,
+    gpu_resource: str = "nvidia.com/gpu",
     tolerate_gpu: bool = False,
     node_selector: dict[str, str] | None = None,
     labels: dict[str, str] | None = None,
@@ -53,7 +54,7 @@ def pod_manifest(
         "command": command or ["sleep", "infinity"],
     }
     if gpus:
-        container["resources"] = {"limits": {"nvidia.com/gpu": str(gpus)}}
+        container["resources"] = {"limits": {gpu_resource: str(gpus)}}
     spec: dict[str, Any] = {"containers": [container], "terminationGracePeriodSeconds": 0}
     if tolerate_gpu:
         spec["tolerations"] = [GPU_TOLERATION]

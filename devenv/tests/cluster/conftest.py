@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from devenv import cluster_config
+from devenv import cluster, cluster_config
+from fake_gpu.layout import NodeLayout
 from tools.bootstrap.run import RunError
 from tools.kube import Kubectl
 
@@ -36,10 +37,17 @@ def kube() -> Kubectl:
 
 
 @pytest.fixture(scope="session")
-def gpu_node(kube: Kubectl) -> str:
+def gpu_nodes(kube: Kubectl) -> dict[str, NodeLayout]:
+    """Each GPU node and what its NVIDIA-format configs say it advertises."""
     nodes = kube.get("nodes", "-l", f"{cluster_config.GPU_NODE_LABEL}=true")["items"]
-    assert len(nodes) == 1, f"expected one GPU node, found {[n['metadata']['name'] for n in nodes]}"
-    return nodes[0]["metadata"]["name"]
+    assert nodes, "no GPU node"
+    return {node["metadata"]["name"]: cluster.expected_layout(node) for node in nodes}
+
+
+@pytest.fixture(scope="session")
+def gpu_node(gpu_nodes: dict[str, NodeLayout]) -> str:
+    """A GPU node (the first by name: the A100 node)."""
+    return min(gpu_nodes)
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from devenv import charts, cluster_config, node_image
+from devenv import charts, cluster, cluster_config, node_image
 from tools import gobuild
 
 
@@ -53,12 +53,20 @@ def test_ports_file_is_valid_and_every_port_is_mapped_on_localhost() -> None:
     assert all(m["listenAddress"] == "127.0.0.1" for m in mapped.values())
 
 
-def test_a_gpu_worker_is_labelled_and_tainted() -> None:
+def test_every_gpu_worker_is_labelled_tainted_and_names_its_nvidia_configs() -> None:
     config = cluster_config.load().kind_config
-    (worker,) = (node for node in config["nodes"] if node["role"] == "worker")
-    assert worker["labels"][cluster_config.GPU_NODE_LABEL] == "true"
-    assert "key: nvidia.com/gpu" in worker["kubeadmConfigPatches"][0]
-    assert "effect: NoSchedule" in worker["kubeadmConfigPatches"][0]
+    workers = [node for node in config["nodes"] if node["role"] == "worker"]
+    assert len(workers) == 2
+    for worker in workers:
+        assert worker["labels"][cluster_config.GPU_NODE_LABEL] == "true"
+        assert "key: nvidia.com/gpu" in worker["kubeadmConfigPatches"][0]
+        assert "effect: NoSchedule" in worker["kubeadmConfigPatches"][0]
+        plugin_config = worker["labels"]["nvidia.com/device-plugin.config"]
+        assert (cluster.GPU_PLUGIN_FILES / "device-plugin" / plugin_config).is_file()
+        mig_configs = yaml.safe_load(
+            (cluster.GPU_PLUGIN_FILES / "mig-parted" / "config.yaml").read_text()
+        )
+        assert worker["labels"]["nvidia.com/mig.config"] in mig_configs["mig-configs"]
 
 
 def test_a_bad_ports_file_gets_a_message_naming_the_entry(tmp_path: Path) -> None:
