@@ -80,16 +80,22 @@ def _resource_name(value: Any, where: str) -> str:
     return value
 
 
+def _index(value: Any) -> int | None:
+    """A GPU index as NVIDIA's configs write one: 0 or "0"."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    return None
+
+
 def _device_indices(value: Any, where: str) -> tuple[int, ...] | None:
     if value is None or value == "all":
         return None
-    if (
-        not isinstance(value, list)
-        or not value
-        or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in value)
-    ):
+    indices = [_index(entry) for entry in value] if isinstance(value, list) else []
+    if not indices or None in indices:
         raise ConfigError(f"{where}: must be all or a list of GPU indices, got {value!r}")
-    return tuple(value)
+    return tuple(indices)
 
 
 def _shared_resource(entry: Any, where: str) -> SharedResource:

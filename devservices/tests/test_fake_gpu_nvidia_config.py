@@ -125,7 +125,7 @@ def test_rename_by_default_and_rename_name_the_replicas():
     [resource] = node_layout("n", hardware, by_default, disabled).resources
     assert (resource.name, len(resource.devices)) == ("nvidia.com/gpu.shared", 4)
     renamed = parse_device_plugin_config(
-        sliced(resources=[entry | {"rename": "nvidia.com/t4-share", "devices": [1]}]), "c"
+        sliced(resources=[entry | {"rename": "nvidia.com/t4-share", "devices": ["1"]}]), "c"
     )
     resources = {r.name: r for r in node_layout("n", hardware, renamed, disabled).resources}
     assert [d.id for d in resources["nvidia.com/gpu"].devices] == [
