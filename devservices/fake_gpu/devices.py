@@ -61,10 +61,6 @@ class DeviceTable:
         self._changed = threading.Condition()
 
     @property
-    def devices(self) -> list[Device]:
-        return list(self._devices.values())
-
-    @property
     def order(self) -> dict[str, int]:
         return dict(self._order)
 
