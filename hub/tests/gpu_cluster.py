@@ -3,7 +3,14 @@ Kubernetes API's node and pod lists of a cluster with GPUs, shaped as the API re
 
 from __future__ import annotations
 
+import http.server
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+
+from hubconfig.gpu_availability import NODES_PATH, PODS_PATH
 
 GPU_TYPES = {
     "a100": {
@@ -89,3 +96,34 @@ PODS = {
         pod("init-heavy", "t4-node", {}, init_limits={"nvidia.com/gpu": "2"}),
     ],
 }
+
+
+@contextmanager
+def serving_api() -> Iterator[tuple[str, list[str]]]:
+    """An HTTP server answering NODES and PODS as the API server does, and the paths asked."""
+    seen: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.path)
+            answers = {NODES_PATH: NODES, PODS_PATH: PODS}
+            if self.path not in answers:
+                self.send_error(403)
+                return
+            body = json.dumps(answers[self.path]).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()

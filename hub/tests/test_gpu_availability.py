@@ -4,14 +4,11 @@ hub's API client, cached, and "unknown" when the read fails."""
 from __future__ import annotations
 
 import asyncio
-import http.server
-import json
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from gpu_cluster import GPU_NODE, NODES, PODS
+from gpu_cluster import GPU_NODE, NODES, PODS, serving_api
 
 from hubconfig import kube_api
 from hubconfig.gpu_availability import (
@@ -114,31 +111,8 @@ async def test_without_a_reader_availability_is_unknown() -> None:
 
 @pytest.fixture
 def fake_api() -> Iterator[tuple[str, list[str]]]:
-    """An HTTP server answering the node and pod lists as the API server does."""
-    seen: list[str] = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            seen.append(self.path)
-            answers = {NODES_PATH: NODES, PODS_PATH: PODS}
-            if self.path not in answers:
-                self.send_error(403)
-                return
-            body = json.dumps(answers[self.path]).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", seen
-    server.shutdown()
-    server.server_close()
+    with serving_api() as served:
+        yield served
 
 
 async def test_reads_through_the_hubs_api_client(fake_api: tuple[str, list[str]]) -> None:
