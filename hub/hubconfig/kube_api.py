@@ -1,4 +1,5 @@
-"""Hold the hub's start until the Kubernetes API answers.
+"""The hub's own requests to the Kubernetes API, as its service account: wait at start until the
+API answers, and read JSON (the nodes and pods behind the form's free GPUs).
 
 KubeSpawner lists the pods once when the hub starts. If that list fails, as when the node's
 Service routing is not back yet after a node restart, it never tries again: the hub looks
