@@ -5,9 +5,10 @@ A profile is what the form shows and who may use it, plus the KubeSpawner traits
 chart's form (`displayName`, `cpu`, `memory`, `gpus`, `image`) or in KubeSpawner's
 (`display_name`, `kubespawner_override`, `profile_options`), as z2jh users write it; both become
 the same Profile. The rules across keys that the schema cannot express (one display name and
-slug per profile, image keys that exist, whole GPU counts, courses naming existing profiles) are
-checked when the catalogue is built, so a mistake stops the hub at start with the key and the
-value at fault instead of surfacing at some user's first spawn.
+slug per profile, image keys that exist, whole GPU counts, GPU types that exist and fit the
+profile, courses naming existing profiles) are checked when the catalogue is built, so a mistake
+stops the hub at start with the key and the value at fault instead of surfacing at some user's
+first spawn.
 
 A GPU profile runs on one of its GPU kinds: a type of `singleuser.gpu.types` listed in its
 `gpuTypes` (the first is the default), the type whose resource its `kubespawner_override` names,
@@ -257,12 +258,6 @@ class ProfileCatalogue:
         ]
         names = {name for override in overrides for name in override}
         return frozenset(names | set(self.gpu.kubespawner_override(1)))
-
-    @cached_property
-    def offered_gpu_types(self) -> tuple[GpuType, ...]:
-        """Every GPU kind some profile offers, each once, in the order of the profiles."""
-        kinds = {kind.name: kind for profile in self.profiles for kind in profile.gpu_types}
-        return tuple(kinds.values())
 
 
 def combined(*overrides: Mapping[str, Any]) -> dict[str, Any]:
