@@ -11,7 +11,8 @@ from typing import Any, ClassVar
 from sqlalchemy.engine import make_url
 from traitlets.config import Config
 
-from hubconfig import culler, extra_config, lab_pod, storage, values
+from hubconfig import culler, extra_config, kube_api, lab_pod, storage, values
+from hubconfig.gpu_availability import GpuAvailability
 from hubconfig.gpu_quota import GpuQuota
 from hubconfig.images import reference
 from hubconfig.profiles import ProfileCatalogue
@@ -31,6 +32,8 @@ class Deployment:
     hub_host: str
     proxy_api_host: str
     db_password: str | None = None
+    # The API server's in-cluster address (from the kubelet's variables); None outside a pod.
+    kubernetes_api: str | None = None
 
     ENVIRONMENT: ClassVar[dict[str, str]] = {
         "values_path": values.VALUES_PATH_ENV,
@@ -55,7 +58,10 @@ class Deployment:
         optional = {
             field: environ.get(name) or None for field, name in cls.OPTIONAL_ENVIRONMENT.items()
         }
-        return cls(**{**found, **optional, "values_path": Path(found["values_path"])})
+        return cls(
+            **{**found, **optional, "values_path": Path(found["values_path"])},
+            kubernetes_api=kube_api.kubernetes_api_url(environ),
+        )
 
 
 def configure(c: Config, chart_values: dict[str, Any], deployment: Deployment) -> None:
@@ -175,6 +181,11 @@ def _configure_spawner(
     spawner = c.ProfileSpawner
     spawner.profile_catalogue = catalogue
     spawner.gpu_quota = GpuQuota.from_values(singleuser["gpuQuota"])
+    spawner.gpu_availability = GpuAvailability(
+        kube_api.json_reader(deployment.kubernetes_api)
+        if singleuser["gpu"]["availability"]["enabled"] and deployment.kubernetes_api
+        else None
+    )
     spawner.skip_form_for_courses = singleuser["skipFormForCourses"]
     spawner.namespace = deployment.namespace
     spawner.image = reference(singleuser["image"])

@@ -1,4 +1,5 @@
-"""Hold the hub's start until the Kubernetes API answers.
+"""The hub's own requests to the Kubernetes API, as its service account: wait at start until the
+API answers, and read JSON (the nodes and pods behind the form's free GPUs).
 
 KubeSpawner lists the pods once when the hub starts. If that list fails, as when the node's
 Service routing is not back yet after a node restart, it never tries again: the hub looks
@@ -9,12 +10,14 @@ the reason, and the kubelet starts it again.
 
 from __future__ import annotations
 
+import json
 import ssl
 import sys
 import time
 import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 WAIT_S = 180.0
@@ -34,21 +37,42 @@ def kubernetes_api_url(environ: Mapping[str, str]) -> str | None:
     return f"https://{host}:{environ.get('KUBERNETES_SERVICE_PORT', '443')}"
 
 
-def version_probe(api_url: str, credentials: Path = SERVICE_ACCOUNT_DIR) -> Callable[[], None]:
-    """GET /version as the hub's service account; raises OSError while the API does not answer.
-    An http:// URL goes without TLS and token (tests)."""
+def _request(
+    api_url: str, path: str, credentials: Path
+) -> tuple[urllib.request.Request, ssl.SSLContext | None]:
+    """A GET of `path` as the hub's service account; an http:// URL goes without TLS and token
+    (tests, `kubectl proxy`)."""
     headers: dict[str, str] = {}
     context = None
     if api_url.startswith("https://"):
         context = ssl.create_default_context(cafile=str(credentials / "ca.crt"))
         headers["Authorization"] = f"Bearer {(credentials / 'token').read_text().strip()}"
-    request = urllib.request.Request(f"{api_url}/version", headers=headers)  # noqa: S310
+    return urllib.request.Request(f"{api_url}{path}", headers=headers), context  # noqa: S310
+
+
+def version_probe(api_url: str, credentials: Path = SERVICE_ACCOUNT_DIR) -> Callable[[], None]:
+    """GET /version as the hub's service account; raises OSError while the API does not answer."""
+    request, context = _request(api_url, "/version", credentials)
 
     def probe() -> None:
         with urllib.request.urlopen(request, timeout=PROBE_TIMEOUT_S, context=context):  # noqa: S310
             pass
 
     return probe
+
+
+def json_reader(
+    api_url: str, credentials: Path = SERVICE_ACCOUNT_DIR, timeout_s: float = PROBE_TIMEOUT_S
+) -> Callable[[str], Any]:
+    """GET an API path as the hub's service account and decode its JSON; raises OSError (or
+    ValueError for an answer that is not JSON) when the read fails."""
+
+    def read(path: str) -> Any:
+        request, context = _request(api_url, path, credentials)
+        with urllib.request.urlopen(request, timeout=timeout_s, context=context) as answer:  # noqa: S310
+            return json.load(answer)
+
+    return read
 
 
 def wait_until_answering(

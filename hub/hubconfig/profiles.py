@@ -5,13 +5,19 @@ A profile is what the form shows and who may use it, plus the KubeSpawner traits
 chart's form (`displayName`, `cpu`, `memory`, `gpus`, `image`) or in KubeSpawner's
 (`display_name`, `kubespawner_override`, `profile_options`), as z2jh users write it; both become
 the same Profile. The rules across keys that the schema cannot express (one display name and
-slug per profile, image keys that exist, whole GPU counts, courses naming existing profiles) are
-checked when the catalogue is built, so a mistake stops the hub at start with the key and the
-value at fault instead of surfacing at some user's first spawn.
+slug per profile, image keys that exist, whole GPU counts, GPU types that exist and fit the
+profile, courses naming existing profiles) are checked when the catalogue is built, so a mistake
+stops the hub at start with the key and the value at fault instead of surfacing at some user's
+first spawn.
+
+A GPU profile runs on one of its GPU kinds: a type of `singleuser.gpu.types` listed in its
+`gpuTypes` (the first is the default), the type whose resource its `kubespawner_override` names,
+or else the default kind (`singleuser.gpu.resourceName` on `singleuser.gpu.nodeSelector`).
 """
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -23,6 +29,9 @@ from slugify import slugify
 
 from hubconfig import images, values
 from hubconfig.quantities import memory_bytes
+
+# The user option naming a GPU type; the form offers it for profiles with several types.
+GPU_TYPE_OPTION = "gpu_type"
 
 # Where each KubeSpawner trait a profile may set is found in its `profileList` entry; a profile
 # that leaves one out keeps the spawner's configured value (from `singleuser`).
@@ -70,6 +79,18 @@ class ProfileOption:
 
 
 @dataclass(frozen=True)
+class GpuType:
+    """One GPU kind: a type of `singleuser.gpu.types`, or the default kind (name "")."""
+
+    name: str
+    display_name: str
+    resource_name: str
+    node_selector: Mapping[str, str]
+    tolerations: tuple[Mapping[str, Any], ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class Profile:
     """One entry of `singleuser.profileList`: the form's view, its rules and its spawner traits."""
 
@@ -84,6 +105,8 @@ class Profile:
     # Fewest GPUs a user may ask for: 1 for `gpus: N` (the form offers 1..N), N for a GPU count
     # in `kubespawner_override` (KubeSpawner's meaning: exactly N).
     min_gpus: int = 0
+    # The GPU kinds a user may pick, the default first; none for CPU profiles.
+    gpu_types: tuple[GpuType, ...] = ()
 
     def allows(self, groups: Iterable[str]) -> bool:
         """Whether a member of `groups` may use this profile (no allowed groups: everyone may)."""
@@ -96,22 +119,63 @@ class Profile:
 
 @dataclass(frozen=True)
 class GpuResources:
-    """`singleuser.gpu`: what a lab with GPUs adds to the pod of any profile."""
+    """`singleuser.gpu`: what a lab with GPUs adds to the pod of any profile, and the GPU types."""
 
     resource_name: str
     node_selector: Mapping[str, str]
     tolerations: tuple[Mapping[str, Any], ...]
     shm_size_limit: str
+    types: Mapping[str, GpuType]
 
-    def kubespawner_override(self, count: int) -> dict[str, Any]:
-        """Traits for `count` GPUs; the spawner adds them to its configured maps and lists."""
+    @classmethod
+    def from_values(cls, gpu: dict[str, Any]) -> GpuResources:
+        return cls(
+            resource_name=gpu["resourceName"],
+            node_selector=dict(gpu["nodeSelector"]),
+            tolerations=tuple(dict(toleration) for toleration in gpu["tolerations"]),
+            shm_size_limit=str(gpu["shmSizeLimit"]),
+            types={
+                name: GpuType(
+                    name=name,
+                    display_name=spec["displayName"],
+                    resource_name=spec["resourceName"],
+                    node_selector=dict(spec.get("nodeSelector", {})),
+                    tolerations=tuple(
+                        dict(toleration) for toleration in spec.get("tolerations", [])
+                    ),
+                    description=spec.get("description", ""),
+                )
+                for name, spec in gpu.get("types", {}).items()
+            },
+        )
+
+    @property
+    def default_kind(self) -> GpuType:
+        """The kind of GPU profiles that name no type: `resourceName` on the GPU nodes."""
+        return GpuType("", "GPU", self.resource_name, {})
+
+    @property
+    def resource_names(self) -> frozenset[str]:
+        """Every resource that is a GPU here: the default's and each type's."""
+        return frozenset({self.resource_name, *(t.resource_name for t in self.types.values())})
+
+    def node_selector_of(self, kind: GpuType) -> dict[str, str]:
+        """Where labs of `kind` run: the GPU nodes' labels and the type's own."""
+        return {**self.node_selector, **kind.node_selector}
+
+    def kubespawner_override(self, count: int, kind: GpuType | None = None) -> dict[str, Any]:
+        """Traits for `count` GPUs of `kind` (default: the default kind); the spawner adds them
+        to its configured maps and lists."""
         if not count:
             return {}
+        kind = kind or self.default_kind
         shm = {"medium": "Memory", "sizeLimit": self.shm_size_limit}
         return {
-            "extra_resource_limits": {self.resource_name: str(count)},
-            "node_selector": dict(self.node_selector),
-            "tolerations": [dict(toleration) for toleration in self.tolerations],
+            "extra_resource_limits": {kind.resource_name: str(count)},
+            "node_selector": self.node_selector_of(kind),
+            "tolerations": [
+                dict(toleration) for toleration in (*self.tolerations, *kind.tolerations)
+            ],
             "volumes": [{"name": "dshm", "emptyDir": shm}],
             "volume_mounts": [{"name": "dshm", "mountPath": SHM_PATH}],
         }
@@ -157,19 +221,13 @@ class ProfileCatalogue:
                 "each)."
             )
         known_images = singleuser.get("images", {})
-        gpu = singleuser["gpu"]
+        gpu = GpuResources.from_values(singleuser["gpu"])
         return cls(
             profiles=tuple(
-                _profile(entry, known_images, gpu["resourceName"])
-                for entry in singleuser["profileList"]
+                _profile(entry, known_images, gpu) for entry in singleuser["profileList"]
             ),
             course_profiles=dict(singleuser.get("courseProfiles", {})),
-            gpu=GpuResources(
-                resource_name=gpu["resourceName"],
-                node_selector=dict(gpu["nodeSelector"]),
-                tolerations=tuple(dict(toleration) for toleration in gpu["tolerations"]),
-                shm_size_limit=str(gpu["shmSizeLimit"]),
-            ),
+            gpu=gpu,
         )
 
     def __deepcopy__(self, memo: dict[int, Any]) -> ProfileCatalogue:
@@ -221,52 +279,75 @@ def extended(before: Any, value: Any) -> Any:
     return value
 
 
-def form_entries(offer: Offer) -> list[dict[str, Any]]:
+def form_entries(offer: Offer, gpu_notes: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
     """KubeSpawner profile_list entries for the spawn form.
 
     They carry no kubespawner_override: the spawner applies the chosen profile itself, after
-    checking the choice, so the form is only a view of the data.
+    checking the choice, so the form is only a view of the data. `gpu_notes` (GPU kind name ->
+    what is free and what the user may still take) go into the kind's choice, or the description
+    of a profile with one kind. KubeSpawner's template does not escape, so every text is escaped
+    here.
     """
+    notes = gpu_notes or {}
     preselected = offer.preselected
     entries = []
     for profile in offer.allowed:
+        description = profile.description
+        if len(profile.gpu_types) == 1 and profile.gpu_types[0].name in notes:
+            description = " ".join(filter(None, [description, notes[profile.gpu_types[0].name]]))
         entry: dict[str, Any] = {
             "slug": profile.slug,
-            "display_name": profile.display_name,
-            "description": profile.description,
+            "display_name": html.escape(profile.display_name),
+            "description": html.escape(description),
             "default": profile is preselected,
         }
         options = {
-            option.name: {
-                "display_name": option.display_name,
-                "choices": {
-                    choice.key: {
-                        "display_name": choice.display_name,
-                        "default": choice is option.default_choice,
-                    }
+            option.name: _form_option(
+                option.display_name,
+                {
+                    choice.key: (choice.display_name, choice is option.default_choice)
                     for choice in option.choices
                 },
-            }
+            )
             for option in profile.options
         }
+        if len(profile.gpu_types) > 1:
+            options[GPU_TYPE_OPTION] = _form_option(
+                "GPU type",
+                {
+                    kind.name: (
+                        notes.get(kind.name, kind.display_name),
+                        kind is profile.gpu_types[0],
+                    )
+                    for kind in profile.gpu_types
+                },
+            )
         if len(profile.gpu_choices()) > 1:
-            options["gpus"] = {
-                "display_name": "GPUs",
-                "choices": {
-                    str(count): {
-                        "display_name": f"{count} GPU" + ("s" if count > 1 else ""),
-                        "default": count == profile.gpus,
-                    }
+            options["gpus"] = _form_option(
+                "GPUs",
+                {
+                    str(count): (f"{count} GPU" + ("s" if count > 1 else ""), count == profile.gpus)
                     for count in profile.gpu_choices()
                 },
-            }
+            )
         if options:
             entry["profile_options"] = options
         entries.append(entry)
     return entries
 
 
-def _profile(entry: dict[str, Any], known_images: dict[str, Any], gpu_resource: str) -> Profile:
+def _form_option(display_name: str, choices: Mapping[str, tuple[str, bool]]) -> dict[str, Any]:
+    """A profile option as KubeSpawner's form takes it, from key -> (shown text, default)."""
+    return {
+        "display_name": html.escape(display_name),
+        "choices": {
+            key: {"display_name": html.escape(shown), "default": default}
+            for key, (shown, default) in choices.items()
+        },
+    }
+
+
+def _profile(entry: dict[str, Any], known_images: dict[str, Any], gpu: GpuResources) -> Profile:
     override: dict[str, Any] = {}
     for trait, path in OVERRIDE_PATHS.items():
         value = _lookup(entry, path)
@@ -277,22 +358,40 @@ def _profile(entry: dict[str, Any], known_images: dict[str, Any], gpu_resource: 
         override["image"] = images.reference(image)
         override["image_pull_policy"] = image.get("pullPolicy", "IfNotPresent")
     override, override_gpus = _vetted_override(
-        {**override, **entry.get("kubespawner_override", {})}, gpu_resource
+        {**override, **entry.get("kubespawner_override", {})}, gpu.resource_names
     )
+    gpus = entry.get("gpus", 0) or override_gpus
     return Profile(
         slug=profile_slug(entry),
         display_name=display_name(entry),
         description=entry.get("description", ""),
         default=entry.get("default", False),
-        gpus=entry.get("gpus", 0) or override_gpus,
+        gpus=gpus,
         allowed_groups=frozenset(entry.get("allowedGroups", [])),
         kubespawner_override=override,
         options=tuple(
-            _option(name, option, gpu_resource)
+            _option(name, option, gpu.resource_names)
             for name, option in entry.get("profile_options", {}).items()
         ),
         min_gpus=override_gpus,
+        gpu_types=_gpu_kinds(entry, gpu) if gpus else (),
     )
+
+
+def _gpu_kinds(entry: dict[str, Any], gpu: GpuResources) -> tuple[GpuType, ...]:
+    """A GPU profile's kinds: its gpuTypes, else the one type of the resource its override names,
+    else the default kind (the cross-key checks refuse every other case)."""
+    if "gpuTypes" in entry:
+        return tuple(gpu.types[name] for name in entry["gpuTypes"])
+    resource = _override_gpu_resource(entry, gpu.resource_names)
+    named = [kind for kind in gpu.types.values() if kind.resource_name == resource]
+    return tuple(named) or (gpu.default_kind,)
+
+
+def _override_gpu_resource(entry: dict[str, Any], gpu_resources: frozenset[str]) -> str | None:
+    """The GPU resource the entry's kubespawner_override sets a count of, if any."""
+    limits = entry.get("kubespawner_override", {}).get("extra_resource_limits", {})
+    return next((name for name in limits if name in gpu_resources), None)
 
 
 def display_name(entry: dict[str, Any]) -> str:
@@ -305,14 +404,14 @@ def profile_slug(entry: dict[str, Any]) -> str:
     return entry.get("slug") or slugify(display_name(entry))
 
 
-def _option(name: str, option: dict[str, Any], gpu_resource: str) -> ProfileOption:
+def _option(name: str, option: dict[str, Any], gpu_resources: frozenset[str]) -> ProfileOption:
     choices = tuple(
         Choice(
             key=key,
             display_name=choice["display_name"],
             default=choice.get("default", False),
             kubespawner_override=_vetted_override(
-                choice.get("kubespawner_override", {}), gpu_resource
+                choice.get("kubespawner_override", {}), gpu_resources
             )[0],
         )
         for key, choice in option["choices"].items()
@@ -320,8 +419,10 @@ def _option(name: str, option: dict[str, Any], gpu_resource: str) -> ProfileOpti
     return ProfileOption(name, option["display_name"], choices)
 
 
-def _vetted_override(override: dict[str, Any], gpu_resource: str) -> tuple[dict[str, Any], int]:
-    """The override with memory in bytes and the GPU resource taken out, and its GPU count.
+def _vetted_override(
+    override: dict[str, Any], gpu_resources: frozenset[str]
+) -> tuple[dict[str, Any], int]:
+    """The override with memory in bytes and the GPU resources taken out, and its GPU count.
 
     GPUs are applied by GpuResources (with their node selector, tolerations and /dev/shm) for
     the count the user was granted, so the override itself never sets the resource.
@@ -331,13 +432,13 @@ def _vetted_override(override: dict[str, Any], gpu_resource: str) -> tuple[dict[
         for name, value in override.items()
     }
     limits = dict(vetted.get("extra_resource_limits", {}))
-    gpus = _whole_number(limits.pop(gpu_resource, 0)) or 0
+    gpus = sum(whole_number(limits.pop(name, 0)) or 0 for name in gpu_resources & set(limits))
     if "extra_resource_limits" in vetted:
         vetted["extra_resource_limits"] = limits
     return vetted, gpus
 
 
-def _whole_number(value: Any) -> int | None:
+def whole_number(value: Any) -> int | None:
     """A GPU count as a resource quantity gives it (1 or "1"); None for anything else."""
     if isinstance(value, bool):
         return None
@@ -363,7 +464,7 @@ def _cross_key_problems(singleuser: dict[str, Any]) -> list[str]:
     first_with_slug: dict[str, int] = {}
     known_images = singleuser.get("images", {})
     image_keys = ", ".join(sorted(known_images)) or "none"
-    gpu_resource = singleuser["gpu"]["resourceName"]
+    gpu = GpuResources.from_values(singleuser["gpu"])
     for index, entry in enumerate(singleuser["profileList"]):
         at = ["singleuser", "profileList", index]
         names = [key for key in ("displayName", "display_name") if key in entry]
@@ -392,7 +493,7 @@ def _cross_key_problems(singleuser: dict[str, Any]) -> list[str]:
                 f"{values.location([*at, 'image'])}: unknown image "
                 f"key {image!r} (keys of singleuser.images: {image_keys})"
             )
-        problems += _gpu_problems(entry, at, gpu_resource)
+        problems += _gpu_problems(entry, at, gpu)
     slugs = ", ".join(first_with_slug)
     for course, slug in singleuser.get("courseProfiles", {}).items():
         if slug not in first_with_slug:
@@ -403,24 +504,35 @@ def _cross_key_problems(singleuser: dict[str, Any]) -> list[str]:
     return problems
 
 
-def _gpu_problems(entry: dict[str, Any], at: list[str | int], gpu_resource: str) -> list[str]:
-    """GPUs are given once per profile, as a whole number, and only as a limit."""
+def _gpu_problems(entry: dict[str, Any], at: list[str | int], gpu: GpuResources) -> list[str]:
+    """GPUs are given once per profile, as a whole number, only as a limit, of one known kind."""
     override = entry.get("kubespawner_override", {})
     problems = []
-    limits_at = [*at, "kubespawner_override", "extra_resource_limits", gpu_resource]
-    count = override.get("extra_resource_limits", {}).get(gpu_resource)
-    if count is not None and _whole_number(count) is None:
+    limits = override.get("extra_resource_limits", {})
+    named = sorted(gpu.resource_names & set(limits))
+    for resource in named:
+        limits_at = [*at, "kubespawner_override", "extra_resource_limits", resource]
+        count = limits[resource]
+        if whole_number(count) is None:
+            problems.append(
+                f'{values.location(limits_at)}: {count!r} is not a whole number of GPUs such as "1"'
+            )
+        if entry.get("gpus"):
+            problems.append(
+                f"{values.location(limits_at)}: the profile also sets gpus; give the GPU count once"
+            )
+    if len(named) > 1:
         problems.append(
-            f'{values.location(limits_at)}: {count!r} is not a whole number of GPUs such as "1"'
+            f"{values.location([*at, 'kubespawner_override', 'extra_resource_limits'])}: names "
+            f"several GPU resources ({', '.join(named)}); give one, and offer more kinds through "
+            "gpuTypes"
         )
-    if count is not None and entry.get("gpus"):
-        problems.append(
-            f"{values.location(limits_at)}: the profile also sets gpus; give the GPU count once"
-        )
-    if gpu_resource in override.get("extra_resource_guarantees", {}):
+    guarantees = sorted(gpu.resource_names & set(override.get("extra_resource_guarantees", {})))
+    if guarantees:
         problems.append(
             f"{values.location([*at, 'kubespawner_override', 'extra_resource_guarantees'])}: "
-            f"{gpu_resource} is set in extra_resource_limits only (Kubernetes requests as many)"
+            f"{', '.join(guarantees)} is set in extra_resource_limits only (Kubernetes requests "
+            "as many)"
         )
     for name, option in entry.get("profile_options", {}).items():
         for key, choice in option["choices"].items():
@@ -429,10 +541,52 @@ def _gpu_problems(entry: dict[str, Any], at: list[str | int], gpu_resource: str)
                 *choice_override.get("extra_resource_limits", {}),
                 *choice_override.get("extra_resource_guarantees", {}),
             }
-            if gpu_resource in resources:
+            for resource in sorted(gpu.resource_names & resources):
                 problems.append(
                     f"{values.location([*at, 'profile_options', name, 'choices', key])}: a "
-                    f"choice cannot set {gpu_resource}; give the profile its GPUs, so that the "
+                    f"choice cannot set {resource}; give the profile its GPUs, so that the "
                     "GPU quota counts them"
                 )
+    return problems + _gpu_type_problems(entry, at, gpu, named)
+
+
+def _gpu_type_problems(
+    entry: dict[str, Any], at: list[str | int], gpu: GpuResources, named: list[str]
+) -> list[str]:
+    """gpuTypes name known types of a GPU profile, agreeing with the resource its override
+    names; without gpuTypes, that resource must be of one type at most."""
+    type_names = ", ".join(gpu.types) or "none"
+    has_gpus = bool(entry.get("gpus")) or any(
+        whole_number(entry["kubespawner_override"]["extra_resource_limits"][name]) for name in named
+    )
+    if "gpuTypes" not in entry:
+        resource = named[0] if len(named) == 1 else None
+        sharing = [name for name, kind in gpu.types.items() if kind.resource_name == resource]
+        if len(sharing) > 1:
+            limits_at = [*at, "kubespawner_override", "extra_resource_limits", resource]
+            return [
+                f"{values.location(limits_at)}: the GPU types {', '.join(sharing)} all use "
+                f"{resource}; say which this profile offers in gpuTypes"
+            ]
+        return []
+    problems = []
+    types_at = [*at, "gpuTypes"]
+    if not has_gpus:
+        problems.append(
+            f"{values.location(types_at)}: the profile has no GPUs; set gpus (or its "
+            "extra_resource_limits), or remove gpuTypes"
+        )
+    for position, name in enumerate(entry["gpuTypes"]):
+        kind = gpu.types.get(name)
+        if kind is None:
+            problems.append(
+                f"{values.location([*types_at, position])}: unknown GPU type {name!r} (keys of "
+                f"singleuser.gpu.types: {type_names})"
+            )
+        elif len(named) == 1 and kind.resource_name != named[0]:
+            problems.append(
+                f"{values.location([*types_at, position])}: the GPU type {name!r} uses "
+                f"{kind.resource_name}, but kubespawner_override.extra_resource_limits sets "
+                f"{named[0]}; list only types of that resource, or use gpus instead"
+            )
     return problems

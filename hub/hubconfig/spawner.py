@@ -10,7 +10,8 @@ from kubespawner import KubeSpawner
 from traitlets import Bool, Instance, Integer, Unicode, default
 
 from hubconfig import auth_state, lab_names, spawn_request, user_options
-from hubconfig.gpu_quota import GpuQuota, held_count, holdings
+from hubconfig.gpu_availability import GpuAvailability, form_note
+from hubconfig.gpu_quota import GpuQuota, held_count, held_resource, holdings, room
 from hubconfig.gpu_quota import check as check_gpu_quota
 from hubconfig.profiles import Offer, ProfileCatalogue, extended, form_entries
 from hubconfig.refusals import forbidden
@@ -52,7 +53,16 @@ class ProfileSpawner(KubeSpawner):
         config=True,
         help="Course folders of the shared volume; each lab mounts those its user's groups allow.",
     )
+    gpu_availability = Instance(
+        GpuAvailability,
+        allow_none=True,
+        config=True,
+        help="Reads free GPUs from the cluster for the form; None: the form says unknown.",
+    )
     gpus_held = Integer(0, help="GPUs this server was granted; kept in the spawner's state.")
+    gpu_resource_held = Unicode(
+        "", help="The resource this server's GPUs are counted in; kept in the spawner's state."
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -110,7 +120,22 @@ class ProfileSpawner(KubeSpawner):
             raise forbidden(user_options.no_profile_message(offer.groups))
         if self.skip_form_for_courses and offer.course_profile:
             return ""
-        return self._render_options_form(form_entries(offer))
+        return self._render_options_form(form_entries(offer, await self.gpu_notes(offer)))
+
+    async def gpu_notes(self, offer: Offer) -> dict[str, str]:
+        """For each GPU kind offered: how many are free now and how many more this user may
+        take, so that nobody picks what cannot start."""
+        cluster = await self.gpu_availability.current() if self.gpu_availability else None
+        gpu = self.profile_catalogue.gpu
+        notes = {}
+        for kind in {k.name: k for p in offer.allowed for k in p.gpu_types}.values():
+            held = holdings(self.user, self, self.gpu_quota, kind.resource_name)
+            left = room(self.gpu_quota, kind.resource_name, offer.groups, held)
+            count = (
+                cluster.count(kind.resource_name, gpu.node_selector_of(kind)) if cluster else None
+            )
+            notes[kind.name] = form_note(kind.display_name, kind.description, count, left)
+        return notes
 
     async def check_and_apply(self, options: Any) -> None:
         """JupyterHub's apply_user_options hook: refuse what is not allowed, else apply it."""
@@ -122,9 +147,11 @@ class ProfileSpawner(KubeSpawner):
                 options = {}
             selection = user_options.select(options, offer)
             # No await between the check and recording the grant, so concurrent spawns see it.
-            held = holdings(self.user, self, self.gpu_quota)
-            check_gpu_quota(self.gpu_quota, selection.gpus, offer.groups, held)
+            resource = selection.gpu_resource or ""
+            held = holdings(self.user, self, self.gpu_quota, resource)
+            check_gpu_quota(self.gpu_quota, selection.gpus, resource, offer.groups, held)
             self.gpus_held = selection.gpus
+            self.gpu_resource_held = resource
             self.apply_selection(selection)
             self.mount_course_folders(offer.groups)
         except Exception:
@@ -187,12 +214,15 @@ class ProfileSpawner(KubeSpawner):
         state = super().get_state()
         if self.gpus_held:
             state["gpus"] = self.gpus_held
+            state["gpu_resource"] = self.gpu_resource_held
         return state
 
     def load_state(self, state: dict[str, Any]) -> None:
         super().load_state(state)
         self.gpus_held = held_count(state.get("gpus"))
+        self.gpu_resource_held = held_resource(state.get("gpu_resource")) if self.gpus_held else ""
 
     def clear_state(self) -> None:
         super().clear_state()
         self.gpus_held = 0
+        self.gpu_resource_held = ""

@@ -11,21 +11,36 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hubconfig.profiles import Choice, Offer, Profile, ProfileOption, combined
+from hubconfig.profiles import (
+    GPU_TYPE_OPTION,
+    Choice,
+    GpuType,
+    Offer,
+    Profile,
+    ProfileCatalogue,
+    ProfileOption,
+    combined,
+)
 from hubconfig.refusals import bad_request, forbidden
 
 # Options of every profile; a profile's `profile_options` add their names.
-KNOWN_OPTIONS = ("profile", "gpus")
+KNOWN_OPTIONS = ("profile", GPU_TYPE_OPTION, "gpus")
 
 
 @dataclass(frozen=True)
 class Selection:
-    """A checked request: the profile to run, the GPUs it gets, and the spawner traits for the
-    profile, the choices of its options and the GPUs."""
+    """A checked request: the profile to run, the GPUs it gets and their kind, and the spawner
+    traits for the profile, the choices of its options and the GPUs."""
 
     profile: Profile
     gpus: int
     kubespawner_override: Mapping[str, Any]
+    gpu_type: GpuType | None = None
+
+    @property
+    def gpu_resource(self) -> str | None:
+        """The resource the lab's GPUs are counted in; None without GPUs."""
+        return self.gpu_type.resource_name if self.gpus and self.gpu_type else None
 
 
 def no_profile_message(groups: Iterable[str]) -> str:
@@ -44,14 +59,15 @@ def select(user_options: Any, offer: Offer) -> Selection:
         raise forbidden(no_profile_message(offer.groups))
     profile = _profile(options.get("profile"), offer)
     _refuse_unknown(options, profile)
+    gpu_type = _gpu_type(options.get(GPU_TYPE_OPTION), profile, offer.catalogue)
     gpus = _gpus(options.get("gpus"), profile)
     choices = [_choice(options.get(option.name), option) for option in profile.options]
     override = combined(
         profile.kubespawner_override,
         *(choice.kubespawner_override for choice in choices),
-        offer.catalogue.gpu.kubespawner_override(gpus),
+        offer.catalogue.gpu.kubespawner_override(gpus, gpu_type),
     )
-    return Selection(profile, gpus, override)
+    return Selection(profile, gpus, override, gpu_type)
 
 
 def _checked_mapping(user_options: Any) -> dict[str, Any]:
@@ -103,6 +119,30 @@ def _profile(slug: Any, offer: Offer) -> Profile:
             f"Profiles available to you: {choices}."
         )
     return profile
+
+
+def _gpu_type(name: Any, profile: Profile, catalogue: ProfileCatalogue) -> GpuType | None:
+    """The GPU kind asked for: none given means the profile's first; only its own kinds."""
+    if name is None or name == "":
+        return next(iter(profile.gpu_types), None)
+    offered = ", ".join(kind.name for kind in profile.gpu_types if kind.name)
+    if not isinstance(name, str):
+        raise bad_request(
+            f"The GPU type must be given by its name (one of: {offered or 'none'}), not {name!r}."
+        )
+    kind = next((kind for kind in profile.gpu_types if kind.name == name), None)
+    if kind is not None:
+        return kind
+    if not profile.gpu_types:
+        raise forbidden(f"The profile {profile.display_name!r} has no GPUs; choose a GPU profile.")
+    if name not in catalogue.gpu.types:
+        raise bad_request(
+            f"There is no GPU type named {name!r}. Choose one of: {offered or 'none'}."
+        )
+    raise forbidden(
+        f"The profile {profile.display_name!r} does not offer the GPU type {name!r}; "
+        f"it offers: {offered or 'its default GPUs only'}."
+    )
 
 
 def _gpus(requested: Any, profile: Profile) -> int:

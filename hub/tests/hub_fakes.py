@@ -122,6 +122,7 @@ class FakeServer:
     name: str
     gpus_held: int
     active: bool = True
+    gpu_resource_held: str = "nvidia.com/gpu"
 
 
 @dataclass(eq=False)

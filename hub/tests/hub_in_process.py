@@ -74,11 +74,15 @@ def _free_port() -> int:
 
 
 def hub_config(
-    chart_values: dict[str, Any], groups: dict[str, list[str]], real_login: bool = False
+    chart_values: dict[str, Any],
+    groups: dict[str, list[str]],
+    real_login: bool = False,
+    spawner_traits: dict[str, Any] | None = None,
 ) -> Config:
     """The chart's configuration with a test proxy and spawner, and these groups; the login is
     JupyterHub's dummy one admitting everyone, or with `real_login` the values' own (the
-    chart's authenticator with its `hub.config`)."""
+    chart's authenticator with its `hub.config`). `spawner_traits` replace what the chart
+    set (e.g. a GPU availability reader of a test API)."""
     chart_values["hub"]["services"] = {"tester": {"apiToken": SERVICE_TOKEN}}
     chart_values["hub"]["loadRoles"] = {
         "tester": {"scopes": ["admin:users", "admin:servers"], "services": ["tester"]}
@@ -92,6 +96,8 @@ def hub_config(
     c.JupyterHub.hub_connect_url = f"http://127.0.0.1:{port}"
     c.JupyterHub.proxy_class = MemoryProxy
     c.JupyterHub.spawner_class = PodlessProfileSpawner
+    for name, value in (spawner_traits or {}).items():
+        c.ProfileSpawner[name] = value
     # MockHub admits everyone unless Authenticator.allow_all is set; the real login is the
     # values' own admission, which the chart leaves at JupyterHub's default, False.
     c.Authenticator.allow_all = not real_login
@@ -109,9 +115,12 @@ def hub_config(
 
 @asynccontextmanager
 async def running_hub(
-    chart_values: dict[str, Any], groups: dict[str, list[str]], real_login: bool = False
+    chart_values: dict[str, Any],
+    groups: dict[str, list[str]],
+    real_login: bool = False,
+    spawner_traits: dict[str, Any] | None = None,
 ) -> AsyncIterator[HubUnderTest]:
-    app = MockHub.instance(config=hub_config(chart_values, groups, real_login))
+    app = MockHub.instance(config=hub_config(chart_values, groups, real_login, spawner_traits))
     await app.initialize([])
     await app.start()
     try:

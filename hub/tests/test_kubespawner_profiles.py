@@ -92,7 +92,7 @@ def test_the_gpu_profile_counts_against_the_gpu_quota(catalogue: ProfileCatalogu
     selection = chosen(catalogue, {"profile": "nlp-environment"}, {"gpu"})
     held = Holdings(by_server={"other": 1}, by_group={})
     with pytest.raises(SpawnRefused) as refused:
-        check_gpu_quota(GpuQuota(per_user=1), selection.gpus, {"gpu"}, held)
+        check_gpu_quota(GpuQuota(per_user=1), selection.gpus, selection.gpu_resource, {"gpu"}, held)
     assert refused.value.status_code == 403
     assert "at most 1 GPU(s) at once" in refused.value.message
 

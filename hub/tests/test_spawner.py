@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from unittest import mock
 
 import pytest
 from hub_fakes import (  # noqa: F401 - pytest fixtures, used by name
@@ -178,9 +179,28 @@ async def test_gpus_held_survive_a_hub_restart(chart_values: dict) -> None:
     state = spawner.get_state()
     restored = make_spawner(chart_values, hub_user("grace", ["gpu"]))
     restored.load_state(state)
-    assert restored.gpus_held == 1
+    assert (restored.gpus_held, restored.gpu_resource_held) == (1, "nvidia.com/gpu")
     restored.clear_state()
-    assert restored.gpus_held == 0
+    assert (restored.gpus_held, restored.gpu_resource_held) == (0, "")
+
+
+async def test_state_of_older_hubs_holds_the_old_default_resource(chart_values: dict) -> None:
+    # Servers started before the resource was recorded keep their GPUs counted as nvidia.com/gpu,
+    # the only resource those hubs handed out.
+    user = hub_user("grace", ["gpu"])
+    old = make_spawner(chart_values, user, name="old")
+    old.load_state({"gpus": 2})
+    assert (old.gpus_held, old.gpu_resource_held) == (2, "nvidia.com/gpu")
+    spawner = make_spawner(chart_values, user, name="new")
+    # Running, as the hub finds the old server after a restart (the starting one is left out).
+    running = mock.patch.object(
+        type(old), "active", new_callable=mock.PropertyMock, return_value=True
+    )
+    with (
+        running,
+        pytest.raises(SpawnRefused, match="You already hold 2 GPU\\(s\\) in: server 'old'"),
+    ):
+        await spawner.check_and_apply({"profile": "gpu", "gpus": 1})
 
 
 async def test_progress_starts_with_the_slow_spawn_message(chart_values: dict) -> None:

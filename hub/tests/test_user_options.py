@@ -80,7 +80,7 @@ def test_unknown_options_are_refused(catalogue: ProfileCatalogue, options: dict)
     refused = refusal(catalogue, options, {"gpu"})
     assert refused.status_code == 400
     assert refused.message.startswith("Unknown server option(s): ")
-    assert "Only profile and gpus may be given." in refused.message
+    assert "Only profile, gpu_type and gpus may be given." in refused.message
 
 
 def test_options_must_be_an_object(catalogue: ProfileCatalogue) -> None:
