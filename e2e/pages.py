@@ -83,6 +83,16 @@ class HubPages:
             f"#spawn_form select[name='profile-option-{slug}--{option}']"
         ).select_option(value)
 
+    def option_labels(self, slug: str, option: str) -> dict[str, str]:
+        """The choices of a profile's option: each value and the text the form shows for it."""
+        choices = self.page.locator(
+            f"#spawn_form select[name='profile-option-{slug}--{option}'] option"
+        )
+        return {
+            choices.nth(i).get_attribute("value") or "": choices.nth(i).inner_text()
+            for i in range(choices.count())
+        }
+
     def forge_profile(self, slug: str) -> None:
         """Point the checked radio button at a profile the form does not offer."""
         self.page.locator("#spawn_form input[name='profile']:checked").evaluate(
