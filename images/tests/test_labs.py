@@ -228,6 +228,8 @@ def test_nlp_libraries_work_on_cpu(image: str) -> None:
     "name", [pytest.param(n, marks=pytest.mark.image(n)) for n in DEEP_LEARNING_LABS]
 )
 def test_pytorch_falls_back_to_cpu_without_a_gpu(name: str, image: str) -> None:
+    # The architectures: torch.cuda.get_arch_list() is empty without a GPU, and it only reads
+    # the flags the wheel was compiled with, which _cuda_getArchFlags() returns.
     found = python_json(
         image,
         "import json, importlib.metadata as m, torch, transformers, datasets;"
@@ -237,7 +239,7 @@ def test_pytorch_falls_back_to_cpu_without_a_gpu(name: str, image: str) -> None:
         " in ('nvidia-cuda-runtime', 'nvidia-cuda-runtime-cu12')];"
         " print(json.dumps({'cuda': torch.cuda.is_available(), 'sum': float((x @ x).sum()),"
         " 'cuda_build': torch.version.cuda, 'runtimes': runtimes,"
-        " 'archs': torch.cuda.get_arch_list()}))",
+        " 'archs': torch._C._cuda_getArchFlags().split()}))",
     )
     assert (found["cuda"], found["sum"]) == (False, 8.0)
     assert found["cuda_build"], "PyTorch from PyPI should be the CUDA build"
