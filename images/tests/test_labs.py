@@ -1,14 +1,19 @@
 """Lab images: docker-stacks conventions, jupyterhub-singleuser, and their libraries."""
 
 import json
+import re
 import shlex
 import subprocess
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 from containers import Container, docker_run, python_json
 
-LABS = ["lab-base", "lab-nlp", "lab-deeplearning"]
+LABS = ["lab-base", "lab-nlp", "lab-deeplearning", "lab-deeplearning-cu12"]
+DEEP_LEARNING_LABS = ["lab-deeplearning", "lab-deeplearning-cu12"]
+# Its image table names each GPU lab's CUDA build and oldest GPU architecture.
+GPU_GUIDE = Path(__file__).resolve().parents[2] / "docs" / "gpus.md"
 BASE_IMPORTS = "import numpy, pandas, matplotlib, jupyterlab, terminado, jupyter_server_terminals"
 
 
@@ -219,13 +224,30 @@ def test_nlp_libraries_work_on_cpu(image: str) -> None:
     assert found["vector"] == 4
 
 
-@pytest.mark.image("lab-deeplearning")
-def test_pytorch_falls_back_to_cpu_without_a_gpu(image: str) -> None:
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.image(n)) for n in DEEP_LEARNING_LABS]
+)
+def test_pytorch_falls_back_to_cpu_without_a_gpu(name: str, image: str) -> None:
+    # The architectures: torch.cuda.get_arch_list() is empty without a GPU, and it only reads
+    # the flags the wheel was compiled with, which _cuda_getArchFlags() returns.
     found = python_json(
         image,
-        "import json, torch, transformers, datasets;"
-        " x = torch.ones(2, 2); print(json.dumps({'cuda': torch.cuda.is_available(),"
-        " 'sum': float((x @ x).sum()), 'cuda_build': torch.version.cuda}))",
+        "import json, importlib.metadata as m, torch, transformers, datasets;"
+        " x = torch.ones(2, 2);"
+        " runtimes = [d.version for d in m.distributions()"
+        " if d.metadata['Name'].lower().replace('_', '-')"
+        " in ('nvidia-cuda-runtime', 'nvidia-cuda-runtime-cu12')];"
+        " print(json.dumps({'cuda': torch.cuda.is_available(), 'sum': float((x @ x).sum()),"
+        " 'cuda_build': torch.version.cuda, 'runtimes': runtimes,"
+        " 'archs': torch._C._cuda_getArchFlags().split()}))",
     )
-    assert found["sum"] == 8.0
+    assert (found["cuda"], found["sum"]) == (False, 8.0)
     assert found["cuda_build"], "PyTorch from PyPI should be the CUDA build"
+    (runtime,) = found["runtimes"]
+    assert runtime.startswith(f"{found['cuda_build']}."), "the CUDA runtime PyTorch was built for"
+    if name.endswith("-cu12"):
+        assert found["cuda_build"].startswith("12."), found["cuda_build"]
+    row = re.search(rf"^\| `{name}` \|.*$", GPU_GUIDE.read_text(), re.MULTILINE)
+    assert row, f"docs/gpus.md has no row for {name}"
+    oldest = min(int(arch.removeprefix("sm_")) for arch in found["archs"])
+    assert f"| {found['cuda_build']} |" in row[0] and f"(sm_{oldest}:" in row[0], row[0]

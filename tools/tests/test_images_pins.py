@@ -31,6 +31,6 @@ def test_render_sorts_by_normalized_name_and_hashes_every_line() -> None:
 
 def test_committed_child_pins_never_repeat_their_base_pins() -> None:
     base = pins.parse_pins((ImageSpec("lab-base", "", "debian").folder / pins.PINNED).read_text())
-    for child in ("lab-nlp", "lab-deeplearning"):
+    for child in ("lab-nlp", "lab-deeplearning", "lab-deeplearning-cu12"):
         folder = ImageSpec(child, "", "lab-base").folder
         assert not set(pins.parse_pins((folder / pins.PINNED).read_text())) & set(base), child

@@ -47,7 +47,14 @@ def test_build_order_puts_a_builder_before_the_images_built_in_it() -> None:
 def test_the_repo_images_that_pip_install_build_in_the_python_builder() -> None:
     specs = spec.load()
     assert not specs["python-builder"].final
-    for name in ("hub", "lab-base", "lab-nlp", "lab-deeplearning", "mock-moodle"):
+    for name in (
+        "hub",
+        "lab-base",
+        "lab-nlp",
+        "lab-deeplearning",
+        "lab-deeplearning-cu12",
+        "mock-moodle",
+    ):
         assert specs[name].builder == "python-builder", name
 
 

@@ -20,7 +20,8 @@ def test_a_release_holds_the_images_the_chart_runs_and_no_dev_service() -> None:
     assert images.lab_keys([*default, "lab-gpu"], specs) == {"lab-nlp", "lab-gpu"}
 
 
-def test_the_large_gpu_lab_is_released_only_with_all_images() -> None:
+def test_the_large_gpu_labs_are_released_only_with_all_images() -> None:
     specs = spec.load()
-    assert "lab-deeplearning" not in images.chart_images(specs, everything=False)
-    assert "lab-deeplearning" in images.chart_images(specs, everything=True)
+    for name in ("lab-deeplearning", "lab-deeplearning-cu12"):
+        assert name not in images.chart_images(specs, everything=False)
+        assert name in images.chart_images(specs, everything=True)
