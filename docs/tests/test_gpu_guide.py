@@ -24,6 +24,7 @@ from test_production_guide import (
     schema_node,
 )
 
+from fake_gpu import hardware, nvidia_config
 from tools.images import pins, spec
 
 GUIDE = REPO_ROOT / "docs" / "gpus.md"
@@ -177,3 +178,18 @@ def test_the_worked_examples_gpu_images_are_lab_images() -> None:
 def test_the_guides_link_the_gpu_guide(markdown: str) -> None:
     text = (REPO_ROOT / markdown).read_text()
     assert re.search(r"\]\((?:docs/)?gpus\.md(?:#[\w-]+)?\)", text), markdown
+
+
+def test_the_guides_nvidia_configs_are_what_the_dev_clusters_plugin_reads() -> None:
+    """The guide's NVIDIA configs pass the parser the dev cluster's fake device plugin runs on
+    its own NVIDIA-format configs (devenv/kind/fake-gpu-plugin/files/), for the guide's A100s."""
+    (mig_parted,) = [yaml.safe_load(block) for block in blocks(MIG_PARTED_MARK)]
+    (device_plugin,) = [yaml.safe_load(block) for block in blocks(DEVICE_PLUGIN_MARK)]
+    plugin = nvidia_config.parse_device_plugin_config(device_plugin, "docs/gpus.md")
+    assert plugin.time_slicing, "the guide's device plugin config time-slices nothing"
+    a100 = hardware.MODELS["NVIDIA A100-SXM4-80GB"]
+    for name in mig_parted["mig-configs"]:
+        layouts = nvidia_config.parse_mig_config(mig_parted, "docs/gpus.md", name, a100, 4)
+        assert len(layouts) == 4
+    sliced = nvidia_config.parse_mig_config(mig_parted, "docs/gpus.md", "campus-a100", a100, 4)
+    assert [layout.slices for layout in sliced] == [(), (), (), ("1g.10gb",) * 7]
