@@ -68,16 +68,22 @@ def mounted_values(*values_files: Path) -> dict:
     ],
 )
 def test_the_chart_creates_no_cluster_scoped_object(tmp_path: Path, shared: dict | None) -> None:
-    files = [DEV_VALUES, PRODUCTION_VALUES]
+    """Storage never needs cluster-wide rights: with the GPU availability reader off (the only
+    default that asks for a ClusterRole), no values file creates a cluster-scoped object."""
+    no_availability = tmp_path / "no-availability.yaml"
+    no_availability.write_text(
+        yaml.safe_dump({"singleuser": {"gpu": {"availability": {"enabled": False}}}})
+    )
+    files = [[DEV_VALUES, no_availability], [PRODUCTION_VALUES, no_availability]]
     if shared:
         courses = [{"folder": "c1", "readOnlyGroups": ["course-moodle.1"]}]
         text = yaml.safe_dump(
             {"singleuser": {"storage": {"shared": {"enabled": True, **shared, "courses": courses}}}}
         )
-        files = [values_file(tmp_path, text)]
-    for path in files:
-        kinds = {manifest["kind"] for manifest in render(path)}
-        assert not kinds & CLUSTER_SCOPED, (path, kinds)
+        files = [[values_file(tmp_path, text), no_availability]]
+    for paths in files:
+        kinds = {manifest["kind"] for manifest in render(*paths)}
+        assert not kinds & CLUSTER_SCOPED, (paths, kinds)
 
 
 def test_z2jh_storage_values_are_accepted_with_their_meaning(tmp_path: Path) -> None:
