@@ -23,6 +23,7 @@ from podless_spawner import PodlessProfileSpawner
 from traitlets.config import Config
 
 from hubconfig import configure
+from hubconfig.config import Deployment
 
 SERVICE_TOKEN = "0123456789abcdef" * 4
 
@@ -74,7 +75,10 @@ def _free_port() -> int:
 
 
 def hub_config(
-    chart_values: dict[str, Any], groups: dict[str, list[str]], real_login: bool = False
+    chart_values: dict[str, Any],
+    groups: dict[str, list[str]],
+    real_login: bool = False,
+    deployment: Deployment = DEPLOYMENT,
 ) -> Config:
     """The chart's configuration with a test proxy and spawner, and these groups; the login is
     JupyterHub's dummy one admitting everyone, or with `real_login` the values' own (the
@@ -86,7 +90,7 @@ def hub_config(
     # The culler would run as a process calling the hub on its pod-local port.
     chart_values["cull"]["enabled"] = False
     c = Config()
-    configure(c, chart_values, DEPLOYMENT)
+    configure(c, chart_values, deployment)
     port = _free_port()
     c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{port}"
     c.JupyterHub.hub_connect_url = f"http://127.0.0.1:{port}"
@@ -109,9 +113,12 @@ def hub_config(
 
 @asynccontextmanager
 async def running_hub(
-    chart_values: dict[str, Any], groups: dict[str, list[str]], real_login: bool = False
+    chart_values: dict[str, Any],
+    groups: dict[str, list[str]],
+    real_login: bool = False,
+    deployment: Deployment = DEPLOYMENT,
 ) -> AsyncIterator[HubUnderTest]:
-    app = MockHub.instance(config=hub_config(chart_values, groups, real_login))
+    app = MockHub.instance(config=hub_config(chart_values, groups, real_login, deployment))
     await app.initialize([])
     await app.start()
     try:
