@@ -4,10 +4,19 @@ token Secret, and the hub NetworkPolicy rule that admits the scraper to the hub'
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
-from chart_render import DEV_VALUES, PRODUCTION_VALUES, RELEASE, find, render, render_error
+from chart_render import (
+    DEV_VALUES,
+    HELM_DIR,
+    PRODUCTION_VALUES,
+    RELEASE,
+    find,
+    render,
+    render_error,
+)
 
 from hubconfig.values import describe_errors
 
@@ -188,3 +197,17 @@ def test_no_scraper_rule_when_disabled() -> None:
 def test_bad_metrics_values_are_refused_naming_the_key(values: dict, located: str) -> None:
     problems = describe_errors(values)
     assert [p for p in problems if p.startswith(f"{located}:")], problems
+
+
+def test_the_monitoring_guides_values_install(tmp_path) -> None:
+    """docs/monitoring.md's values block, as a campus would copy it."""
+    guide = (HELM_DIR.parent / "docs" / "monitoring.md").read_text()
+    (block,) = re.findall(r"```yaml\n(# values.*?)```", guide, flags=re.DOTALL)
+    values = tmp_path / "monitoring.yaml"
+    values.write_text(block)
+    manifests = render(PRODUCTION_VALUES, values, api_versions=SERVICE_MONITOR_API)
+    assert find(manifests, "ServiceMonitor", HUB)["metadata"]["labels"]["release"] == "kps"
+    (rule,) = scraper_rules(manifests)
+    assert rule["from"][0]["podSelector"] == {
+        "matchLabels": {"app.kubernetes.io/name": "prometheus"}
+    }
