@@ -27,7 +27,7 @@ _NUMBER = re.compile(r"(?<![\w:])(0x[0-9a-fA-F]+|\d+(\.\d*)?([eE][+-]?\d+)?)([sm
 _IDENTIFIER = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 _KEYWORDS = frozenset(
     {"and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring"}
-    | {"group_left", "group_right", "inf", "nan", "start", "end"}
+    | {"group_left", "group_right", "inf", "nan"}
 )
 
 
