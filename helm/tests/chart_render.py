@@ -34,27 +34,38 @@ def run_helm(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def template_args(
-    values_files: tuple[Path, ...], sets: tuple[str, ...], namespace: str = NAMESPACE
+    values_files: tuple[Path, ...],
+    sets: tuple[str, ...],
+    namespace: str = NAMESPACE,
+    api_versions: tuple[str, ...] = (),
 ) -> list[str]:
+    """`helm template` arguments; `api_versions` are APIs the chart sees as the cluster's
+    (.Capabilities), such as monitoring.coreos.com/v1/ServiceMonitor."""
     args = ["template", RELEASE, str(CHART), "--namespace", namespace]
     for path in values_files:
         args += ["-f", str(path)]
     for assignment in sets:
         args += ["--set", assignment]
+    for api in api_versions:
+        args += ["--api-versions", api]
     return args
 
 
-def render(*values_files: Path, sets: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+def render(
+    *values_files: Path, sets: tuple[str, ...] = (), api_versions: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
     """The manifests `helm template` renders; fails the test with helm's message if it cannot."""
-    result = run_helm(*template_args(values_files, sets))
+    result = run_helm(*template_args(values_files, sets, api_versions=api_versions))
     if result.returncode != 0:
         pytest.fail(f"helm template failed:\n{result.stderr}")
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
 
-def render_error(*values_files: Path, sets: tuple[str, ...] = ()) -> str:
+def render_error(
+    *values_files: Path, sets: tuple[str, ...] = (), api_versions: tuple[str, ...] = ()
+) -> str:
     """helm's error message for values it must reject."""
-    result = run_helm(*template_args(values_files, sets))
+    result = run_helm(*template_args(values_files, sets, api_versions=api_versions))
     assert result.returncode != 0, "helm accepted values it should reject"
     return result.stderr
 

@@ -20,6 +20,8 @@ from hubconfig.spawner import ProfileSpawner
 
 HUB_PORT = 8081
 PROXY_API_PORT = 8001
+# The JupyterHub service whose token (the chart's metrics Secret) may read /hub/metrics only.
+METRICS_SCRAPER = "metrics-scraper"
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class Deployment:
     db_password: str | None = None
     # The API server's in-cluster address (from the kubelet's variables); None outside a pod.
     kubernetes_api: str | None = None
+    metrics_token: str | None = None
 
     ENVIRONMENT: ClassVar[dict[str, str]] = {
         "values_path": values.VALUES_PATH_ENV,
@@ -44,6 +47,7 @@ class Deployment:
     }
     OPTIONAL_ENVIRONMENT: ClassVar[dict[str, str]] = {
         "db_password": "JUPYTERHUB_K8S_DB_PASSWORD",
+        "metrics_token": "JUPYTERHUB_K8S_METRICS_TOKEN",
     }
 
     @classmethod
@@ -72,7 +76,7 @@ def configure(c: Config, chart_values: dict[str, Any], deployment: Deployment) -
     catalogue = ProfileCatalogue.from_values(chart_values["singleuser"])
     _configure_hub(c, chart_values["hub"], deployment)
     _configure_spawner(c, chart_values["singleuser"], catalogue, deployment)
-    services, roles = hub_services(chart_values)
+    services, roles = hub_services(chart_values, deployment.metrics_token)
     if services:
         c.JupyterHub.services = services
     if roles:
@@ -92,11 +96,20 @@ def configure(c: Config, chart_values: dict[str, Any], deployment: Deployment) -
     extra_config.run(c, chart_values)
 
 
-def hub_services(chart_values: dict[str, Any]) -> tuple[list[dict], list[dict]]:
-    """Services and roles: the culler's, then those in `hub.services` and `hub.loadRoles`."""
+def hub_services(
+    chart_values: dict[str, Any], metrics_token: str | None = None
+) -> tuple[list[dict], list[dict]]:
+    """Services and roles: the culler's, the metrics scraper's (with `hub.authenticatePrometheus`
+    and the token of the chart's metrics Secret), then those in `hub.services` and
+    `hub.loadRoles`."""
     hub = chart_values["hub"]
     services: list[dict[str, Any]] = []
     roles: list[dict[str, Any]] = []
+    if hub["authenticatePrometheus"] and metrics_token:
+        services.append({"name": METRICS_SCRAPER, "api_token": metrics_token})
+        roles.append(
+            {"name": METRICS_SCRAPER, "scopes": ["read:metrics"], "services": [METRICS_SCRAPER]}
+        )
     if chart_values["cull"]["enabled"]:
         base_path = hub["baseUrl"].rstrip("/")
         local_api = f"http://localhost:{HUB_PORT}{base_path}/hub/api"
@@ -170,6 +183,7 @@ def _configure_hub(c: Config, hub: dict[str, Any], deployment: Deployment) -> No
     c.JupyterHub.allow_named_servers = hub["allowNamedServers"]
     c.JupyterHub.named_server_limit_per_user = hub["namedServerLimitPerUser"]
     c.JupyterHub.db_url = database_url(hub["db"], deployment.db_password)
+    c.JupyterHub.authenticate_prometheus = hub["authenticatePrometheus"]
     c.Application.log_level = hub["logLevel"]
     c.ConfigurableHTTPProxy.should_start = False
     c.ConfigurableHTTPProxy.api_url = f"http://{deployment.proxy_api_host}:{PROXY_API_PORT}"

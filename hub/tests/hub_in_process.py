@@ -23,6 +23,7 @@ from podless_spawner import PodlessProfileSpawner
 from traitlets.config import Config
 
 from hubconfig import configure
+from hubconfig.config import Deployment
 
 SERVICE_TOKEN = "0123456789abcdef" * 4
 
@@ -78,6 +79,7 @@ def hub_config(
     groups: dict[str, list[str]],
     real_login: bool = False,
     spawner_traits: dict[str, Any] | None = None,
+    deployment: Deployment = DEPLOYMENT,
 ) -> Config:
     """The chart's configuration with a test proxy and spawner, and these groups; the login is
     JupyterHub's dummy one admitting everyone, or with `real_login` the values' own (the
@@ -90,7 +92,7 @@ def hub_config(
     # The culler would run as a process calling the hub on its pod-local port.
     chart_values["cull"]["enabled"] = False
     c = Config()
-    configure(c, chart_values, DEPLOYMENT)
+    configure(c, chart_values, deployment)
     port = _free_port()
     c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{port}"
     c.JupyterHub.hub_connect_url = f"http://127.0.0.1:{port}"
@@ -119,8 +121,11 @@ async def running_hub(
     groups: dict[str, list[str]],
     real_login: bool = False,
     spawner_traits: dict[str, Any] | None = None,
+    deployment: Deployment = DEPLOYMENT,
 ) -> AsyncIterator[HubUnderTest]:
-    app = MockHub.instance(config=hub_config(chart_values, groups, real_login, spawner_traits))
+    app = MockHub.instance(
+        config=hub_config(chart_values, groups, real_login, spawner_traits, deployment)
+    )
     await app.initialize([])
     await app.start()
     try:

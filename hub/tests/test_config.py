@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from hubconfig.config import Deployment, database_url
 from hubconfig.gpu_quota import GpuQuota
 from hubconfig.spawner import ProfileSpawner
 from hubconfig.values import ValuesError
+
+DEPLOYMENT_WITH_METRICS_TOKEN = dataclasses.replace(DEPLOYMENT, metrics_token="cd" * 32)
 
 
 def configured(chart_values: dict, deployment: Deployment = DEPLOYMENT) -> Config:
@@ -221,6 +224,29 @@ def test_configure_from_environment_reads_the_mounted_values(tmp_path: Path) -> 
     configure_from_environment(c, hub_environment(path))
     assert c.ProfileSpawner.namespace == "teaching"
     assert c.JupyterHub.authenticator_class == "multilogin.MultiLoginAuthenticator"
+
+
+def test_the_metrics_scrapers_token_from_the_environment_reads_metrics_only(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "values.yaml"
+    path.write_text(yaml.safe_dump(values_with({"cull": {"enabled": False}})))
+    token = "ab" * 32
+    c = Config()
+    configure_from_environment(c, {**hub_environment(path), "JUPYTERHUB_K8S_METRICS_TOKEN": token})
+    assert c.JupyterHub.authenticate_prometheus is True
+    assert c.JupyterHub.services == [{"name": "metrics-scraper", "api_token": token}]
+    assert c.JupyterHub.load_roles == [
+        {"name": "metrics-scraper", "scopes": ["read:metrics"], "services": ["metrics-scraper"]}
+    ]
+
+
+def test_open_metrics_register_no_scraper(chart_values: dict) -> None:
+    chart_values["hub"]["authenticatePrometheus"] = False
+    chart_values["cull"]["enabled"] = False
+    c = configured(chart_values, DEPLOYMENT_WITH_METRICS_TOKEN)
+    assert c.JupyterHub.authenticate_prometheus is False
+    assert "services" not in c.JupyterHub
 
 
 def test_bad_mounted_values_stop_the_hub_with_a_readable_message(tmp_path: Path) -> None:

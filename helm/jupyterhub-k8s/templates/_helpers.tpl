@@ -46,6 +46,7 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace 
 
 {{- define "jhk8s.hubName" -}}{{ include "jhk8s.fullname" . }}-hub{{- end -}}
 {{- define "jhk8s.hubConfigName" -}}{{ include "jhk8s.fullname" . }}-hub-config{{- end -}}
+{{- define "jhk8s.hubMetricsName" -}}{{ include "jhk8s.fullname" . }}-hub-metrics{{- end -}}
 {{- define "jhk8s.proxyName" -}}{{ include "jhk8s.fullname" . }}-proxy{{- end -}}
 {{- define "jhk8s.proxyApiName" -}}{{ include "jhk8s.fullname" . }}-proxy-api{{- end -}}
 {{- define "jhk8s.proxyPublicName" -}}{{ include "jhk8s.fullname" . }}-proxy-public{{- end -}}
@@ -55,10 +56,11 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace 
 {{- .Values.hub.existingSecret | default (include "jhk8s.hubName" .) -}}
 {{- end -}}
 
-{{/* A token of the chart's hub Secret, base64-encoded: the value already stored in the cluster
-     (so upgrades keep it), else a new random 32-byte hex token. Call with (dict "root" $ "key" K). */}}
+{{/* A token of one of the chart's Secrets (the hub's unless .secret names another), base64-encoded:
+     the value already stored in the cluster (so upgrades keep it), else a new random 32-byte hex
+     token. Call with (dict "root" $ "key" K) or (dict "root" $ "key" K "secret" NAME). */}}
 {{- define "jhk8s.storedToken" -}}
-{{- $existing := lookup "v1" "Secret" .root.Release.Namespace (include "jhk8s.hubName" .root) -}}
+{{- $existing := lookup "v1" "Secret" .root.Release.Namespace (.secret | default (include "jhk8s.hubName" .root)) -}}
 {{- if and $existing $existing.data (hasKey $existing.data .key) -}}
 {{- index $existing.data .key -}}
 {{- else -}}
