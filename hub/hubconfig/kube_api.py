@@ -34,15 +34,23 @@ def kubernetes_api_url(environ: Mapping[str, str]) -> str | None:
     return f"https://{host}:{environ.get('KUBERNETES_SERVICE_PORT', '443')}"
 
 
-def version_probe(api_url: str, credentials: Path = SERVICE_ACCOUNT_DIR) -> Callable[[], None]:
-    """GET /version as the hub's service account; raises OSError while the API does not answer.
-    An http:// URL goes without TLS and token (tests)."""
+def api_request(
+    api_url: str, path: str, credentials: Path = SERVICE_ACCOUNT_DIR
+) -> tuple[urllib.request.Request, ssl.SSLContext | None]:
+    """A GET of `path` as the pod's service account, and the TLS context to send it with. An
+    http:// URL goes without TLS and token (tests)."""
     headers: dict[str, str] = {}
     context = None
     if api_url.startswith("https://"):
         context = ssl.create_default_context(cafile=str(credentials / "ca.crt"))
         headers["Authorization"] = f"Bearer {(credentials / 'token').read_text().strip()}"
-    request = urllib.request.Request(f"{api_url}/version", headers=headers)  # noqa: S310
+    return urllib.request.Request(f"{api_url}{path}", headers=headers), context  # noqa: S310
+
+
+def version_probe(api_url: str, credentials: Path = SERVICE_ACCOUNT_DIR) -> Callable[[], None]:
+    """GET /version as the hub's service account; raises OSError while the API does not answer.
+    An http:// URL goes without TLS and token (tests)."""
+    request, context = api_request(api_url, "/version", credentials)
 
     def probe() -> None:
         with urllib.request.urlopen(request, timeout=PROBE_TIMEOUT_S, context=context):  # noqa: S310
