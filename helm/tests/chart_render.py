@@ -27,9 +27,9 @@ def helm_binary() -> Path:
     return binaries.ensure("helm")
 
 
-def run_helm(*args: str) -> subprocess.CompletedProcess[str]:
+def run_helm(*args: str, timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(helm_binary()), *args], capture_output=True, text=True, timeout=120, check=False
+        [str(helm_binary()), *args], capture_output=True, text=True, timeout=timeout_s, check=False
     )
 
 

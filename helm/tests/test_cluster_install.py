@@ -76,7 +76,7 @@ def install(*overrides: Path, release: str = RELEASE, namespace: str = NAMESPACE
     installed = run_helm(
         "upgrade", "--install", release, str(CHART), "--kube-context", CLUSTER.context,
         "--namespace", namespace, "--create-namespace", "-f", str(DEV_VALUES), *files,
-        "--wait", "--timeout", "5m",
+        "--wait", "--timeout", "5m", timeout_s=360,
     )  # fmt: skip
     assert installed.returncode == 0, installed.stderr
 

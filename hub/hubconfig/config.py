@@ -37,6 +37,8 @@ class Deployment:
     # The API server's in-cluster address (from the kubelet's variables); None outside a pod.
     kubernetes_api: str | None = None
     metrics_token: str | None = None
+    # The PriorityClass of labs, when `scheduling.podPriority.enabled` makes one.
+    lab_priority_class: str | None = None
 
     ENVIRONMENT: ClassVar[dict[str, str]] = {
         "values_path": values.VALUES_PATH_ENV,
@@ -48,6 +50,7 @@ class Deployment:
     OPTIONAL_ENVIRONMENT: ClassVar[dict[str, str]] = {
         "db_password": "JUPYTERHUB_K8S_DB_PASSWORD",
         "metrics_token": "JUPYTERHUB_K8S_METRICS_TOKEN",
+        "lab_priority_class": "JUPYTERHUB_K8S_LAB_PRIORITY_CLASS",
     }
 
     @classmethod
@@ -213,6 +216,8 @@ def _configure_spawner(
     spawner.http_timeout = singleuser["httpTimeout"]
     spawner.slow_spawn_message = singleuser["slowSpawnMessage"]
     spawner.common_labels = lab_labels(deployment.release)
+    if deployment.lab_priority_class:
+        spawner.priority_class_name = deployment.lab_priority_class
     lab_storage = storage.lab_storage(singleuser["storage"])
     for name, value in lab_storage.traits.items():
         spawner[name] = value

@@ -37,11 +37,11 @@ def kubernetes_api_url(environ: Mapping[str, str]) -> str | None:
     return f"https://{host}:{environ.get('KUBERNETES_SERVICE_PORT', '443')}"
 
 
-def _request(
-    api_url: str, path: str, credentials: Path
+def api_request(
+    api_url: str, path: str, credentials: Path = SERVICE_ACCOUNT_DIR
 ) -> tuple[urllib.request.Request, ssl.SSLContext | None]:
-    """A GET of `path` as the hub's service account; an http:// URL goes without TLS and token
-    (tests, `kubectl proxy`)."""
+    """A GET of `path` as the pod's service account, and the TLS context to send it with. An
+    http:// URL goes without TLS and token (tests)."""
     headers: dict[str, str] = {}
     context = None
     if api_url.startswith("https://"):
@@ -51,8 +51,9 @@ def _request(
 
 
 def version_probe(api_url: str, credentials: Path = SERVICE_ACCOUNT_DIR) -> Callable[[], None]:
-    """GET /version as the hub's service account; raises OSError while the API does not answer."""
-    request, context = _request(api_url, "/version", credentials)
+    """GET /version as the hub's service account; raises OSError while the API does not answer.
+    An http:// URL goes without TLS and token (tests)."""
+    request, context = api_request(api_url, "/version", credentials)
 
     def probe() -> None:
         with urllib.request.urlopen(request, timeout=PROBE_TIMEOUT_S, context=context):  # noqa: S310
@@ -68,7 +69,7 @@ def json_reader(
     ValueError for an answer that is not JSON) when the read fails."""
 
     def read(path: str) -> Any:
-        request, context = _request(api_url, path, credentials)
+        request, context = api_request(api_url, path, credentials)
         with urllib.request.urlopen(request, timeout=timeout_s, context=context) as answer:  # noqa: S310
             return json.load(answer)
 
