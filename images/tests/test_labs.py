@@ -204,6 +204,38 @@ def test_git_pull_refuses_links_that_inject_script_or_write_outside_the_home_fol
     assert lab.wait_for_exec("sh", "-c", f"{cloned} 2>/dev/null; true").strip() == ""
 
 
+# What KubeSpawner puts in a lab's environment from its profile's limits: bytes and cores.
+MEM_LIMIT = 1536 * 1024**2
+CPU_LIMIT = 1.5
+RESOURCE_USAGE = "@jupyter-server/resource-usage:topbar-item"
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.image(n)) for n in LABS])
+def test_the_lab_reports_its_memory_and_cpu_use_against_its_limits(
+    name: str, image: str, start
+) -> None:
+    lab = start(
+        image,
+        *LAB_WITH_TOKEN,
+        f"--IdentityProvider.token={TOKEN}",
+        ports=(8888,),
+        env={"MEM_LIMIT": str(MEM_LIMIT), "CPU_LIMIT": str(CPU_LIMIT)},
+    )
+    lab.wait_for_http(8888, "/api", timeout=120)
+    status, body = lab.get(8888, "/api/metrics/v1", TOKEN)
+    assert status == 200, body.decode()[-2000:]
+    metrics = json.loads(body)
+    assert 10 * 1024**2 < metrics["rss"] < MEM_LIMIT, "the server's own memory, under the limit"
+    assert metrics["limits"]["memory"]["rss"] == MEM_LIMIT
+    assert metrics["limits"]["cpu"]["cpu"] == CPU_LIMIT
+    assert metrics["cpu_percent"] >= 0
+    # The indicator in JupyterLab's top bar is on for every user (the labs' overrides.json).
+    status, body = lab.get(8888, f"/lab/api/settings/{RESOURCE_USAGE}", TOKEN)
+    assert status == 200, body.decode()[-2000:]
+    assert json.loads(body)["schema"]["properties"]["enable"]["default"] is True
+    assert lab.get(8888, "/api/metrics/v1")[0] == 403, "a request without the token"
+
+
 @pytest.mark.image("lab-nlp")
 def test_nlp_libraries_work_on_cpu(image: str) -> None:
     found = python_json(
@@ -221,11 +253,39 @@ def test_nlp_libraries_work_on_cpu(image: str) -> None:
 
 @pytest.mark.image("lab-deeplearning")
 def test_pytorch_falls_back_to_cpu_without_a_gpu(image: str) -> None:
-    found = python_json(
-        image,
+    """No NVIDIA driver in the container: torch imports, says no CUDA device, computes on CPU,
+    and writes nothing to stderr (no traceback, no warning a student would take for an error)."""
+    code = (
         "import json, torch, transformers, datasets;"
         " x = torch.ones(2, 2); print(json.dumps({'cuda': torch.cuda.is_available(),"
-        " 'sum': float((x @ x).sum()), 'cuda_build': torch.version.cuda}))",
+        " 'devices': torch.cuda.device_count(), 'sum': float((x @ x).sum()),"
+        " 'cuda_build': torch.version.cuda, 'torch': torch.__version__}))"
     )
+    result = subprocess.run(
+        ["docker", "run", "--rm", image, "python3", "-c", code],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert (result.returncode, result.stderr) == (0, ""), result.stderr
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (found["cuda"], found["devices"]) == (False, 0)
     assert found["sum"] == 8.0
     assert found["cuda_build"], "PyTorch from PyPI should be the CUDA build"
+    assert found["torch"].startswith("2.")
+
+
+@pytest.mark.image("lab-deeplearning")
+def test_nvidias_gpu_dashboard_finds_no_gpu_without_nvml_and_jupyterlab_still_works(
+    image: str, start
+) -> None:
+    """jupyterlab-nvdashboard reads GPUs through NVML, which NVIDIA's container toolkit mounts on
+    a real GPU node; without it (here, and on the dev cluster's fake GPUs) it reports none."""
+    lab = start(image, *LAB_WITH_TOKEN, f"--IdentityProvider.token={TOKEN}", ports=(8888,))
+    lab.wait_for_http(8888, "/api", timeout=120)
+    status, body = lab.get(8888, "/nvdashboard/accelerators/check", TOKEN)
+    assert status == 200, body.decode()[-2000:]
+    assert {k: json.loads(body)[k] for k in ("has_gpu", "ngpus")} == {"has_gpu": False, "ngpus": 0}
+    status, page = lab.get(8888, "/lab", TOKEN)
+    assert status == 200 and b"jupyterlab-nvdashboard" in page, "its lab extension is listed"
+    logs = lab.logs()
+    assert "Registered jupyterlab_nvdashboard server extension" in logs
+    assert "Traceback" not in logs, logs[-3000:]
