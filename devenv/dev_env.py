@@ -60,11 +60,15 @@ SERVICES_CHART = SERVICES_DIR / "chart"
 SERVICES_RELEASE = "dev-services"
 MOCK_MOODLE_EXTRA = SERVICES_DIR / "mock-moodle-extra.yaml"
 # Images the cluster runs besides those devenv.cluster pushes (entries of images/images.toml).
+# Every lab image of the dev values is here; lab-deeplearning (6.8 GB, not a default image) too:
+# the push puts it in the local registry only, and a node pulls it when a lab of it starts there,
+# which the Deep learning lab's GPU request keeps to the GPU node.
 CLUSTER_IMAGES = (
     "hub",
     "configurable-http-proxy",
     "lab-base",
     "lab-nlp",
+    "lab-deeplearning",
     "keycloak",
     "mock-moodle",
 )

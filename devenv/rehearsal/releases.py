@@ -93,9 +93,21 @@ def working_tree_version() -> str:
     return version.parse(f"{base}-rehearsal.g{commit}{suffix}")
 
 
+def working_tree_images() -> list[str]:
+    """The images a rehearsal release of the working tree holds: the chart's default ones
+    (lab-deeplearning, 6.8 GB, stays out, as a tag's release takes it with `--images all`)."""
+    return images.chart_images(spec.load(), everything=False)
+
+
+def working_tree_lab_keys() -> set[str]:
+    """The `singleuser.images` keys that release pins."""
+    return images.lab_keys(working_tree_images(), spec.load())
+
+
 def release_working_tree() -> str:
     """Release the working tree's default images and chart into the local registry."""
     name = working_tree_version()
-    names = images.chart_images(spec.load(), everything=False)
-    release.release(name, local_registry.HOST_ENDPOINT, names, published=PUBLISHED_AS)
+    release.release(
+        name, local_registry.HOST_ENDPOINT, working_tree_images(), published=PUBLISHED_AS
+    )
     return name

@@ -125,13 +125,23 @@ def services_values(env: RehearsalEnvironment, locked: dict[str, lock.LockedImag
 
 def dev_values_for_a_release(source: Path = REPO_ROOT) -> dict[str, Any]:
     """The dev values of the tree `source` without what a release or the rehearsal sets
-    (NOT_FROM_DEV_VALUES)."""
+    (NOT_FROM_DEV_VALUES), and without the profiles of lab images the rehearsal's release does
+    not hold (the dev environment's Deep learning lab): the chart refuses a profile whose image
+    is no key of the release's `singleuser.images`."""
     values = copy.deepcopy(yaml.safe_load((source / DEV_VALUES).read_text()))
     for *parents, key in NOT_FROM_DEV_VALUES:
         node = values
         for parent in parents:
             node = node.get(parent, {})
         node.pop(key, None)
+    singleuser = values.get("singleuser", {})
+    if "profileList" in singleuser:
+        released = releases.working_tree_lab_keys()
+        singleuser["profileList"] = [
+            profile
+            for profile in singleuser["profileList"]
+            if profile.get("image") is None or profile["image"] in released
+        ]
     return values
 
 

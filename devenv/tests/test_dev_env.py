@@ -22,6 +22,7 @@ def locked(*names: str) -> dict[str, LockedImage]:
         "configurable-http-proxy": "jupyterhub-k8s/configurable-http-proxy",
         "lab-base": "jupyterhub-k8s/lab-base",
         "lab-nlp": "jupyterhub-k8s/lab-nlp",
+        "lab-deeplearning": "jupyterhub-k8s/lab-deeplearning",
         "keycloak": "jupyterhub-k8s/keycloak",
         "mock-moodle": "jupyterhub-k8s/mock-moodle",
     }
@@ -97,6 +98,18 @@ def test_chart_values_name_pushed_images_by_their_digest_in_the_local_registry()
     assert (
         values["singleuser"]["images"]["lab-nlp"]["name"] == "localhost:5001/jupyterhub-k8s/lab-nlp"
     )
+
+
+def test_every_lab_image_of_the_dev_values_is_built_and_pushed() -> None:
+    """A profile's image that the dev environment did not push would never start."""
+    assert "lab-deeplearning" in dev_env.dev_lab_keys()
+    assert dev_env.dev_lab_keys() <= set(dev_env.CLUSTER_IMAGES)
+    values = dev_env.generated_values(ENV, pushed())
+    assert values["singleuser"]["images"]["lab-deeplearning"] == {
+        "name": "localhost:5001/jupyterhub-k8s/lab-deeplearning",
+        "tag": "tag-lab-deeplearning",
+        "digest": fake_digest("lab-deeplearning"),
+    }
 
 
 def test_user_servers_get_their_own_origin_under_the_hubs_host_port() -> None:

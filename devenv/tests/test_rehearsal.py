@@ -78,7 +78,14 @@ def test_the_dev_values_lose_what_a_release_sets_and_keep_the_stories_settings()
     assert "image" not in values["hub"] and "db" not in values["hub"]
     assert "image" not in values["singleuser"] and "images" not in values["singleuser"]
     assert "service" not in values["proxy"]
-    assert values["singleuser"]["profileList"] == dev_env.dev_values()["singleuser"]["profileList"]
+    dev_profiles = dev_env.dev_values()["singleuser"]["profileList"]
+    # The release holds the default images only; the profile of the GPU lab image is left out.
+    assert values["singleuser"]["profileList"] == [
+        profile for profile in dev_profiles if profile.get("image") != "lab-deeplearning"
+    ]
+    assert [p["slug"] for p in dev_profiles if p.get("image") == "lab-deeplearning"] == [
+        "deeplearning"
+    ]
     assert "image" in dev_env.dev_values()["hub"], "the dev values themselves are untouched"
 
 

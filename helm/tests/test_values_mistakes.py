@@ -47,7 +47,7 @@ def test_profile_names_an_unknown_image(tmp_path: Path) -> None:
     assert (
         'profile "nlp" names image "lab-nlpp", which is not a key of singleuser.images' in message
     )
-    assert "(keys: lab-nlp)" in message
+    assert "(keys: lab-deeplearning, lab-nlp)" in message
 
 
 def test_course_mapped_to_a_missing_profile(tmp_path: Path) -> None:

@@ -209,6 +209,38 @@ def test_git_pull_refuses_links_that_inject_script_or_write_outside_the_home_fol
     assert lab.wait_for_exec("sh", "-c", f"{cloned} 2>/dev/null; true").strip() == ""
 
 
+# What KubeSpawner puts in a lab's environment from its profile's limits: bytes and cores.
+MEM_LIMIT = 1536 * 1024**2
+CPU_LIMIT = 1.5
+RESOURCE_USAGE = "@jupyter-server/resource-usage:topbar-item"
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.image(n)) for n in LABS])
+def test_the_lab_reports_its_memory_and_cpu_use_against_its_limits(
+    name: str, image: str, start
+) -> None:
+    lab = start(
+        image,
+        *LAB_WITH_TOKEN,
+        f"--IdentityProvider.token={TOKEN}",
+        ports=(8888,),
+        env={"MEM_LIMIT": str(MEM_LIMIT), "CPU_LIMIT": str(CPU_LIMIT)},
+    )
+    lab.wait_for_http(8888, "/api", timeout=120)
+    status, body = lab.get(8888, "/api/metrics/v1", TOKEN)
+    assert status == 200, body.decode()[-2000:]
+    metrics = json.loads(body)
+    assert 10 * 1024**2 < metrics["rss"] < MEM_LIMIT, "the server's own memory, under the limit"
+    assert metrics["limits"]["memory"]["rss"] == MEM_LIMIT
+    assert metrics["limits"]["cpu"]["cpu"] == CPU_LIMIT
+    assert metrics["cpu_percent"] >= 0
+    # The indicator in JupyterLab's top bar is on for every user (the labs' overrides.json).
+    status, body = lab.get(8888, f"/lab/api/settings/{RESOURCE_USAGE}", TOKEN)
+    assert status == 200, body.decode()[-2000:]
+    assert json.loads(body)["schema"]["properties"]["enable"]["default"] is True
+    assert lab.get(8888, "/api/metrics/v1")[0] == 403, "a request without the token"
+
+
 @pytest.mark.image("lab-nlp")
 def test_nlp_libraries_work_on_cpu(image: str) -> None:
     found = python_json(
@@ -228,20 +260,30 @@ def test_nlp_libraries_work_on_cpu(image: str) -> None:
     "name", [pytest.param(n, marks=pytest.mark.image(n)) for n in DEEP_LEARNING_LABS]
 )
 def test_pytorch_falls_back_to_cpu_without_a_gpu(name: str, image: str) -> None:
+    """No NVIDIA driver in the container: torch imports, says no CUDA device, computes on CPU,
+    and writes nothing to stderr (no traceback, no warning a student would take for an error).
+    Its CUDA build and oldest GPU architecture are the ones docs/gpus.md lists."""
     # The architectures: torch.cuda.get_arch_list() is empty without a GPU, and it only reads
     # the flags the wheel was compiled with, which _cuda_getArchFlags() returns.
-    found = python_json(
-        image,
+    code = (
         "import json, importlib.metadata as m, torch, transformers, datasets;"
         " x = torch.ones(2, 2);"
         " runtimes = [d.version for d in m.distributions()"
         " if d.metadata['Name'].lower().replace('_', '-')"
         " in ('nvidia-cuda-runtime', 'nvidia-cuda-runtime-cu12')];"
-        " print(json.dumps({'cuda': torch.cuda.is_available(), 'sum': float((x @ x).sum()),"
-        " 'cuda_build': torch.version.cuda, 'runtimes': runtimes,"
-        " 'archs': torch._C._cuda_getArchFlags().split()}))",
+        " print(json.dumps({'cuda': torch.cuda.is_available(),"
+        " 'devices': torch.cuda.device_count(), 'sum': float((x @ x).sum()),"
+        " 'cuda_build': torch.version.cuda, 'torch': torch.__version__, 'runtimes': runtimes,"
+        " 'archs': torch._C._cuda_getArchFlags().split()}))"
     )
-    assert (found["cuda"], found["sum"]) == (False, 8.0)
+    result = subprocess.run(
+        ["docker", "run", "--rm", image, "python3", "-c", code],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert (result.returncode, result.stderr) == (0, ""), result.stderr
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (found["cuda"], found["devices"], found["sum"]) == (False, 0, 8.0)
+    assert found["torch"].startswith("2.")
     assert found["cuda_build"], "PyTorch from PyPI should be the CUDA build"
     (runtime,) = found["runtimes"]
     assert runtime.startswith(f"{found['cuda_build']}."), "the CUDA runtime PyTorch was built for"
@@ -251,3 +293,21 @@ def test_pytorch_falls_back_to_cpu_without_a_gpu(name: str, image: str) -> None:
     assert row, f"docs/gpus.md has no row for {name}"
     oldest = min(int(arch.removeprefix("sm_")) for arch in found["archs"])
     assert f"| {found['cuda_build']} |" in row[0] and f"(sm_{oldest}:" in row[0], row[0]
+
+
+@pytest.mark.image("lab-deeplearning")
+def test_nvidias_gpu_dashboard_finds_no_gpu_without_nvml_and_jupyterlab_still_works(
+    image: str, start
+) -> None:
+    """jupyterlab-nvdashboard reads GPUs through NVML, which NVIDIA's container toolkit mounts on
+    a real GPU node; without it (here, and on the dev cluster's fake GPUs) it reports none."""
+    lab = start(image, *LAB_WITH_TOKEN, f"--IdentityProvider.token={TOKEN}", ports=(8888,))
+    lab.wait_for_http(8888, "/api", timeout=120)
+    status, body = lab.get(8888, "/nvdashboard/accelerators/check", TOKEN)
+    assert status == 200, body.decode()[-2000:]
+    assert {k: json.loads(body)[k] for k in ("has_gpu", "ngpus")} == {"has_gpu": False, "ngpus": 0}
+    status, page = lab.get(8888, "/lab", TOKEN)
+    assert status == 200 and b"jupyterlab-nvdashboard" in page, "its lab extension is listed"
+    logs = lab.logs()
+    assert "Registered jupyterlab_nvdashboard server extension" in logs
+    assert "Traceback" not in logs, logs[-3000:]
