@@ -3,7 +3,8 @@ benchmark, not a test).
 
     PYTHONPATH=.:devservices python e2e/benchmarks/prepull.py [--profile gpu] [--gpus 1]
 
-Needs `python -m devenv.dev_env up` with the chart's continuous pre-puller on (the default).
+Needs `python -m devenv.dev_env up` with the chart's continuous pre-puller on: the dev values keep
+it off (helm/values-dev.yaml says why), so set `prePuller.continuous.enabled: true` there first.
 The profile's image and where its labs run come from the deployed hub's own values: a profile
 with GPUs runs on the nodes the GPU labs' puller covers, others on those of the CPU labs'.
 1. Without: the puller of that kind is kept off every node (its node selector patched to match
