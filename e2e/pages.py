@@ -192,6 +192,15 @@ class LabPage:
         """The texts of the notifications JupyterLab shows as toasts."""
         return self.page.locator(".Toastify__toast").all_inner_texts()
 
+    def resource_usage(self) -> list[str]:
+        """The texts of the resource-usage indicators in JupyterLab's top bar (memory, CPU),
+        once the first has its figures."""
+        indicators = self.page.locator("#jp-top-panel .jp-IndicatorContainer")
+        expect(indicators.filter(has_text=re.compile(r"Mem:.*\d")).first).to_be_visible(
+            timeout=LAB_TIMEOUT_MS
+        )
+        return indicators.all_inner_texts()
+
     def new_terminal(self) -> None:
         self.open_launcher()
         self.page.locator(".jp-Launcher .jp-LauncherCard[title*='terminal' i]").first.click()

@@ -19,10 +19,14 @@ from waits import wait_until
 
 from conftest import sign_in
 from devenv import cluster_config
+from tools.bootstrap.run import run
 
 pytestmark = pytest.mark.cluster
 
 GPU_RESOURCE = "nvidia.com/gpu"
+DEEP_LEARNING_PROFILE = "deeplearning"  # the dev values' profile of the lab-deeplearning image
+# Its startTimeout in the dev values: the first start on a node pulls the 6.8 GB image.
+DEEP_LEARNING_START_TIMEOUT_MS = 600_000
 NLP_COURSE = "nlp-101"  # mapped to the `nlp` profile by the dev values' courseProfiles
 CPU_PROFILES = {"cpu", "nlp"}
 CULLER_SERVICE = "idle-culler"
@@ -147,6 +151,53 @@ def test_gpu_student_gets_one_gpu_on_the_gpu_node(
     assert cpu_node != gpu_node, f"the CPU lab runs on the GPU node {gpu_node}"
     assert hub_admin.read_file("gpu-student", output) == listing
     hub_admin.delete_file("gpu-student", output)
+
+
+def test_gpu_student_runs_pytorch_in_the_deep_learning_lab(
+    new_context: type[BrowserContext], env: Environment, hub_admin: HubAdmin
+) -> None:
+    """2b. `gpu-student` starts the Deep learning lab: the pod runs the lab-deeplearning image on
+    the GPU node with one GPU, a notebook cell imports torch and finds no CUDA device (the dev
+    GPUs are fake: no driver), and the top bar shows the lab's memory against its limit. Only
+    the GPU node pulled the 6.8 GB image."""
+    hub_admin.stop_server("gpu-student")
+    page = sign_in(new_context(), env, "gpu-student")
+    hub = HubPages(page, env)
+    hub.open_spawn_form()
+    hub.choose_profile(DEEP_LEARNING_PROFILE)
+    hub.submit_spawn_form()
+    lab = LabPage(page)
+    lab.wait_until_loaded(DEEP_LEARNING_START_TIMEOUT_MS)
+
+    pod = lab_pod(env, "gpu-student")
+    container = pod["spec"]["containers"][0]
+    assert "/jupyterhub-k8s/lab-deeplearning@" in container["image"], container["image"]
+    assert container["resources"]["limits"][GPU_RESOURCE] == "1"
+    gpu_node = pod["spec"]["nodeName"]
+    labels = env.kubectl("get", "node", gpu_node, "-o", "jsonpath={.metadata.labels}")
+    assert f'"{cluster_config.GPU_NODE_LABEL}":"true"' in labels
+
+    lab.new_notebook()
+    printed = lab.run_cell("import torch; print(torch.__version__, torch.cuda.is_available())")
+    assert re.fullmatch(r"2\.\d+\.\d+\S* False", printed.strip()), printed
+
+    # The figures behind the indicator: the lab's own memory against the limit KubeSpawner set.
+    indicators = lab.resource_usage()
+    assert any("Mem:" in text for text in indicators), indicators
+    assert any("CPU:" in text for text in indicators), indicators
+    mem_limit = next(e["value"] for e in container["env"] if e["name"] == "MEM_LIMIT")
+    metrics = lab.fetch(env.user_url("gpu-student", "api/metrics/v1"))
+    assert metrics.get("status") == 200, metrics
+    usage = json.loads(metrics["body"])
+    assert usage["limits"]["memory"]["rss"] == int(mem_limit)
+    assert 0 < usage["rss"] < int(mem_limit)
+
+    # Nodes pull from the local registry on demand: the control plane never needed the image.
+    control_plane = f"{env.deployed.cluster.name}-control-plane"
+    assert control_plane != gpu_node
+    held = run(["docker", "exec", control_plane, "crictl", "images", "-o", "json"])
+    assert "lab-deeplearning" not in held
+    hub_admin.stop_server("gpu-student")
 
 
 def test_student_cannot_forge_the_gpu_profile(
