@@ -6,7 +6,8 @@ chart's form (`displayName`, `cpu`, `memory`, `gpus`, `image`) or in KubeSpawner
 (`display_name`, `kubespawner_override`, `profile_options`), as z2jh users write it; both become
 the same Profile. The rules across keys that the schema cannot express (one display name and
 slug per profile, image keys that exist, whole GPU counts, GPU types that exist and fit the
-profile (an exact GPU count within each type's `maxPerLab`), courses naming existing profiles) are checked when the catalogue is built, so a mistake
+profile (an exact GPU count within each type's `maxPerLab`), courses naming existing profiles)
+are checked when the catalogue is built, so a mistake
 stops the hub at start with the key and the value at fault instead of surfacing at some user's
 first spawn.
 
