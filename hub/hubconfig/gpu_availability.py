@@ -87,10 +87,19 @@ def pod_request(pod: Mapping[str, Any], resource: str) -> int:
     return max(containers, init)
 
 
-def form_note(display_name: str, description: str, count: GpuCount | None, room: int) -> str:
-    """What the form says of a GPU kind: free now (or unknown), and the user's quota left."""
+def form_note(
+    display_name: str,
+    description: str,
+    count: GpuCount | None,
+    room: int,
+    max_per_lab: int | None = None,
+) -> str:
+    """What the form says of a GPU kind: free now (or unknown), the user's quota left, and the
+    most one lab may take when the kind has such a limit."""
     free = f"{count.free} of {count.total} free now" if count else "availability unknown"
     note = f"{display_name}: {free}; you may take {room} more"
+    if max_per_lab:
+        note += f"; at most {max_per_lab} per lab"
     return f"{note}. {description}" if description else note
 
 

@@ -6,7 +6,8 @@ chart's form (`displayName`, `cpu`, `memory`, `gpus`, `image`) or in KubeSpawner
 (`display_name`, `kubespawner_override`, `profile_options`), as z2jh users write it; both become
 the same Profile. The rules across keys that the schema cannot express (one display name and
 slug per profile, image keys that exist, whole GPU counts, GPU types that exist and fit the
-profile, courses naming existing profiles) are checked when the catalogue is built, so a mistake
+profile (an exact GPU count within each type's `maxPerLab`), courses naming existing profiles)
+are checked when the catalogue is built, so a mistake
 stops the hub at start with the key and the value at fault instead of surfacing at some user's
 first spawn.
 
@@ -88,6 +89,10 @@ class GpuType:
     node_selector: Mapping[str, str]
     tolerations: tuple[Mapping[str, Any], ...] = ()
     description: str = ""
+    # Most GPUs of this kind one lab may ask for; None: as many as the profile offers. A MIG
+    # slice or a time-sliced GPU is handed out one at a time (NVIDIA's time-slicing with
+    # failRequestsGreaterThanOne refuses a pod asking for more), so such a type sets 1.
+    max_per_lab: int | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +149,7 @@ class GpuResources:
                         dict(toleration) for toleration in spec.get("tolerations", [])
                     ),
                     description=spec.get("description", ""),
+                    max_per_lab=spec.get("maxPerLab"),
                 )
                 for name, spec in gpu.get("types", {}).items()
             },
@@ -571,6 +577,12 @@ def _gpu_type_problems(
         return []
     problems = []
     types_at = [*at, "gpuTypes"]
+    # A count in kubespawner_override is exactly what every lab of the profile asks for.
+    exact = (
+        whole_number(entry["kubespawner_override"]["extra_resource_limits"][named[0]])
+        if len(named) == 1
+        else None
+    )
     if not has_gpus:
         problems.append(
             f"{values.location(types_at)}: the profile has no GPUs; set gpus (or its "
@@ -588,5 +600,11 @@ def _gpu_type_problems(
                 f"{values.location([*types_at, position])}: the GPU type {name!r} uses "
                 f"{kind.resource_name}, but kubespawner_override.extra_resource_limits sets "
                 f"{named[0]}; list only types of that resource, or use gpus instead"
+            )
+        elif exact and kind.max_per_lab and exact > kind.max_per_lab:
+            problems.append(
+                f"{values.location([*types_at, position])}: the GPU type {name!r} gives at most "
+                f"{kind.max_per_lab} GPU per lab (singleuser.gpu.types.{name}.maxPerLab), but the "
+                f"profile has exactly {exact}; lower the count or list another type"
             )
     return problems

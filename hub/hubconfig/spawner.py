@@ -134,7 +134,9 @@ class ProfileSpawner(KubeSpawner):
             count = (
                 cluster.count(kind.resource_name, gpu.node_selector_of(kind)) if cluster else None
             )
-            notes[kind.name] = form_note(kind.display_name, kind.description, count, left)
+            notes[kind.name] = form_note(
+                kind.display_name, kind.description, count, left, kind.max_per_lab
+            )
         return notes
 
     async def check_and_apply(self, options: Any) -> None:

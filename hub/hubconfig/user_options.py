@@ -60,7 +60,7 @@ def select(user_options: Any, offer: Offer) -> Selection:
     profile = _profile(options.get("profile"), offer)
     _refuse_unknown(options, profile)
     gpu_type = _gpu_type(options.get(GPU_TYPE_OPTION), profile, offer.catalogue)
-    gpus = _gpus(options.get("gpus"), profile)
+    gpus = _gpus(options.get("gpus"), profile, gpu_type)
     choices = [_choice(options.get(option.name), option) for option in profile.options]
     override = combined(
         profile.kubespawner_override,
@@ -145,11 +145,13 @@ def _gpu_type(name: Any, profile: Profile, catalogue: ProfileCatalogue) -> GpuTy
     )
 
 
-def _gpus(requested: Any, profile: Profile) -> int:
-    """The GPU count asked for: none given means the profile's; 0 is accepted for a CPU profile,
-    since it is exactly what that profile has."""
+def _gpus(requested: Any, profile: Profile, kind: GpuType | None) -> int:
+    """The GPU count asked for: none given means the profile's, or the most one lab of `kind`
+    may take if that is less; 0 is accepted for a CPU profile, since it is exactly what that
+    profile has."""
+    most = kind.max_per_lab if kind else None
     if requested is None or requested == "":
-        return profile.gpus
+        return min(profile.gpus, most or profile.gpus)
     count = _as_count(requested)
     if count is None:
         raise bad_request(
@@ -163,6 +165,13 @@ def _gpus(requested: Any, profile: Profile) -> int:
     if count > profile.gpus:
         raise forbidden(
             f"The profile {profile.display_name!r} offers at most {profile.gpus} GPU(s); "
+            f"{count} were requested."
+        )
+    if kind and most and count > most:
+        # Refused before the quota and the pod: the device plugin would refuse the pod anyway,
+        # leaving a lab that never starts.
+        raise bad_request(
+            f"The GPU type {kind.name!r} ({kind.display_name}) gives at most {most} GPU per lab; "
             f"{count} were requested."
         )
     counts = profile.gpu_choices()

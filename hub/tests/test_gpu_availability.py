@@ -61,6 +61,9 @@ def test_form_notes() -> None:
     assert form_note("MIG", "A seventh of an A100.", None, 0) == (
         "MIG: availability unknown; you may take 0 more. A seventh of an A100."
     )
+    assert form_note("MIG", "A seventh of an A100.", GpuCount(3, 7), 2, max_per_lab=1) == (
+        "MIG: 3 of 7 free now; you may take 2 more; at most 1 per lab. A seventh of an A100."
+    )
 
 
 class Clock:

@@ -16,13 +16,15 @@ from hubconfig import kube_api
 from hubconfig.gpu_availability import GpuAvailability
 
 GROUPS = {"gpu": ["gina"], "students": ["sam"]}
+# NVIDIA's time-slicing refuses a pod that asks for more than one replica.
+T4_ONE_AT_A_TIME = GPU_TYPES["t4-shared"] | {"maxPerLab": 1}
 
 
 def gpu_values() -> dict:
     return values_with(
         {
             "singleuser": {
-                "gpu": {"types": GPU_TYPES},
+                "gpu": {"types": GPU_TYPES | {"t4-shared": T4_ONE_AT_A_TIME}},
                 "gpuQuota": {"perUser": 1, "perResource": {"nvidia.com/mig-1g.10gb": 2}},
                 "profileList": [PROFILES[0], TYPED_GPU_PROFILE],
             }
@@ -55,7 +57,40 @@ async def test_the_form_shows_free_gpus_and_the_quota_left(hub: HubUnderTest) ->
     assert 'name="profile-option-gpu--gpu_type"' in page
     assert "NVIDIA A100 80GB: 1 of 2 free now; you may take 1 more" in page
     assert "A100 MIG slice 1g.10gb: 5 of 7 free now; you may take 2 more. A seventh" in page
-    assert "NVIDIA T4, time-sliced: 1 of 4 free now; you may take 1 more" in page
+    assert "NVIDIA T4, time-sliced: 1 of 4 free now; you may take 1 more; at most 1 per lab" in page
+
+
+async def test_two_of_a_one_at_a_time_type_from_the_form_start_nothing(hub: HubUnderTest) -> None:
+    browser = await hub.login("gina")
+    form = {
+        "profile": "gpu",
+        "profile-option-gpu--gpu_type": "t4-shared",
+        "profile-option-gpu--gpus": "2",
+        "_xsrf": browser.cookies["_xsrf"],
+    }
+    posted = await browser.post(hub.url("spawn"), data=form, allow_redirects=False)
+    assert posted.status_code == 400, posted.text
+    assert (
+        "The GPU type 't4-shared' (NVIDIA T4, time-sliced) gives at most 1 GPU per lab; "
+        "2 were requested."
+    ) in html.unescape(posted.text)
+    assert (await hub.api("GET", "/users/gina")).json()["servers"] == {}
+    assert hub.stored_options("gina") == {}
+
+
+async def test_two_of_a_one_at_a_time_type_through_the_api_start_nothing(
+    hub: HubUnderTest,
+) -> None:
+    await hub.api("POST", "/users/gina")
+    response = await hub.api(
+        "POST", "/users/gina/server", json={"profile": "gpu", "gpu_type": "t4-shared", "gpus": 2}
+    )
+    assert response.status_code == 400, response.text
+    assert (
+        "'t4-shared' (NVIDIA T4, time-sliced) gives at most 1 GPU per lab"
+        in (response.json()["message"])
+    )
+    assert (await hub.api("GET", "/users/gina")).json()["servers"] == {}
 
 
 async def test_what_a_running_lab_holds_lowers_the_quota_left(hub: HubUnderTest) -> None:

@@ -190,6 +190,10 @@ def test_gpu_types_that_do_not_fit_together_stop_the_hub(profiles: list, expecte
         ({"A100": GPU_TYPES["a100"]}, "singleuser.gpu.types: 'A100' does not match"),
         ({"a100": {"displayName": "A100"}}, "'resourceName' is a required property"),
         ({"a100": GPU_TYPES["a100"] | {"count": 2}}, "'count' was unexpected"),
+        ({"a100": GPU_TYPES["a100"] | {"maxPerLab": 0}}, "0 is less than the minimum of 1"),
+        ({"a100": GPU_TYPES["a100"] | {"maxPerLab": "1"}}, "'1' is not of type 'integer'"),
+        ({"a100": GPU_TYPES["a100"] | {"maxPerLab": 1.5}}, "1.5 is not of type 'integer'"),
+        ({"a100": GPU_TYPES["a100"] | {"maxPerLab": True}}, "True is not of type 'integer'"),
     ],
 )
 def test_malformed_types_are_schema_errors(types: dict, expected: str) -> None:
@@ -306,3 +310,59 @@ def test_everything_the_form_shows_is_escaped() -> None:
     choices = entry["profile_options"]["gpu_type"]["choices"]
     assert choices["a100"]["display_name"] == "&lt;script&gt;x&lt;/script&gt;: 1"
     assert choices["t4-shared"]["display_name"] == "NVIDIA T4, time-sliced"
+
+
+# A shared GPU or a MIG slice is handed out one at a time (NVIDIA's time-slicing refuses a pod
+# asking for more than one replica), so such a type says so.
+ONE_AT_A_TIME = {
+    name: spec | ({"maxPerLab": 1} if name != "a100" else {}) for name, spec in GPU_TYPES.items()
+}
+
+
+@pytest.fixture
+def one_at_a_time() -> ProfileCatalogue:
+    values = typed_values(TYPED_GPU_PROFILE, types=ONE_AT_A_TIME)
+    return ProfileCatalogue.from_values(values["singleuser"])
+
+
+@pytest.mark.parametrize("gpus", [2, "2"])
+@pytest.mark.parametrize(
+    ("gpu_type", "shown"),
+    [("t4-shared", "NVIDIA T4, time-sliced"), ("mig-1g-10gb", "A100 MIG slice 1g.10gb")],
+)
+def test_more_gpus_than_a_type_gives_per_lab_are_refused(
+    one_at_a_time: ProfileCatalogue, gpu_type: str, shown: str, gpus: object
+) -> None:
+    refusal = refused(one_at_a_time, {"profile": "gpu", "gpu_type": gpu_type, "gpus": gpus})
+    assert refusal.status_code == 400
+    assert refusal.message == (
+        f"The GPU type {gpu_type!r} ({shown}) gives at most 1 GPU per lab; 2 were requested."
+    )
+
+
+def test_a_type_without_a_most_per_lab_takes_the_profiles_count(
+    one_at_a_time: ProfileCatalogue,
+) -> None:
+    offer = one_at_a_time.offer(GROUPS, None)
+    assert select({"profile": "gpu", "gpu_type": "a100", "gpus": 2}, offer).gpus == 2
+    assert select({"profile": "gpu", "gpu_type": "a100"}, offer).gpus == 2
+
+
+def test_no_count_given_means_the_most_the_type_gives(one_at_a_time: ProfileCatalogue) -> None:
+    selection = select(
+        {"profile": "gpu", "gpu_type": "t4-shared"}, one_at_a_time.offer(GROUPS, None)
+    )
+    assert selection.gpus == 1
+    assert selection.kubespawner_override["extra_resource_limits"] == {"nvidia.com/gpu": "1"}
+
+
+def test_an_exact_count_above_a_types_most_stops_the_hub() -> None:
+    entry = {
+        "display_name": "Two slices",
+        "kubespawner_override": {"extra_resource_limits": {"nvidia.com/mig-1g.10gb": "2"}},
+        "gpuTypes": ["mig-1g-10gb"],
+    }
+    assert (
+        "singleuser.profileList[2].gpuTypes[0]: the GPU type 'mig-1g-10gb' gives at most 1 GPU "
+        "per lab (singleuser.gpu.types.mig-1g-10gb.maxPerLab), but the profile has exactly 2"
+    ) in problems(entry, types=ONE_AT_A_TIME)
