@@ -22,6 +22,16 @@ LAB_BASE = "jupyterhub-k8s/lab-base:latest"
 DEEP_LEARNING = "registry.example.edu/lab-deeplearning:2026.1"
 
 
+# The dev values keep the pre-puller off (helm/values-dev.yaml says why): these tests turn it on,
+# as the chart's defaults have it.
+PULLERS_ON = ("prePuller.hook.enabled=true", "prePuller.continuous.enabled=true")
+
+
+def render_dev(*files: Path, sets: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """The dev values (and `files`) rendered with the chart's default pre-pullers."""
+    return render(DEV_VALUES, *files, sets=(*PULLERS_ON, *sets))
+
+
 def values_file(tmp_path: Path, values: dict[str, Any]) -> Path:
     path = tmp_path / "values.yaml"
     path.write_text(yaml.safe_dump(values))
@@ -43,12 +53,13 @@ def names(manifests: list[dict[str, Any]], kind: str) -> set[str]:
 
 
 def test_each_image_is_pulled_where_its_labs_run() -> None:
-    manifests = render(DEV_VALUES)
+    manifests = render_dev()
     cpu_puller = f"{FULLNAME}-continuous-image-puller-cpu"
     gpu_puller = f"{FULLNAME}-continuous-image-puller-gpu"
-    # The dev GPU profile uses lab-base: it goes to both kinds of node, lab-nlp only to CPU nodes.
+    # The dev GPU profile uses lab-base: it goes to both kinds of node, lab-nlp only to CPU nodes
+    # and the Deep learning lab's image only to GPU nodes.
     assert pulled(manifests, cpu_puller) == [LAB_BASE, "jupyterhub-k8s/lab-nlp"]
-    assert pulled(manifests, gpu_puller) == [LAB_BASE]
+    assert pulled(manifests, gpu_puller) == [LAB_BASE, "jupyterhub-k8s/lab-deeplearning"]
     gpu_spec = find(manifests, "DaemonSet", gpu_puller)["spec"]["template"]["spec"]
     assert {key: gpu_spec[key] for key in GPU_PLACEMENT} == GPU_PLACEMENT
     cpu_spec = find(manifests, "DaemonSet", cpu_puller)["spec"]["template"]["spec"]
@@ -92,7 +103,7 @@ def test_an_image_only_gpu_labs_use_is_never_pulled_on_cpu_nodes(tmp_path: Path)
         },
         "prePuller": {"extraImages": {"tools": {"name": "registry.example.edu/tools", "tag": "1"}}},
     }
-    manifests = render(DEV_VALUES, values_file(tmp_path, values))
+    manifests = render_dev(values_file(tmp_path, values))
     cpu = f"{FULLNAME}-continuous-image-puller-cpu"
     gpu = f"{FULLNAME}-continuous-image-puller-gpu"
     assert pulled(manifests, cpu) == [
@@ -116,13 +127,13 @@ def test_an_image_only_gpu_labs_use_is_never_pulled_on_cpu_nodes(tmp_path: Path)
 
 
 def test_without_profile_images_only_the_default_and_extra_images_are_pulled() -> None:
-    manifests = render(DEV_VALUES, sets=("prePuller.pullProfileListImages=false",))
+    manifests = render_dev(sets=("prePuller.pullProfileListImages=false",))
     assert pulled(manifests, f"{FULLNAME}-continuous-image-puller-cpu") == [LAB_BASE]
     assert f"{FULLNAME}-continuous-image-puller-gpu" not in names(manifests, "DaemonSet")
 
 
 def test_the_hook_pulls_before_the_upgrade_and_waits_with_least_rights() -> None:
-    manifests = render(DEV_VALUES)
+    manifests = render_dev()
     pullers = [f"{FULLNAME}-hook-image-puller-cpu", f"{FULLNAME}-hook-image-puller-gpu"]
     awaiter = f"{FULLNAME}-hook-image-awaiter"
     weights = {}
@@ -170,7 +181,7 @@ def test_the_hook_pulls_before_the_upgrade_and_waits_with_least_rights() -> None
     ],
 )
 def test_each_puller_can_be_turned_off(sets: tuple[str, ...], components: set[str]) -> None:
-    manifests = render(DEV_VALUES, sets=sets)
+    manifests = render_dev(sets=sets)
     daemon_sets = [m for m in manifests if m["kind"] == "DaemonSet"]
     assert {m["metadata"]["labels"]["app.kubernetes.io/component"] for m in daemon_sets} == (
         components
@@ -179,7 +190,7 @@ def test_each_puller_can_be_turned_off(sets: tuple[str, ...], components: set[st
 
 
 async def test_nothing_of_scheduling_by_default() -> None:
-    manifests = render(DEV_VALUES)
+    manifests = render_dev()
     assert not names(manifests, "PriorityClass")
     assert not names(manifests, "StatefulSet")
     hub, _ = hub_spawners(manifests, "http://127.0.0.1:1")
@@ -204,7 +215,7 @@ async def test_labs_get_the_default_priority_and_placeholders_a_lower_one(
     half_a_core: Path,
 ) -> None:
     sets = (*PLACEHOLDERS, "scheduling.podPriority.globalDefault=true")
-    manifests = render(DEV_VALUES, half_a_core, sets=sets)
+    manifests = render_dev(half_a_core, sets=sets)
     classes = {
         m["metadata"]["name"]: (m["value"], m["globalDefault"])
         for m in manifests

@@ -13,11 +13,12 @@ from cluster_kube import (
     unschedulable_message,
     wait_until,
 )
+from prometheus_client.parser import text_string_to_metric_families
 
 from devenv import cluster
 from fake_gpu.gfd_labels import gfd_labels
 from fake_gpu.layout import NodeLayout
-from tools import docker
+from tools import docker, grafana_dashboard
 from tools.images import lock
 from tools.kube import Kubectl
 
@@ -157,6 +158,23 @@ def test_metrics_name_the_pod_holding_a_gpu(
     [line] = wait_until("the plugin's metrics to name the pod", series_of_the_pod)
     assert 'GPU_I_PROFILE="1g.10gb"' in line
     assert f'Hostname="{a100}"' in line
+
+
+def test_every_gpu_metric_of_the_dashboard_is_served_by_each_gpu_node(
+    kube: Kubectl, gpu_nodes: dict[str, NodeLayout]
+) -> None:
+    """The Grafana dashboard's GPU queries (docs/monitoring/grafana-dashboard.json) name only
+    metrics the device plugin's exporter serves, on every kind of GPU node."""
+    wanted = grafana_dashboard.names_by_source(grafana_dashboard.load())["gpu"]
+    assert wanted, "the dashboard has no GPU panel"
+    for node in gpu_nodes:
+        path = f"/api/v1/namespaces/kube-system/pods/{plugin_pod(kube, node)}:9400/proxy/metrics"
+        served = {
+            sample.name
+            for family in text_string_to_metric_families(kube("get", "--raw", path))
+            for sample in family.samples
+        }
+        assert wanted <= served, (node, sorted(wanted - served))
 
 
 def registrations(kube: Kubectl, node: str) -> int:
