@@ -20,7 +20,7 @@ from test_production_guide import (
     VALUES_KEY,
     VALUES_MARK,
     YAML_BLOCK,
-    helm_template,
+    assert_installs_on_production,
     schema_node,
 )
 
@@ -94,10 +94,7 @@ def test_the_guide_has_values_blocks_and_nvidia_configs() -> None:
 def test_each_values_block_installs_on_top_of_the_production_example(
     index: int, tmp_path: Path
 ) -> None:
-    block = tmp_path / "block.yaml"
-    block.write_text(values_blocks()[index])
-    result = helm_template(PRODUCTION_VALUES, block)
-    assert result.returncode == 0, result.stderr
+    assert_installs_on_production(values_blocks()[index], tmp_path)
 
 
 @pytest.mark.parametrize("key", sorted(set(VALUES_KEY.findall(guide_text()))))

@@ -57,6 +57,14 @@ def helm_template(*values_files: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
 
 
+def assert_installs_on_production(block_text: str, tmp_path: Path) -> None:
+    """A guide's values block renders with the chart on top of the production example."""
+    block = tmp_path / "block.yaml"
+    block.write_text(block_text)
+    result = helm_template(PRODUCTION_VALUES, block)
+    assert result.returncode == 0, result.stderr
+
+
 def test_the_guide_has_values_blocks_for_each_step_that_sets_values() -> None:
     assert len(values_blocks()) >= 6
 
@@ -65,10 +73,7 @@ def test_the_guide_has_values_blocks_for_each_step_that_sets_values() -> None:
 def test_each_values_block_installs_on_top_of_the_production_example(
     index: int, tmp_path: Path
 ) -> None:
-    block = tmp_path / "block.yaml"
-    block.write_text(values_blocks()[index])
-    result = helm_template(PRODUCTION_VALUES, block)
-    assert result.returncode == 0, result.stderr
+    assert_installs_on_production(values_blocks()[index], tmp_path)
 
 
 def test_the_values_blocks_install_together(tmp_path: Path) -> None:
