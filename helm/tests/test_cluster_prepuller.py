@@ -62,6 +62,8 @@ class Release:
         self.folder = folder
         self.base = {
             **release_values(),
+            # The chart's defaults, which the dev values (installed first) turn off.
+            "prePuller": {"hook": {"enabled": True}, "continuous": {"enabled": True}},
             "scheduling": {"podPriority": {"enabled": True}},
         }
         singleuser = self.base["singleuser"]
