@@ -63,7 +63,13 @@ class Release:
         self.base = {
             **release_values(),
             # The chart's defaults, which the dev values (installed first) turn off.
-            "prePuller": {"hook": {"enabled": True}, "continuous": {"enabled": True}},
+            # Only the lab image this test removes and checks: the dev profiles' images include
+            # the 6.8 GB GPU lab, whose pull onto every GPU node outlasts Helm's hook timeout.
+            "prePuller": {
+                "hook": {"enabled": True},
+                "continuous": {"enabled": True},
+                "pullProfileListImages": False,
+            },
             "scheduling": {"podPriority": {"enabled": True}},
         }
         singleuser = self.base["singleuser"]
