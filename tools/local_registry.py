@@ -26,6 +26,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http import HTTPStatus
 from pathlib import Path
 
 from tools import binaries, docker
@@ -50,6 +51,13 @@ RECIPE_LABEL = "org.jupyterhub-k8s.registry-recipe"
 # upstream image keeps its name (debian:bookworm-slim is docker.io/library/debian) and is pushed
 # here under its path, as `remote_name` names it.
 MIRRORED_REGISTRIES = ("docker.io", "quay.io", "registry.k8s.io", "ghcr.io")
+# The manifest media types a pushed image or chart may have (an index for multi-platform images).
+MANIFEST_TYPES = (
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+)
 
 
 class RegistryNotReady(RuntimeError):
@@ -80,6 +88,40 @@ def answers(endpoint: str) -> bool:
             return response.status == 200
     except (urllib.error.URLError, ConnectionError, TimeoutError):
         return False
+
+
+def served_digest(endpoint: str, repository: str, reference: str) -> str | None:
+    """The digest the registry at `endpoint` serves for `repository`'s tag or digest
+    `reference` (its Docker-Content-Digest header), or None when it holds no such manifest."""
+    request = urllib.request.Request(
+        f"http://{endpoint}/v2/{repository}/manifests/{reference}",
+        method="HEAD",
+        headers={"Accept": ", ".join(MANIFEST_TYPES)},
+    )
+    try:
+        # The URL is a registry on this machine (the local one, or one a test started).
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return response.headers["Docker-Content-Digest"]
+    except urllib.error.HTTPError as error:
+        if error.code == HTTPStatus.NOT_FOUND:
+            return None
+        raise
+
+
+def delete_manifest(endpoint: str, repository: str, digest: str) -> bool:
+    """Delete `repository`'s manifest `digest` from the registry at `endpoint` (its
+    configuration allows deletes); False when it held none."""
+    request = urllib.request.Request(
+        f"http://{endpoint}/v2/{repository}/manifests/{digest}", method="DELETE"
+    )
+    try:
+        # The URL is a registry on this machine (the local one, or one a test started).
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return response.status == HTTPStatus.ACCEPTED
+    except urllib.error.HTTPError as error:
+        if error.code == HTTPStatus.NOT_FOUND:
+            return False
+        raise
 
 
 def wait_until_answers(endpoint: str, log: str) -> None:

@@ -12,17 +12,21 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import tempfile
 import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from tools import local_registry
 from tools.bootstrap.paths import REPO_ROOT, cache_dir, logs_dir
 from tools.bootstrap.progress import say
 from tools.bootstrap.run import run, succeeds
 from tools.images import spec
-from tools.release import images, release, version
+from tools.release import chart, images, release, version
 
 PREVIOUS_RELEASE = Path(__file__).with_name("previous-release.toml")
 PUBLISHED_AS = "registry.campus.test"
@@ -66,9 +70,54 @@ def source_tree(commit: str) -> Path:
     return folder
 
 
+def pinned_images(values: Any, published: str) -> list[tuple[str, str]]:
+    """Each `{name, digest}` image in chart values that names `published`, as the repository
+    path and digest it was pushed under: `registry.campus.test/jupyterhub-k8s/hub` and its digest
+    are `("jupyterhub-k8s/hub", "sha256:...")`."""
+    if isinstance(values, list):
+        return [image for item in values for image in pinned_images(item, published)]
+    if not isinstance(values, dict):
+        return []
+    name, digest = values.get("name"), values.get("digest")
+    if isinstance(name, str) and name.startswith(f"{published}/") and digest:
+        return [(name.removeprefix(f"{published}/"), str(digest))]
+    return [image for value in values.values() for image in pinned_images(value, published)]
+
+
+def released_already(version: str, registry_path: str, published: str = PUBLISHED_AS) -> bool:
+    """Whether `version` is in the registry at `registry_path` already, its chart and every image
+    that chart pins. A release is never made twice: one found there is the release, and making
+    it again would pin other digests wherever an image's build is not bit-for-bit reproducible.
+    A chart whose images are gone is refused (RehearsalReleaseError), not rebuilt over."""
+    with tempfile.TemporaryDirectory(prefix=f"rehearsal-{version}-") as tmp:
+        log = logs_dir() / f"rehearsal-pull-{version}.log"
+        pulled = chart.pull(registry_path, version, Path(tmp), log)
+        if pulled is None:
+            return False
+        values = yaml.safe_load(chart.contents(pulled[0])[f"{chart.CHART_NAME}/values.yaml"])
+    endpoint, _, path = registry_path.partition("/")
+    missing = [
+        f"{repository}@{digest}"
+        for repository, digest in pinned_images(values, published)
+        if local_registry.served_digest(endpoint, "/".join(filter(None, (path, repository))),
+                                        digest) is None
+    ]  # fmt: skip
+    if missing:
+        raise RehearsalReleaseError(
+            f"{chart.CHART_NAME} {version} is in {registry_path}, but not the images it pins "
+            f"({', '.join(missing)}): empty the local registry ({local_registry.storage_dir()}) "
+            "and rehearse again"
+        )
+    return True
+
+
 def release_previous(previous: RecordedRelease) -> str:
     """Release the recorded commit with its own tooling (its images, its chart, its pins) into
-    the local registry; identical content released before is kept as it is."""
+    the local registry, unless it is there already (`released_already`)."""
+    local_registry.ensure_running()
+    if released_already(previous.version, local_registry.HOST_ENDPOINT):
+        say(f"    {previous.version} is in the local registry with every image it pins: kept")
+        return previous.version
     source = source_tree(previous.commit)
     log = logs_dir() / f"rehearsal-release-{previous.version}.log"
     say(f"    release {previous.version} from {previous.commit[:12]} (log: {log})")

@@ -2,14 +2,13 @@
 Docker: one image that is built already, the chart pulled back by version."""
 
 import json
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tools import binaries, docker
+from tools import binaries, docker, local_registry
 from tools.bootstrap.run import run
 from tools.images import lock
 from tools.images.registry import remote_name
@@ -21,23 +20,12 @@ pytestmark = pytest.mark.integration
 
 IMAGE = "configurable-http-proxy"
 VERSION = "1.2.3"
-MANIFEST_TYPES = ", ".join([
-    "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.docker.distribution.manifest.v2+json",
-])  # fmt: skip
 
 
 def served_digest(endpoint: str, repository: str, tag: str) -> str:
-    """The digest the registry itself serves for a tag (its Docker-Content-Digest header)."""
-    request = urllib.request.Request(
-        f"http://{endpoint}/v2/{repository}/manifests/{tag}",
-        method="HEAD",
-        headers={"Accept": MANIFEST_TYPES},
-    )
-    # The URL is the registry this test started (http://127.0.0.1:<port>).
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-        return response.headers["Docker-Content-Digest"]
+    digest = local_registry.served_digest(endpoint, repository, tag)
+    assert digest is not None, f"{endpoint} holds no {repository}:{tag}"
+    return digest
 
 
 @pytest.fixture
