@@ -44,9 +44,11 @@ def campus_in_kind() -> dict[str, Any]:
 
 def overrides() -> dict[str, Any]:
     """What test_cluster_install.py's release gets (images, the test's service token), without
-    the course mapping (the dev values map a course to a profile the campus does not have)."""
+    the course mapping and the GPU types (the dev values map a course to a profile the campus
+    does not have, and name GPU types that would leave its GPU profile's resource ambiguous)."""
     values = release_values()
     values["singleuser"]["courseProfiles"] = None
+    values["singleuser"]["gpu"] = {"types": None}
     return values
 
 

@@ -235,6 +235,9 @@ async def test_labs_get_the_default_priority_and_placeholders_a_lower_one(
     assert puller["spec"]["template"]["spec"]["priorityClassName"] == (
         f"{FULLNAME}-image-puller-priority"
     )
+    # A pre-install hook runs before the classes exist: its pullers name none.
+    hook_puller = find(manifests, "DaemonSet", f"{FULLNAME}-hook-image-puller-cpu")
+    assert "priorityClassName" not in hook_puller["spec"]["template"]["spec"]
     placeholders = find(manifests, "StatefulSet", f"{FULLNAME}-user-placeholder")
     assert placeholders["spec"]["replicas"] == 3
     spec = placeholders["spec"]["template"]["spec"]

@@ -107,7 +107,10 @@ spec:
     spec:
       automountServiceAccountToken: false
       terminationGracePeriodSeconds: 0
-      {{- if .root.Values.scheduling.podPriority.enabled }}
+      {{- /* Not the hook's pullers: a pre-install hook runs before the release's PriorityClasses
+           exist, and the API refuses a pod that names a missing class, so the DaemonSet would
+           never get a pod and the awaiter would wait until Helm's timeout. */}}
+      {{- if and .root.Values.scheduling.podPriority.enabled (ne .component "hook-image-puller") }}
       priorityClassName: {{ include "jhk8s.imagePullerPriorityName" .root }}
       {{- end }}
       {{- with .root.Values.singleuser.imagePullSecrets }}
