@@ -8,9 +8,16 @@ from typing import Any
 
 from tools.bootstrap.run import run
 
+# crictl gives each call 2 s by default; removing a large image (the 6.8 GB deep-learning lab's
+# layers) takes containerd longer, and the call then fails with DeadlineExceeded.
+CRICTL_TIMEOUT_S = 110
+
 
 def _crictl(node: str, *args: str) -> str:
-    return run(["docker", "exec", node, "crictl", *args], timeout=120)
+    return run(
+        ["docker", "exec", node, "crictl", f"--timeout={CRICTL_TIMEOUT_S}s", *args],
+        timeout=CRICTL_TIMEOUT_S + 10,
+    )
 
 
 def _image_ids(node: str, reference: str) -> list[str]:
