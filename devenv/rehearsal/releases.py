@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from devenv import dev_env
 from tools import local_registry
 from tools.bootstrap.paths import REPO_ROOT, cache_dir, logs_dir
 from tools.bootstrap.progress import say
@@ -143,9 +144,16 @@ def working_tree_version() -> str:
 
 
 def working_tree_images() -> list[str]:
-    """The images a rehearsal release of the working tree holds: the chart's default ones
-    (lab-deeplearning, 6.8 GB, stays out, as a tag's release takes it with `--images all`)."""
-    return images.chart_images(spec.load(), everything=False)
+    """The images a rehearsal release of the working tree holds: the chart's default ones and
+    the lab images the dev profiles start (lab-deeplearning, which the dev environment has built
+    and pushed already), so that the stories run every dev lab as released. Other non-default
+    images (lab-deeplearning-cu12) stay out; a tag's release takes them with `--images all`."""
+    specs, started = spec.load(), dev_env.dev_lab_keys()
+    return [
+        name
+        for name in images.chart_images(specs, everything=True)
+        if specs[name].default or name in started
+    ]
 
 
 def working_tree_lab_keys() -> set[str]:
@@ -154,7 +162,8 @@ def working_tree_lab_keys() -> set[str]:
 
 
 def release_working_tree() -> str:
-    """Release the working tree's default images and chart into the local registry."""
+    """Release the working tree's images (`working_tree_images`) and chart into the local
+    registry."""
     name = working_tree_version()
     release.release(
         name, local_registry.HOST_ENDPOINT, working_tree_images(), published=PUBLISHED_AS

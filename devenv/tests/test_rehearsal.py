@@ -78,15 +78,18 @@ def test_the_dev_values_lose_what_a_release_sets_and_keep_the_stories_settings()
     assert "image" not in values["hub"] and "db" not in values["hub"]
     assert "image" not in values["singleuser"] and "images" not in values["singleuser"]
     assert "service" not in values["proxy"]
-    dev_profiles = dev_env.dev_values()["singleuser"]["profileList"]
-    # The release holds the default images only; the profile of the GPU lab image is left out.
-    assert values["singleuser"]["profileList"] == [
-        profile for profile in dev_profiles if profile.get("image") != "lab-deeplearning"
-    ]
-    assert [p["slug"] for p in dev_profiles if p.get("image") == "lab-deeplearning"] == [
-        "deeplearning"
-    ]
+    # The release holds every lab image the dev profiles start: no profile is left out.
+    assert values["singleuser"]["profileList"] == dev_env.dev_values()["singleuser"]["profileList"]
     assert "image" in dev_env.dev_values()["hub"], "the dev values themselves are untouched"
+
+
+def test_the_working_tree_release_holds_the_default_images_and_the_dev_labs() -> None:
+    held = releases.working_tree_images()
+    assert {"hub", "configurable-http-proxy", "lab-base", "lab-nlp"} <= set(held)
+    assert "lab-deeplearning" in held, "the Deep learning lab of the dev profiles"
+    assert "lab-deeplearning-cu12" not in held, "no dev profile starts it"
+    assert not {"keycloak", "mock-moodle", "postgresql", "fake-gpu-plugin"} & set(held)
+    assert releases.working_tree_lab_keys() == dev_env.dev_lab_keys()
 
 
 def test_a_release_gets_the_dev_values_of_the_tree_it_was_released_from(tmp_path: Path) -> None:
@@ -116,7 +119,9 @@ def test_a_release_gets_the_dev_values_of_the_tree_it_was_released_from(tmp_path
 def test_the_hub_chart_renders_production_shaped_with_the_rehearsal_values(tmp_path: Path) -> None:
     released_images = tmp_path / "released-images.yaml"
     released_images.write_text(
-        yaml.safe_dump({"singleuser": {"images": {"lab-nlp": {"name": "x"}}}})
+        yaml.safe_dump(
+            {"singleuser": {"images": {k: {"name": "x"} for k in releases.working_tree_lab_keys()}}}
+        )
     )
     rendered = charts.run(
         [charts.binaries.ensure("helm"), "template", steps.HUB_RELEASE, CHART,
