@@ -18,7 +18,7 @@ from hubconfig.gpu_quota import check as check_gpu_quota
 from hubconfig.profiles import Offer, ProfileCatalogue, extended, form_entries
 from hubconfig.refusals import forbidden
 from hubconfig.storage import MULTI_ATTACH, MULTI_ATTACH_HINT, CourseFolders
-from hubconfig.unschedulable import UnschedulableWatch, cluster_full
+from hubconfig.unschedulable import ClusterFull, UnschedulableWatch
 
 # How often a start looks at its pod's scheduling; the pod reflector has it in memory.
 UNSCHEDULABLE_POLL_S = 1.0
@@ -222,13 +222,15 @@ class ProfileSpawner(KubeSpawner):
         try:
             await asyncio.wait({start, watch}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (start, watch):
-                if not task.done():
-                    task.cancel()
+            unfinished = [task for task in (start, watch) if not task.done()]
+            for task in unfinished:
+                task.cancel()
+            # KubeSpawner's start ends before User.spawn stops the server and deletes the pod.
+            await asyncio.gather(*unfinished, return_exceptions=True)
         if start.done() and not start.cancelled():
             return start.result()
         # User.spawn stops the server after this failure, and KubeSpawner's stop deletes the pod.
-        raise cluster_full(watch.result())
+        raise ClusterFull(watch.result())
 
     async def _await_unschedulable(self) -> str:
         """The scheduler's reason, once this start's pod has stayed unschedulable too long."""

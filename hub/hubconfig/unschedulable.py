@@ -50,9 +50,17 @@ def cluster_full_message(reason: str) -> str:
     )
 
 
-def cluster_full(reason: str) -> SpawnException:
-    """The failure the spawn page and the REST API show as is, without a traceback."""
-    return SpawnException(cluster_full_message(reason), reason=FAILURE_REASON, status_code=503)
+class ClusterFull(SpawnException):
+    """The failure the spawn page, its progress stream and the REST API show, without a traceback.
+
+    The progress stream shows `jupyterhub_message` as is; without it, it would show the
+    SpawnException's str, which names the class and the metrics label.
+    """
+
+    def __init__(self, scheduler_message: str) -> None:
+        message = cluster_full_message(scheduler_message)
+        super().__init__(message, reason=FAILURE_REASON, status_code=503)
+        self.jupyterhub_message = message
 
 
 class UnschedulableWatch:

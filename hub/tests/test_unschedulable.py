@@ -20,8 +20,8 @@ from hubconfig import spawner as spawner_module
 from hubconfig.spawner import ProfileSpawner
 from hubconfig.unschedulable import (
     REASON_LIMIT,
+    ClusterFull,
     UnschedulableWatch,
-    cluster_full,
     scheduler_reason,
     short_reason,
 )
@@ -70,7 +70,7 @@ def test_a_pod_scheduled_in_between_starts_the_grace_again() -> None:
 
 
 def test_the_students_message_is_plain_and_short_whatever_the_cluster_writes() -> None:
-    failure = cluster_full(NO_ROOM)
+    failure = ClusterFull(NO_ROOM)
     assert isinstance(failure, SpawnException)
     assert failure.jupyterhub_message == (
         "All lab machines are busy right now (the cluster has no room for this lab: "
@@ -88,7 +88,7 @@ class FakeReflector:
 
 
 @pytest.fixture
-def lab(chart_values: dict, monkeypatch: pytest.MonkeyPatch) -> ProfileSpawner:
+async def lab(chart_values: dict, monkeypatch: pytest.MonkeyPatch) -> ProfileSpawner:
     """A spawner whose KubeSpawner start waits as it would for a pod, and whose pod reflector
     shows what the test puts in `lab.fake_pods`."""
     monkeypatch.setattr(spawner_module, "UNSCHEDULABLE_POLL_S", 0.02)
@@ -160,6 +160,6 @@ async def test_no_grace_waits_for_kubespawner_alone(
     assert await lab._start() == ("10.0.0.7", 8888)
 
 
-def test_the_grace_comes_from_the_chart_values(chart_values: dict) -> None:
+async def test_the_grace_comes_from_the_chart_values(chart_values: dict) -> None:
     chart_values["singleuser"]["unschedulableTimeout"] = 240
     assert make_spawner(chart_values, hub_user("lena", [])).unschedulable_timeout == 240
