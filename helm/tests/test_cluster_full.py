@@ -82,7 +82,10 @@ def test_a_lab_no_node_can_hold_fails_soon_with_the_reason(hub_api: str) -> None
     assert started.status_code == 202, started.text
     events = progress_until_done(hub_api, "lena")
     told_at, last = events[-1]
-    reason_at = next(at for at, event in events if "FailedScheduling" in event["message"])
+    # KubeSpawner's progress shows each pod event's message: the scheduler's "... Insufficient cpu".
+    scheduler_said = [at for at, event in events[:-1] if "Insufficient cpu" in event["message"]]
+    assert scheduler_said, [event for _, event in events]
+    reason_at = scheduler_said[0]
     print(
         f"\nthe spawn page showed the scheduler's reason {reason_at - asked:.1f} s and said the "
         f"cluster is full {told_at - asked:.1f} s after the start"
