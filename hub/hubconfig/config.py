@@ -185,6 +185,10 @@ def _configure_hub(c: Config, hub: dict[str, Any], deployment: Deployment) -> No
     c.JupyterHub.cleanup_servers = False
     c.JupyterHub.allow_named_servers = hub["allowNamedServers"]
     c.JupyterHub.named_server_limit_per_user = hub["namedServerLimitPerUser"]
+    c.JupyterHub.concurrent_spawn_limit = hub["concurrentSpawnLimit"]
+    c.JupyterHub.active_server_limit = hub["activeServerLimit"]
+    # A Spawner trait, for the hub as a whole: JupyterHub reads it from the spawner that failed.
+    c.Spawner.consecutive_failure_limit = hub["consecutiveFailureLimit"]
     c.JupyterHub.db_url = database_url(hub["db"], deployment.db_password)
     c.JupyterHub.authenticate_prometheus = hub["authenticatePrometheus"]
     c.Application.log_level = hub["logLevel"]
@@ -213,6 +217,7 @@ def _configure_spawner(
         spawner[name] = value
     spawner.fs_gid = singleuser["fsGid"]
     spawner.start_timeout = singleuser["startTimeout"]
+    spawner.unschedulable_timeout = singleuser["unschedulableTimeout"]
     spawner.http_timeout = singleuser["httpTimeout"]
     spawner.slow_spawn_message = singleuser["slowSpawnMessage"]
     spawner.common_labels = lab_labels(deployment.release)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,6 +18,10 @@ from hubconfig.gpu_quota import check as check_gpu_quota
 from hubconfig.profiles import Offer, ProfileCatalogue, extended, form_entries
 from hubconfig.refusals import forbidden
 from hubconfig.storage import MULTI_ATTACH, MULTI_ATTACH_HINT, CourseFolders
+from hubconfig.unschedulable import ClusterFull, UnschedulableWatch
+
+# How often a start looks at its pod's scheduling; the pod reflector has it in memory.
+UNSCHEDULABLE_POLL_S = 1.0
 
 
 class ProfileSpawner(KubeSpawner):
@@ -58,6 +64,15 @@ class ProfileSpawner(KubeSpawner):
         allow_none=True,
         config=True,
         help="Reads free GPUs from the cluster for the form; None: the form says unknown.",
+    )
+    unschedulable_timeout = Integer(
+        15,
+        config=True,
+        help="""Seconds a lab's pod may stay unschedulable (no node has room) before the start
+        gives up with a message saying the cluster is full; 0 waits until start_timeout.
+
+        With a cluster autoscaler, make it longer than the time a new node takes to join.
+        """,
     )
     gpus_held = Integer(0, help="GPUs this server was granted; kept in the spawner's state.")
     gpu_resource_held = Unicode(
@@ -196,6 +211,38 @@ class ProfileSpawner(KubeSpawner):
                 "The hub's configuration overrides apply_user_options; remove that override."
             )
         self._checked_selection = None
+
+    async def _start(self) -> Any:
+        # KubeSpawner's start waits for the pod until start_timeout, even when the scheduler
+        # has said that no node can take it; this gives up after unschedulable_timeout.
+        if not self.unschedulable_timeout:
+            return await super()._start()
+        start = asyncio.ensure_future(super()._start())
+        watch = asyncio.ensure_future(self._await_unschedulable())
+        try:
+            await asyncio.wait({start, watch}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            unfinished = [task for task in (start, watch) if not task.done()]
+            for task in unfinished:
+                task.cancel()
+            # KubeSpawner's start ends before User.spawn stops the server and deletes the pod.
+            await asyncio.gather(*unfinished, return_exceptions=True)
+        if start.done() and not start.cancelled():
+            return start.result()
+        # User.spawn stops the server after this failure, and KubeSpawner's stop deletes the pod.
+        raise ClusterFull(watch.result())
+
+    async def _await_unschedulable(self) -> str:
+        """The scheduler's reason, once this start's pod has stayed unschedulable too long."""
+        watch = UnschedulableWatch(self.unschedulable_timeout)
+        while True:
+            # KubeSpawner's start creates the reflector after loading the user's options.
+            reflector = self.pod_reflector
+            pod = reflector.pods.get(f"{self.namespace}/{self.pod_name}") if reflector else None
+            reason = watch.give_up_reason(pod, time.monotonic())
+            if reason is not None:
+                return reason
+            await asyncio.sleep(UNSCHEDULABLE_POLL_S)
 
     async def progress(self) -> AsyncIterator[dict[str, Any]]:
         if self.slow_spawn_message:

@@ -46,6 +46,15 @@ def test_hub_talks_to_the_charts_services(chart_values: dict) -> None:
     )
 
 
+def test_the_hubs_spawn_limits_take_z2jhs_keys(chart_values: dict) -> None:
+    chart_values["hub"].update(
+        concurrentSpawnLimit=40, consecutiveFailureLimit=7, activeServerLimit=250
+    )
+    c = configured(chart_values)
+    assert (c.JupyterHub.concurrent_spawn_limit, c.JupyterHub.active_server_limit) == (40, 250)
+    assert c.Spawner.consecutive_failure_limit == 7
+
+
 def test_spawner_gets_the_singleuser_values(chart_values: dict) -> None:
     spawner = configured(chart_values).ProfileSpawner
     singleuser = chart_values["singleuser"]
@@ -58,6 +67,7 @@ def test_spawner_gets_the_singleuser_values(chart_values: dict) -> None:
     assert spawner.namespace == "teaching"
     assert spawner.image == "jupyterhub-k8s/lab-base:latest"
     assert (spawner.start_timeout, spawner.http_timeout) == (300, 120)
+    assert spawner.unschedulable_timeout == 15
     assert spawner.common_labels["app.kubernetes.io/instance"] == "jh"
     assert spawner.common_labels["app.kubernetes.io/component"] == "singleuser-server"
 
