@@ -11,8 +11,10 @@ secret or platform, auth_state encrypted in both): stock ltiauthenticator (LTI11
 LTI13Authenticator) and MultiLoginAuthenticator with only that version's source. The two are
 measured in turn over `--rounds` rounds (the order swapped each round), `--clients` concurrent
 clients and `--launches` fresh students per system and round; printed per system: launches/s
-and p50/p95/p99 (medians over the rounds), and project/stock, the median of each round's
-ratio of launches/s.
+and p50/p95/p99 and the hub process's CPU time per launch (medians over the rounds); and the
+median of each round's ratio of launches/s (project/stock) and of CPU per launch
+(stock/project: below 1 when the project costs more). On a machine shared with other work the
+CPU ratio is the steadier figure.
 
     .venv/bin/python authenticators/benchmarks/lti_launches.py [--launches 500] [--rounds 3]
 
@@ -71,6 +73,8 @@ STOCK_AUTHENTICATORS = {
     "lti11": "ltiauthenticator.lti11.auth.LTI11Authenticator",
     "lti13": "ltiauthenticator.lti13.auth.LTI13Authenticator",
 }
+
+FIGURES = ("launches_per_s", "p50_ms", "p95_ms", "p99_ms", "hub_cpu_ms_per_launch")
 
 Launch = Callable[[AsyncHTTPClient, int], Awaitable[float]]
 Users = Callable[[], int]
@@ -251,16 +255,22 @@ def compare(kind: str, rounds: list[dict]) -> dict:
     by_system = {s: [r for r in rounds if r["system"] == s] for s in SYSTEMS}
     medians = {
         system: {
-            figure: round(statistics.median(r[figure] for r in measured), 1)
-            for figure in ("launches_per_s", "p50_ms", "p95_ms", "p99_ms")
+            figure: round(statistics.median(r[figure] for r in measured), 1) for figure in FIGURES
         }
         for system, measured in by_system.items()
     }
-    ratios = [
-        project["launches_per_s"] / stock["launches_per_s"]
-        for stock, project in zip(by_system["stock"], by_system["project"], strict=True)
+    pairs = list(zip(by_system["stock"], by_system["project"], strict=True))
+    ratios = [project["launches_per_s"] / stock["launches_per_s"] for stock, project in pairs]
+    cpu_ratios = [
+        stock["hub_cpu_ms_per_launch"] / project["hub_cpu_ms_per_launch"]
+        for stock, project in pairs
     ]
-    return {"kind": kind, **medians, "ratio": round(statistics.median(ratios), 3)}
+    return {
+        "kind": kind,
+        **medians,
+        "ratio": round(statistics.median(ratios), 3),
+        "cpu_ratio": round(statistics.median(cpu_ratios), 3),
+    }
 
 
 async def side_by_side(
@@ -289,10 +299,18 @@ async def side_by_side(
                 for index in range(rounds):
                     order = SYSTEMS if index % 2 == 0 else SYSTEMS[::-1]
                     for system in order:
+                        cpu_before = hubs[system].cpu_seconds()
                         result = await closed_loop(
                             launchers[system], launches, clients, numbers.__next__
                         )
-                        result = {"kind": kind, "system": system, "round": index + 1, **result}
+                        cpu_ms = (hubs[system].cpu_seconds() - cpu_before) * 1000 / launches
+                        result = {
+                            "kind": kind,
+                            "system": system,
+                            "round": index + 1,
+                            **result,
+                            "hub_cpu_ms_per_launch": round(cpu_ms, 2),
+                        }
                         print(json.dumps(result), flush=True)
                         kind_rounds.append(result)
                 measured += kind_rounds
@@ -334,16 +352,21 @@ async def run(launches: int, levels: list[int], per_minute: int, returning: bool
 
 
 def _print_side_by_side(summaries: list[dict]) -> None:
-    print(f"\n{'kind':6} {'system':8} {'launches/s':>10} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
+    print(
+        f"\n{'kind':6} {'system':8} {'launches/s':>10} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"
+        f" {'hub CPU ms/launch':>18}"
+    )
     for summary in summaries:
         for system in SYSTEMS:
             figures = summary[system]
             print(
                 f"{summary['kind']:6} {system:8} {figures['launches_per_s']:>10} "
-                f"{figures['p50_ms']:>8} {figures['p95_ms']:>8} {figures['p99_ms']:>8}"
+                f"{figures['p50_ms']:>8} {figures['p95_ms']:>8} {figures['p99_ms']:>8} "
+                f"{figures['hub_cpu_ms_per_launch']:>18}"
             )
         print(
-            f"{summary['kind']:6} project/stock launches/s (median of rounds): {summary['ratio']}"
+            f"{summary['kind']:6} project/stock, median of rounds: launches/s {summary['ratio']}, "
+            f"stock/project hub CPU per launch {summary['cpu_ratio']}"
         )
 
 

@@ -43,6 +43,7 @@ from .entitlements import (
     without_keycloak_share,
 )
 from .errors import LoginRefused
+from .group_members import unload_members
 from .identities import LINKED_AS_SEPARATE_ACCOUNT, Identity, IdentityStore
 from .keycloak import CALLBACK_PATH as KEYCLOAK_CALLBACK_PATH
 from .keycloak import LOGIN_PATH as KEYCLOAK_LOGIN_PATH
@@ -334,6 +335,14 @@ class MultiLoginAuthenticator(Authenticator):
         if getattr(handler, "login_source", None) == KEYCLOAK and self.keycloak_login:
             return await self._keycloak_login(handler, data)
         raise LoginRefused(400, "This is not a login address.", "authenticate() from elsewhere")
+
+    async def run_post_auth_hook(
+        self, handler: BaseHandler, auth_model: dict[str, Any]
+    ) -> dict[str, Any]:
+        auth_model = await super().run_post_auth_hook(handler, auth_model)
+        # Next, JupyterHub's sync_groups adds the user to them: one row, not the member list.
+        unload_members(handler.db, auth_model.get("groups") or ())
+        return auth_model
 
     def _account(self, handler: BaseHandler, name: str) -> accounts.Account:
         user = handler.find_user(name)

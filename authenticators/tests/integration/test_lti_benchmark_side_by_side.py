@@ -12,7 +12,7 @@ from benchmarks import lti_launches
 
 pytestmark = pytest.mark.integration
 
-LAUNCHES, ROUNDS, WARM_UP = 4, 2, 10
+LAUNCHES, ROUNDS, WARM_UP = 6, 2, 10
 SYSTEMS = ("stock", "project")
 
 
@@ -37,10 +37,14 @@ async def test_side_by_side_runs_stock_and_project_and_divides_their_figures(tmp
         ("stock", 2),
     ]
     assert all(r["failed"] == 0 and r["launches_per_s"] > 0 for r in measured)
+    assert all(r["hub_cpu_ms_per_launch"] > 0 for r in measured)
     per_s = {(r["system"], r["round"]): r["launches_per_s"] for r in measured}
+    cpu = {(r["system"], r["round"]): r["hub_cpu_ms_per_launch"] for r in measured}
     ratios = [per_s["project", n] / per_s["stock", n] for n in range(1, ROUNDS + 1)]
+    cpu_ratios = [cpu["stock", n] / cpu["project", n] for n in range(1, ROUNDS + 1)]
     (summary,) = summaries
     assert summary["ratio"] == round(statistics.median(ratios), 3)
+    assert summary["cpu_ratio"] == round(statistics.median(cpu_ratios), 3)
     assert summary["stock"]["launches_per_s"] == statistics.median(
         per_s["stock", n] for n in range(1, ROUNDS + 1)
     )
