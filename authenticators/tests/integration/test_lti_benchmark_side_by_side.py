@@ -45,9 +45,8 @@ async def test_side_by_side_runs_stock_and_project_and_divides_their_figures(tmp
     (summary,) = summaries
     assert summary["ratio"] == round(statistics.median(ratios), 3)
     assert summary["cpu_ratio"] == round(statistics.median(cpu_ratios), 3)
-    assert summary["stock"]["launches_per_s"] == statistics.median(
-        per_s["stock", n] for n in range(1, ROUNDS + 1)
-    )
+    stock_per_s = statistics.median(per_s["stock", n] for n in range(1, ROUNDS + 1))
+    assert summary["stock"]["launches_per_s"] == round(stock_per_s, 1)
 
 
 async def test_a_failed_launch_is_counted_not_raised():
