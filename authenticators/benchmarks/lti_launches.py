@@ -1,18 +1,28 @@
-"""LTI launches handled by one hub process: launches/s and p50/p95 latency.
+"""LTI launches handled by one hub process: the project against stock ltiauthenticator.
 
-Not a test: a measurement for the release notes. It starts one `jupyterhub`
-(MultiLoginAuthenticator, no proxy, SQLite, a local spawner that never spawns: auth only) and a
-Moodle-like LTI 1.3 platform (JWKS served from this process), then drives LTI 1.1 launches (one
-signed POST) and LTI 1.3 launches (login initiation, then the id_token POST):
+Not a test: a measurement for the release notes. It starts `jupyterhub` processes (no proxy,
+SQLite, a local spawner that never spawns: auth only) and a Moodle-like LTI 1.3 platform (JWKS
+served from this process), then drives LTI 1.1 launches (one signed POST) and LTI 1.3 launches
+(login initiation, then the id_token POST). Every launch is a different student into one
+course, so each one also creates its user: the first lecture of a term.
 
-- closed loop: 1, 10 and 50 clients, each starting its next launch when the last one ended;
-- lecture: launches arriving at a fixed rate (default 300 in a minute), the issue's target
-  (p95 under 1 s).
+Side by side (the default): per LTI version, two hubs configured alike (same consumer key and
+secret or platform, auth_state encrypted in both): stock ltiauthenticator (LTI11Authenticator,
+LTI13Authenticator) and MultiLoginAuthenticator with only that version's source. The two are
+measured in turn over `--rounds` rounds (the order swapped each round), `--clients` concurrent
+clients and `--launches` fresh students per system and round; printed per system: launches/s
+and p50/p95/p99 and the hub process's CPU time per launch (medians over the rounds); and the
+median of each round's ratio of launches/s (project/stock) and of CPU per launch
+(stock/project: below 1 when the project costs more). On a machine shared with other work the
+CPU ratio is the steadier figure.
 
-Every launch is a different student, so each one also creates its user: the first lecture of a
-term. `--returning` launches students who already exist instead.
+    .venv/bin/python authenticators/benchmarks/lti_launches.py [--launches 500] [--rounds 3]
 
-    .venv/bin/python authenticators/benchmarks/lti_launches.py [--launches 300] [--json out.json]
+`--detail` measures the project alone instead: closed loops of 1, 10 and 50 clients, and a
+lecture (launches arriving at `--per-minute`, the issue's target being p95 under 1 s);
+`--returning` launches students who already exist there.
+
+Either way it exits with status 1 when any launch failed.
 
 Latency is the hub's answer time (both requests for LTI 1.3); the client's own signing is left
 out of it but not out of launches/s, and the client shares the machine's CPUs with the hub.
@@ -30,6 +40,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from itertools import count
 from pathlib import Path
@@ -57,8 +68,33 @@ CAMPUS_MOODLE_TRUST = {
     "unlinked_identities": "refuse",
 }
 
+SYSTEMS = ("stock", "project")
+STOCK_AUTHENTICATORS = {
+    "lti11": "ltiauthenticator.lti11.auth.LTI11Authenticator",
+    "lti13": "ltiauthenticator.lti13.auth.LTI13Authenticator",
+}
+
+FIGURES = ("launches_per_s", "p50_ms", "p95_ms", "p99_ms", "hub_cpu_ms_per_launch")
+
 Launch = Callable[[AsyncHTTPClient, int], Awaitable[float]]
 Users = Callable[[], int]
+
+
+@dataclass
+class Outcomes:
+    """What the launches of one measurement came to: latencies of those that worked."""
+
+    latencies: list[float] = field(default_factory=list)
+    failures: int = 0
+    first_failure: str = ""
+
+    async def record(self, launch: Awaitable[float]) -> None:
+        """Await one launch; a failed one is counted (and the first one kept), not raised."""
+        try:
+            self.latencies.append(await launch)
+        except Exception as error:
+            self.failures += 1
+            self.first_failure = self.first_failure or f"{type(error).__name__}: {error}"
 
 
 def _cookies(response: HTTPResponse) -> str:
@@ -103,7 +139,10 @@ def lti13_launcher(hub: HubProcess, platform: LTI13Platform) -> Launch:
         )
         first = time.perf_counter() - started
         query = parse_qs(urlparse(init.headers["Location"]).query)
-        claims = platform.claims(query["nonce"][0], username=f"lti13-student-{index:05d}")
+        username = f"lti13-student-{index:05d}"
+        # Stock LTI13Authenticator reads it from here (username_key custom_username).
+        custom = {"username": username}
+        claims = platform.claims(query["nonce"][0], username=username, custom=custom)
         body = form({"id_token": platform.id_token(claims), "state": query["state"][0]})
         started = time.perf_counter()
         await _post(client, callback_url, body, _cookies(init))
@@ -112,36 +151,42 @@ def lti13_launcher(hub: HubProcess, platform: LTI13Platform) -> Launch:
     return launch
 
 
-def _summary(latencies: list[float], launches: int, wall: float) -> dict:
-    quantiles = statistics.quantiles(latencies, n=100, method="inclusive")
+def _summary(outcomes: Outcomes, launches: int, wall: float) -> dict:
+    latencies = outcomes.latencies or [float("nan")]
+    # quantiles() needs two points; one launch is its own p50 to p99.
+    points = latencies * 2 if len(latencies) == 1 else latencies
+    quantiles = statistics.quantiles(points, n=100, method="inclusive")
     return {
         "launches": launches,
-        "wall_s": round(wall, 2),
-        "launches_per_s": round(launches / wall, 1),
+        "failed": outcomes.failures,
+        "first_failure": outcomes.first_failure,
+        "wall_s": round(wall, 3),
+        "launches_per_s": round(len(outcomes.latencies) / wall, 1),
         "p50_ms": round(quantiles[49] * 1000, 1),
         "p95_ms": round(quantiles[94] * 1000, 1),
+        "p99_ms": round(quantiles[98] * 1000, 1),
     }
 
 
-async def _drive(launch: Launch, launches: int, concurrency: int, users: Users) -> list[float]:
-    """Run `launches` launches from `concurrency` clients; their latencies."""
+async def _drive(launch: Launch, launches: int, concurrency: int, users: Users) -> Outcomes:
+    """Run `launches` launches from `concurrency` clients; a failed one does not stop the rest."""
     client = AsyncHTTPClient()
-    latencies: list[float] = []
+    outcomes = Outcomes()
     remaining = iter(range(launches))
 
     async def worker() -> None:
         for _ in remaining:
-            latencies.append(await launch(client, users()))
+            await outcomes.record(launch(client, users()))
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return latencies
+    return outcomes
 
 
 async def closed_loop(launch: Launch, launches: int, concurrency: int, users: Users) -> dict:
     started = time.perf_counter()
-    latencies = await _drive(launch, launches, concurrency, users)
+    outcomes = await _drive(launch, launches, concurrency, users)
     wall = time.perf_counter() - started
-    return {"mode": f"{concurrency} clients", **_summary(latencies, launches, wall)}
+    return {"mode": f"{concurrency} clients", **_summary(outcomes, launches, wall)}
 
 
 async def lecture(launch: Launch, launches: int, per_minute: int, users: Users) -> dict:
@@ -149,14 +194,133 @@ async def lecture(launch: Launch, launches: int, per_minute: int, users: Users) 
     client = AsyncHTTPClient()
     interval = 60.0 / per_minute
     started = time.perf_counter()
+    outcomes = Outcomes()
 
-    async def launch_at(index: int) -> float:
+    async def launch_at(index: int) -> None:
         await asyncio.sleep(started + index * interval - time.perf_counter())
-        return await launch(client, users())
+        await outcomes.record(launch(client, users()))
 
-    latencies = await asyncio.gather(*(launch_at(i) for i in range(launches)))
+    await asyncio.gather(*(launch_at(i) for i in range(launches)))
     wall = time.perf_counter() - started
-    return {"mode": f"{per_minute}/min", **_summary(list(latencies), launches, wall)}
+    return {"mode": f"{per_minute}/min", **_summary(outcomes, launches, wall)}
+
+
+def project_settings(platform: LTI13Platform, kinds: set[str]) -> dict[str, dict]:
+    """MultiLoginAuthenticator with the LTI sources in `kinds` and no Keycloak."""
+    return {
+        "MultiLoginAuthenticator": {
+            "enable_keycloak": False,
+            "enable_lti11": "lti11" in kinds,
+            "enable_lti13": "lti13" in kinds,
+        },
+        "LTI11Login": {
+            "consumers": {CONSUMER_KEY: CONSUMER_SECRET},
+            "consumer_trust": {CONSUMER_KEY: CAMPUS_MOODLE_TRUST},
+        },
+        "LTI13Login": {"platforms": [{**platform.trusted_entry(), **CAMPUS_MOODLE_TRUST}]},
+    }
+
+
+def stock_settings(platform: LTI13Platform, kind: str) -> dict[str, dict]:
+    """Stock ltiauthenticator for `kind`, trusting what project_settings trusts, auth_state on."""
+    name = STOCK_AUTHENTICATORS[kind].rsplit(".", 1)[1]
+    common = {"enable_auth_state": True, "allow_all": True}
+    if kind == "lti11":
+        source = {"consumers": {CONSUMER_KEY: CONSUMER_SECRET}, "username_key": "ext_user_username"}
+    else:
+        source = {
+            "issuer": platform.issuer,
+            "client_id": {platform.client_id},
+            "authorize_url": f"{platform.issuer}/mod/lti/auth.php",
+            "jwks_endpoint": platform.jwks_url,
+            "username_key": "custom_username",
+        }
+    return {
+        "JupyterHub": {"authenticator_class": STOCK_AUTHENTICATORS[kind]},
+        name: {**common, **source},
+    }
+
+
+def _hub(workdir: Path, settings: dict[str, dict]) -> HubProcess:
+    return HubProcess(workdir, free_port(), base_url="/bench/", settings=settings)
+
+
+def _launcher(kind: str, hub: HubProcess, platform: LTI13Platform) -> Launch:
+    return lti11_launcher(hub) if kind == "lti11" else lti13_launcher(hub, platform)
+
+
+def compare(kind: str, rounds: list[dict]) -> dict:
+    """Per system the medians over `rounds` (one measurement per system and round), and
+    project/stock: the median of each round's ratio of launches/s."""
+    by_system = {s: [r for r in rounds if r["system"] == s] for s in SYSTEMS}
+    medians = {
+        system: {
+            figure: round(statistics.median(r[figure] for r in measured), 1) for figure in FIGURES
+        }
+        for system, measured in by_system.items()
+    }
+    pairs = list(zip(by_system["stock"], by_system["project"], strict=True))
+    ratios = [project["launches_per_s"] / stock["launches_per_s"] for stock, project in pairs]
+    cpu_ratios = [
+        stock["hub_cpu_ms_per_launch"] / project["hub_cpu_ms_per_launch"]
+        for stock, project in pairs
+    ]
+    return {
+        "kind": kind,
+        **medians,
+        "ratio": round(statistics.median(ratios), 3),
+        "cpu_ratio": round(statistics.median(cpu_ratios), 3),
+    }
+
+
+async def side_by_side(
+    kinds: list[str], launches: int, rounds: int, clients: int, workdir: Path
+) -> tuple[list[dict], list[dict]]:
+    """Each round's measurements and, per kind, compare()'s summary of them."""
+    AsyncHTTPClient.configure(None, max_clients=max(clients, 100))
+    platform = LTI13Platform()
+    platform.serve_jwks()
+    numbers = count()
+    measured: list[dict] = []
+    summaries: list[dict] = []
+    try:
+        for kind in kinds:
+            hubs = {
+                "stock": _hub(workdir / f"{kind}-stock", stock_settings(platform, kind)),
+                "project": _hub(workdir / f"{kind}-project", project_settings(platform, {kind})),
+            }
+            await asyncio.gather(*(asyncio.to_thread(hub.start) for hub in hubs.values()))
+            try:
+                launchers = {s: _launcher(kind, hub, platform) for s, hub in hubs.items()}
+                # Not measured: imports, the JWKS fetch, the nonce table.
+                for launch in launchers.values():
+                    await _drive(launch, 10, 10, numbers.__next__)
+                kind_rounds = []
+                for index in range(rounds):
+                    order = SYSTEMS if index % 2 == 0 else SYSTEMS[::-1]
+                    for system in order:
+                        cpu_before = hubs[system].cpu_seconds()
+                        result = await closed_loop(
+                            launchers[system], launches, clients, numbers.__next__
+                        )
+                        cpu_ms = (hubs[system].cpu_seconds() - cpu_before) * 1000 / launches
+                        result = {
+                            "kind": kind,
+                            "system": system,
+                            "round": index + 1,
+                            **result,
+                            "hub_cpu_ms_per_launch": round(cpu_ms, 2),
+                        }
+                        print(json.dumps(result), flush=True)
+                        kind_rounds.append(result)
+                measured += kind_rounds
+                summaries.append(compare(kind, kind_rounds))
+            finally:
+                for hub in hubs.values():
+                    hub.stop()
+    finally:
+        platform.stop()
+    return measured, summaries
 
 
 async def run(launches: int, levels: list[int], per_minute: int, returning: bool) -> list[dict]:
@@ -164,19 +328,7 @@ async def run(launches: int, levels: list[int], per_minute: int, returning: bool
     platform = LTI13Platform()
     platform.serve_jwks()
     with tempfile.TemporaryDirectory(prefix="multilogin-bench-") as workdir:
-        hub = HubProcess(
-            Path(workdir),
-            free_port(),
-            base_url="/bench/",
-            settings={
-                "MultiLoginAuthenticator": {"enable_keycloak": False},
-                "LTI11Login": {
-                    "consumers": {CONSUMER_KEY: CONSUMER_SECRET},
-                    "consumer_trust": {CONSUMER_KEY: CAMPUS_MOODLE_TRUST},
-                },
-                "LTI13Login": {"platforms": [{**platform.trusted_entry(), **CAMPUS_MOODLE_TRUST}]},
-            },
-        )
+        hub = _hub(Path(workdir), project_settings(platform, {"lti11", "lti13"}))
         await asyncio.to_thread(hub.start)
         try:
             kinds = {"lti11": lti11_launcher(hub), "lti13": lti13_launcher(hub, platform)}
@@ -199,24 +351,71 @@ async def run(launches: int, levels: list[int], per_minute: int, returning: bool
             platform.stop()
 
 
+def _print_side_by_side(summaries: list[dict]) -> None:
+    print(
+        f"\n{'kind':6} {'system':8} {'launches/s':>10} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"
+        f" {'hub CPU ms/launch':>18}"
+    )
+    for summary in summaries:
+        for system in SYSTEMS:
+            figures = summary[system]
+            print(
+                f"{summary['kind']:6} {system:8} {figures['launches_per_s']:>10} "
+                f"{figures['p50_ms']:>8} {figures['p95_ms']:>8} {figures['p99_ms']:>8} "
+                f"{figures['hub_cpu_ms_per_launch']:>18}"
+            )
+        print(
+            f"{summary['kind']:6} project/stock, median of rounds: launches/s {summary['ratio']}, "
+            f"stock/project hub CPU per launch {summary['cpu_ratio']}"
+        )
+
+
+def _print_detail(results: list[dict]) -> None:
+    print(f"\n{'kind':6} {'load':>12} {'launches/s':>10} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
+    for r in results:
+        print(
+            f"{r['kind']:6} {r['mode']:>12} {r['launches_per_s']:>10} "
+            f"{r['p50_ms']:>8} {r['p95_ms']:>8} {r['p99_ms']:>8}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--launches", type=int, default=300, help="launches per measurement")
+    parser.add_argument("--launches", type=int, default=500, help="launches per measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="side by side: rounds")
+    parser.add_argument("--clients", type=int, default=50, help="side by side: clients")
+    parser.add_argument("--kinds", nargs="+", choices=list(STOCK_AUTHENTICATORS), default=None)
+    parser.add_argument("--detail", action="store_true", help="the project alone, more loads")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 10, 50])
     parser.add_argument("--per-minute", type=int, default=300, help="arrival rate, lecture run")
     parser.add_argument("--returning", action="store_true", help="students who already exist")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args()
-    results = asyncio.run(run(args.launches, args.concurrency, args.per_minute, args.returning))
-    print(f"\n{'kind':6} {'load':>12} {'launches/s':>10} {'p50 ms':>8} {'p95 ms':>8}")
-    for r in results:
-        print(
-            f"{r['kind']:6} {r['mode']:>12} {r['launches_per_s']:>10} "
-            f"{r['p50_ms']:>8} {r['p95_ms']:>8}"
-        )
+    report: dict = {"host": {"machine": host_platform.machine(), "cpus": os.cpu_count()}}
+    if args.detail:
+        results = asyncio.run(run(args.launches, args.concurrency, args.per_minute, args.returning))
+        _print_detail(results)
+    else:
+        with tempfile.TemporaryDirectory(prefix="multilogin-bench-") as workdir:
+            results, summaries = asyncio.run(
+                side_by_side(
+                    args.kinds or list(STOCK_AUTHENTICATORS),
+                    args.launches,
+                    args.rounds,
+                    args.clients,
+                    Path(workdir),
+                )
+            )
+        _print_side_by_side(summaries)
+        report["summaries"] = summaries
+    report["results"] = results
     if args.json:
-        host = {"machine": host_platform.machine(), "cpus": os.cpu_count()}
-        args.json.write_text(json.dumps({"host": host, "results": results}, indent=2) + "\n")
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    failed = sum(r["failed"] for r in results)
+    if failed:
+        first = next(r["first_failure"] for r in results if r["failed"])
+        print(f"\n{failed} launches failed; the first: {first}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

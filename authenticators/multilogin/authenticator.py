@@ -7,8 +7,10 @@ normalisation, the entitlement rules and groups, auth_state, token refresh and s
 
 from __future__ import annotations
 
+import functools
 import re
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -43,6 +45,7 @@ from .entitlements import (
     without_keycloak_share,
 )
 from .errors import LoginRefused
+from .group_members import unload_members
 from .identities import LINKED_AS_SEPARATE_ACCOUNT, Identity, IdentityStore
 from .keycloak import CALLBACK_PATH as KEYCLOAK_CALLBACK_PATH
 from .keycloak import LOGIN_PATH as KEYCLOAK_LOGIN_PATH
@@ -84,6 +87,17 @@ DEFAULT_ENTITLEMENT_RULES = [
 ]
 
 _DAY_S = 86400.0
+
+# The hub's user of a name, or None.
+UserLookup = Callable[[str], Any]
+
+
+def _user_lookup(handler: BaseHandler) -> UserLookup:
+    """handler.find_user for one login: one database query per name, not one per question
+    (is there such an account, is it an admin's, what was its auth_state)."""
+    return functools.cache(handler.find_user)
+
+
 # Course groups and keys carry the context id; JupyterHub's group names are VARCHAR(255).
 _MAX_CONTEXT_ID = 200
 
@@ -335,14 +349,21 @@ class MultiLoginAuthenticator(Authenticator):
             return await self._keycloak_login(handler, data)
         raise LoginRefused(400, "This is not a login address.", "authenticate() from elsewhere")
 
-    def _account(self, handler: BaseHandler, name: str) -> accounts.Account:
-        user = handler.find_user(name)
+    async def run_post_auth_hook(
+        self, handler: BaseHandler, auth_model: dict[str, Any]
+    ) -> dict[str, Any]:
+        auth_model = await super().run_post_auth_hook(handler, auth_model)
+        # Next, JupyterHub's sync_groups adds the user to them: one row, not the member list.
+        unload_members(handler.db, auth_model.get("groups") or ())
+        return auth_model
+
+    def _account(self, handler: BaseHandler, find_user: UserLookup, name: str) -> accounts.Account:
         return accounts.Account(
-            name, user is not None, tuple(self.identities.links_of(handler.db, name))
+            name, find_user(name) is not None, tuple(self.identities.links_of(handler.db, name))
         )
 
-    def _is_admin_account(self, handler: BaseHandler, name: str) -> bool:
-        user = handler.find_user(name)
+    def _is_admin_account(self, find_user: UserLookup, name: str) -> bool:
+        user = find_user(name)
         return name in self.admin_users or bool(user is not None and user.admin)
 
     def _identity(self, source: str, issuer: str, client_id: str, subject: Any) -> Identity:
@@ -377,6 +398,7 @@ class MultiLoginAuthenticator(Authenticator):
             self.log.info("Linked %s to %s (%s)", identity, name, land.new_link)
 
     async def _lti_login(self, handler: BaseHandler, launch: ValidatedLaunch) -> dict[str, Any]:
+        find_user = _user_lookup(handler)
         source = launch.facts.source
         trust = self.platform_trust[source, launch.issuer]
         identity = self._identity(source, launch.issuer, launch.client_id, launch.subject)
@@ -387,7 +409,7 @@ class MultiLoginAuthenticator(Authenticator):
             claimed,
             trust,
             self.identities.link_of(handler.db, identity),
-            lambda name: self._account(handler, name),
+            lambda name: self._account(handler, find_user, name),
         )
         if isinstance(decision, accounts.AskToLink):
             pending_links.remember(handler, identity, launch.username, trust.label)
@@ -398,7 +420,7 @@ class MultiLoginAuthenticator(Authenticator):
         if decision.new_link == LINKED_AS_SEPARATE_ACCOUNT:
             raw_name = trust.separate_account_name(launch.username)
         name = self._land(decision, raw_name, "Moodle username")
-        if self._is_admin_account(handler, name) and self.lti_admin_accounts == "refuse":
+        if self._is_admin_account(find_user, name) and self.lti_admin_accounts == "refuse":
             raise LoginRefused(
                 403,
                 f"{name!r} is an administrator account. Administrators sign in with the campus "
@@ -420,13 +442,14 @@ class MultiLoginAuthenticator(Authenticator):
                 context_id=facts.context_id,
                 title=launch.course_title,
             )
-        previous = await self._previous_auth_state(handler, name)
+        previous = await self._previous_auth_state(find_user, name)
         model = self._auth_model(name, facts, course, {LTI_LAUNCH: launch.launch_data}, previous)
         self._record_link(handler, identity, decision, name)
         return model
 
     async def _keycloak_login(self, handler: BaseHandler, data: Any) -> dict[str, Any]:
         keycloak = self.keycloak_login
+        find_user = _user_lookup(handler)
         model = await keycloak.authenticate(handler, data)
         oauth_user = model["auth_state"].get(keycloak.user_auth_state_key) or {}
         identity = self._identity(KEYCLOAK, keycloak.identity_issuer, "", oauth_user.get("sub"))
@@ -436,10 +459,10 @@ class MultiLoginAuthenticator(Authenticator):
             identity,
             normalize_username(raw),
             self.identities.link_of(handler.db, identity),
-            lambda name: self._account(handler, name),
+            lambda name: self._account(handler, find_user, name),
         )
         name = self._land(decision, raw, "campus username")
-        previous = await self._previous_auth_state(handler, name)
+        previous = await self._previous_auth_state(find_user, name)
         model["name"] = name
         model["auth_state"][KEYCLOAK_AUTHENTICATED_AT] = time.time()
         auth_model = await self._keycloak_auth_model(model, previous)
@@ -544,10 +567,10 @@ class MultiLoginAuthenticator(Authenticator):
             LTI13: self.lti13_login,
         }.get(source or "")
 
-    async def _previous_auth_state(self, handler: BaseHandler, username: str) -> dict | None:
+    async def _previous_auth_state(self, find_user: UserLookup, username: str) -> dict | None:
         if not self.enable_auth_state:
             return None
-        user = handler.find_user(self.normalize_username(username))
+        user = find_user(self.normalize_username(username))
         return await user.get_auth_state() if user else None
 
     async def _keycloak_auth_model(

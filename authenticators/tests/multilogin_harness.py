@@ -467,6 +467,13 @@ class HubProcess:
                 self._process.kill()
                 self._process.wait()
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user and system) the hub process has used so far; Linux only (/proc)."""
+        # The fields after the command name, which is in parentheses: utime and stime are the
+        # 14th and 15th of the line.
+        fields = Path(f"/proc/{self._process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def api(self, path: str, method: str = "GET") -> Any:
         """Call the hub's REST API as the admin test service; None for 404 or no content."""
         request = urllib.request.Request(  # noqa: S310 - localhost

@@ -1,0 +1,54 @@
+"""A launch adds its student to the course group without the hub loading the group's members:
+with them loaded, every flush of the hub's session compares the whole member list, so each
+launch into a course cost more than the one before (see the LTI benchmark in the README)."""
+
+from __future__ import annotations
+
+import sqlalchemy
+from inprocess_hub import HubUnderTest
+from jupyterhub import orm
+from test_multilogin_lti11 import launch, signed
+
+COURSE_GROUP = "course-moodle.42"
+STUDENTS = [f"student-{n:02d}" for n in range(12)]
+
+
+def course_group(hub: HubUnderTest) -> orm.Group:
+    # The hub's own session, as the next launch finds it (no expire_all, unlike hub.user()).
+    return hub.app.db.query(orm.Group).filter_by(name=COURSE_GROUP).one()
+
+
+def members_loaded(group: orm.Group) -> bool:
+    return "users" not in sqlalchemy.inspect(group).unloaded
+
+
+def members_in_database(hub: HubUnderTest) -> set[str]:
+    engine = hub.app.db.get_bind()
+    with sqlalchemy.orm.Session(engine) as session:
+        rows = session.execute(
+            sqlalchemy.select(orm.User.name)
+            .join(orm.user_group_map, orm.user_group_map.c.user_id == orm.User.id)
+            .join(orm.Group, orm.Group.id == orm.user_group_map.c.group_id)
+            .where(orm.Group.name == COURSE_GROUP)
+        )
+        return {name for (name,) in rows}
+
+
+async def test_launches_into_a_course_leave_its_member_list_unloaded(hub: HubUnderTest):
+    for name in STUDENTS:
+        assert (await launch(hub, signed(hub, username=name))).code == 302
+
+    assert not members_loaded(course_group(hub))
+    assert members_in_database(hub) == set(STUDENTS)
+
+
+async def test_a_launch_unloads_members_something_else_loaded(hub: HubUnderTest):
+    for name in STUDENTS[:3]:
+        assert (await launch(hub, signed(hub, username=name))).code == 302
+    # As the admin page or the groups API does.
+    assert len(course_group(hub).users) == 3
+
+    assert (await launch(hub, signed(hub, username="late-student"))).code == 302
+
+    assert not members_loaded(course_group(hub))
+    assert members_in_database(hub) == {*STUDENTS[:3], "late-student"}
