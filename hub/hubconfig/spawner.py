@@ -215,6 +215,7 @@ class ProfileSpawner(KubeSpawner):
     async def _start(self) -> Any:
         # KubeSpawner's start waits for the pod until start_timeout, even when the scheduler
         # has said that no node can take it; this gives up after unschedulable_timeout.
+        # KubeSpawner has no hook for it: https://github.com/jupyterhub/kubespawner/issues/795
         if not self.unschedulable_timeout:
             return await super()._start()
         start = asyncio.ensure_future(super()._start())

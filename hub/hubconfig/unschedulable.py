@@ -18,6 +18,8 @@ REASON_LIMIT = 200
 # The metrics label of this failure; a SpawnException does not count toward the hub's
 # consecutive_failure_limit, so a full cluster does not make the hub exit.
 FAILURE_REASON = "cluster-full"
+# Shown when the scheduler gave no message of its own.
+NO_MESSAGE = "no node fits the lab"
 
 
 def scheduler_reason(pod: Mapping[str, Any] | None) -> str | None:
@@ -30,14 +32,16 @@ def scheduler_reason(pod: Mapping[str, Any] | None) -> str | None:
             and condition.get("status") == "False"
             and condition.get("reason") == "Unschedulable"
         ):
-            return str(condition.get("message") or "no node fits the lab")
+            return str(condition.get("message") or "")
     return None
 
 
 def short_reason(message: str) -> str:
-    """The first line of the scheduler's message, printable and at most REASON_LIMIT long."""
-    line = message.strip().splitlines()[0] if message.strip() else "no node fits the lab"
-    line = "".join(char for char in line if char.isprintable()).strip()
+    """The first line of the scheduler's message, printable, at most REASON_LIMIT long, and
+    without its closing full stop (the sentence around it has its own)."""
+    lines = message.strip().splitlines()
+    line = "".join(char for char in lines[0] if char.isprintable()).strip() if lines else ""
+    line = line.removesuffix(".") or NO_MESSAGE
     if len(line) > REASON_LIMIT:
         line = line[: REASON_LIMIT - 1].rstrip() + "…"
     return line

@@ -74,12 +74,22 @@ def test_the_students_message_is_plain_and_short_whatever_the_cluster_writes() -
     assert isinstance(failure, SpawnException)
     assert failure.jupyterhub_message == (
         "All lab machines are busy right now (the cluster has no room for this lab: "
-        f"{NO_ROOM}). Please try again in a few minutes."
+        "0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available)."
+        " Please try again in a few minutes."
     )
     hostile = "x" * 5000 + "\n  File secret.py, line 1\x1b[31m"
     assert len(short_reason(hostile)) == REASON_LIMIT
     assert short_reason("one\x1b[31m line\nsecond line") == "one[31m line"
     assert short_reason("  ") == "no node fits the lab"
+    assert short_reason(" . ") == "no node fits the lab"
+
+
+def test_a_condition_without_a_message_still_gives_the_student_a_reason() -> None:
+    silent = pod({"type": "PodScheduled", "status": "False", "reason": "Unschedulable"})
+    assert scheduler_reason(silent) == ""
+    assert "(the cluster has no room for this lab: no node fits the lab)." in (
+        ClusterFull(scheduler_reason(silent) or "").jupyterhub_message
+    )
 
 
 class FakeReflector:
