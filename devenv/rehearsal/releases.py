@@ -85,17 +85,33 @@ def pinned_images(values: Any, published: str) -> list[tuple[str, str]]:
     return [image for value in values.values() for image in pinned_images(value, published)]
 
 
+def released_values(version: str, registry_path: str) -> dict[str, Any] | None:
+    """The chart values of release `version` in the registry at `registry_path`; None when that
+    release is not there."""
+    with tempfile.TemporaryDirectory(prefix=f"rehearsal-{version}-") as tmp:
+        log = logs_dir() / f"rehearsal-pull-{version}.log"
+        pulled = chart.pull(registry_path, version, Path(tmp), log)
+        if pulled is None:
+            return None
+        return yaml.safe_load(chart.contents(pulled[0])[f"{chart.CHART_NAME}/values.yaml"])
+
+
+def released_lab_keys(version: str, registry_path: str = local_registry.HOST_ENDPOINT) -> set[str]:
+    """The `singleuser.images` keys that release `version` pins, from its own chart."""
+    values = released_values(version, registry_path)
+    if values is None:
+        raise RehearsalReleaseError(f"{chart.CHART_NAME} {version} is not in {registry_path}")
+    return set((values.get("singleuser") or {}).get("images") or {})
+
+
 def released_already(version: str, registry_path: str, published: str = PUBLISHED_AS) -> bool:
     """Whether `version` is in the registry at `registry_path` already, its chart and every image
     that chart pins. A release is never made twice: one found there is the release, and making
     it again would pin other digests wherever an image's build is not bit-for-bit reproducible.
     A chart whose images are gone is refused (RehearsalReleaseError), not rebuilt over."""
-    with tempfile.TemporaryDirectory(prefix=f"rehearsal-{version}-") as tmp:
-        log = logs_dir() / f"rehearsal-pull-{version}.log"
-        pulled = chart.pull(registry_path, version, Path(tmp), log)
-        if pulled is None:
-            return False
-        values = yaml.safe_load(chart.contents(pulled[0])[f"{chart.CHART_NAME}/values.yaml"])
+    values = released_values(version, registry_path)
+    if values is None:
+        return False
     endpoint, _, path = registry_path.partition("/")
     missing = [
         f"{repository}@{digest}"

@@ -123,11 +123,11 @@ def services_values(env: RehearsalEnvironment, locked: dict[str, lock.LockedImag
     return values
 
 
-def dev_values_for_a_release(source: Path = REPO_ROOT) -> dict[str, Any]:
+def dev_values_for_a_release(source: Path, lab_keys: set[str]) -> dict[str, Any]:
     """The dev values of the tree `source` without what a release or the rehearsal sets
-    (NOT_FROM_DEV_VALUES), and without the profiles of lab images the rehearsal's release does
-    not hold (the dev environment's Deep learning lab): the chart refuses a profile whose image
-    is no key of the release's `singleuser.images`."""
+    (NOT_FROM_DEV_VALUES), and without the profiles of lab images the release does not hold
+    (`lab_keys`, its `singleuser.images`): the chart refuses a profile whose image is no key of
+    the release's `singleuser.images`."""
     values = copy.deepcopy(yaml.safe_load((source / DEV_VALUES).read_text()))
     for *parents, key in NOT_FROM_DEV_VALUES:
         node = values
@@ -136,11 +136,10 @@ def dev_values_for_a_release(source: Path = REPO_ROOT) -> dict[str, Any]:
         node.pop(key, None)
     singleuser = values.get("singleuser", {})
     if "profileList" in singleuser:
-        released = releases.working_tree_lab_keys()
         singleuser["profileList"] = [
             profile
             for profile in singleuser["profileList"]
-            if profile.get("image") is None or profile["image"] in released
+            if profile.get("image") is None or profile["image"] in lab_keys
         ]
     return values
 
@@ -166,15 +165,15 @@ def generated_values(env: RehearsalEnvironment) -> dict[str, Any]:
     }
 
 
-def values_files(env: RehearsalEnvironment, source: Path = REPO_ROOT) -> list[str]:
-    """Helm's `--values` for a release built from the tree `source`: that tree's dev values, as
-    a campus upgrades with the values its release notes ask for, then the production shape
-    (VALUES) and the rehearsal's URLs."""
+def values_files(env: RehearsalEnvironment, source: Path, lab_keys: set[str]) -> list[str]:
+    """Helm's `--values` for a release built from the tree `source` that holds the lab images
+    `lab_keys`: that tree's dev values, as a campus upgrades with the values its release notes
+    ask for, then the production shape (VALUES) and the rehearsal's URLs."""
     folder = cache_dir() / "rehearsal" / "values" / source.name
     folder.mkdir(parents=True, exist_ok=True)
     files = []
     for name, values in (
-        ("values-from-dev.yaml", dev_values_for_a_release(source)),
+        ("values-from-dev.yaml", dev_values_for_a_release(source, lab_keys)),
         ("values-generated.yaml", generated_values(env)),
     ):
         path = folder / name
@@ -192,9 +191,10 @@ def install_hub(
 ) -> None:
     """Install (or upgrade to) the released chart `version` from the local registry, with the
     values of the tree it was released from."""
+    values = values_files(env, source, releases.released_lab_keys(version))
     charts.helm(
         env.cluster, "upgrade", "--install", HUB_RELEASE, CHART, "--version", version,
-        "--plain-http", *values_files(env, source), "--wait", "--timeout", "10m",
+        "--plain-http", *values, "--wait", "--timeout", "10m",
         namespace=env.namespace, log=log,
     )  # fmt: skip
     say(f"    release {HUB_RELEASE} {version} in namespace {env.namespace}")

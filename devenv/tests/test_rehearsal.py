@@ -74,7 +74,7 @@ def test_the_hubs_calls_inside_the_cluster_go_to_names_the_certificates_carry() 
 
 
 def test_the_dev_values_lose_what_a_release_sets_and_keep_the_stories_settings() -> None:
-    values = steps.dev_values_for_a_release()
+    values = steps.dev_values_for_a_release(REPO_ROOT, releases.working_tree_lab_keys())
     assert "image" not in values["hub"] and "db" not in values["hub"]
     assert "image" not in values["singleuser"] and "images" not in values["singleuser"]
     assert "service" not in values["proxy"]
@@ -104,16 +104,32 @@ def test_a_release_gets_the_dev_values_of_the_tree_it_was_released_from(tmp_path
     )
     (previous / steps.SERVICES_VALUES).write_text("{}\n")
 
-    previous_files = steps.values_files(ENV, previous)[1::2]
-    current_files = steps.values_files(ENV)[1::2]
+    previous_files = steps.values_files(ENV, previous, set())[1::2]
+    current_files = steps.values_files(ENV, REPO_ROOT, releases.working_tree_lab_keys())[1::2]
 
     previous_dev = yaml.safe_load(Path(previous_files[0]).read_text())
     assert previous_dev == {"hub": {}, "singleuser": {"profileList": old_profiles}}
     assert previous_files[1] == str(previous / steps.SERVICES_VALUES)
     current_dev = yaml.safe_load(Path(current_files[0]).read_text())
-    assert current_dev == steps.dev_values_for_a_release()
+    assert current_dev == steps.dev_values_for_a_release(
+        REPO_ROOT, releases.working_tree_lab_keys()
+    )
     assert current_files[1] == str(dev_env.SERVICES_VALUES)
     assert previous_files[2] == current_files[2] == str(steps.VALUES), "one production shape"
+
+
+def test_a_release_keeps_only_the_profiles_of_the_lab_images_it_holds(tmp_path: Path) -> None:
+    (tmp_path / steps.DEV_VALUES).parent.mkdir(parents=True)
+    profiles = [
+        {"slug": "plain"},
+        {"slug": "base", "image": "base"},
+        {"slug": "nlp", "image": "nlp"},
+    ]
+    (tmp_path / steps.DEV_VALUES).write_text(
+        yaml.safe_dump({"singleuser": {"profileList": profiles}})
+    )
+    kept = steps.dev_values_for_a_release(tmp_path, {"base"})["singleuser"]["profileList"]
+    assert [profile["slug"] for profile in kept] == ["plain", "base"]
 
 
 def test_the_hub_chart_renders_production_shaped_with_the_rehearsal_values(tmp_path: Path) -> None:
@@ -125,7 +141,8 @@ def test_the_hub_chart_renders_production_shaped_with_the_rehearsal_values(tmp_p
     )
     rendered = charts.run(
         [charts.binaries.ensure("helm"), "template", steps.HUB_RELEASE, CHART,
-         "--values", released_images, *steps.values_files(ENV)]
+         "--values", released_images,
+         *steps.values_files(ENV, REPO_ROOT, releases.working_tree_lab_keys())]
     )  # fmt: skip
     documents = [document for document in yaml.safe_load_all(rendered) if document]
     kinds = {(d["kind"], d["metadata"]["name"]): d for d in documents}

@@ -70,3 +70,12 @@ def test_the_pinned_images_are_found_wherever_the_values_hold_them() -> None:
         ("jupyterhub-k8s/hub", digest),
         ("a/lab", digest),
     ]
+
+
+def test_a_release_names_its_lab_keys_from_its_own_chart(registry: str, tmp_path: Path) -> None:
+    with pytest.raises(releases.RehearsalReleaseError, match=f"{VERSION} is not in {registry}"):
+        releases.released_lab_keys(VERSION, registry)
+    staged_release(registry, tmp_path)
+    # Released without a lab image, its chart pins none, whatever the working tree's labs are.
+    assert releases.released_lab_keys(VERSION, registry) == set()
+    assert releases.working_tree_lab_keys()
