@@ -96,9 +96,15 @@ def installed_hub_api(
             wait_until(lambda: _answers(url), 60, "the hub API through port-forward")
             yield url
     finally:
-        run_helm("uninstall", release, "--kube-context", CLUSTER.context, "--namespace", namespace)
+        # --ignore-not-found: after a failed install, a failing clean-up would hide its error.
+        run_helm(
+            "uninstall", release, "--ignore-not-found",
+            "--kube-context", CLUSTER.context, "--namespace", namespace,
+        )  # fmt: skip
         # Wait, so that the next run does not meet a namespace still terminating.
-        CLUSTER.kubectl("delete", "namespace", namespace, "--timeout=300s", timeout=330)
+        CLUSTER.kubectl(
+            "delete", "namespace", namespace, "--ignore-not-found", "--timeout=300s", timeout=330
+        )
 
 
 @pytest.fixture(scope="module")
