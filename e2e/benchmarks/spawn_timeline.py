@@ -5,19 +5,22 @@ main area shown); this module adds the others and cuts the whole into consecutiv
 
 - `hub`: click to KubeSpawner's request to create the pod (form post, options check);
 - `pod_start`: that request to the lab container's start (scheduling, kubelet, containerd);
-- `kubespawner_poll`: container start to KubeSpawner seeing the pod running and returning
-  from start (its pod reflector, and `exponential_backoff` between its looks);
+- `kubespawner_poll`: container start to KubeSpawner seeing the pod running (its pod
+  reflector, and `exponential_backoff` between its looks);
+- `listen_wait`: that to the start returning, once the lab server listens (ProfileSpawner's
+  `listen_poll_interval`; nothing when it is 0);
 - `hub_wait_up`: that to the server answering the hub's `wait_up` poll (`Spawner.http_timeout`);
 - `proxy_route`: that to the spawn page's progress stream ending (the proxy route added);
 - `browser`: that to JupyterLab's main area (the page's redirect, then the lab's page load).
 
 `server_start` (container start to the lab's "is running at" line) runs beside
-`kubespawner_poll` and `hub_wait_up`, so it is reported apart, as are the parts of `browser`
-(`browser_redirect` to the lab page's navigation start, `lab_document` and `lab_page_load`
-from there) and `benchmark_poll`, how late the benchmark's own check saw the lab shown. Log
-times come from `kubectl logs --timestamps` (the container runtime's, in nanoseconds); pod times
-from the pod's status, which Kubernetes keeps in whole seconds. The kind nodes share the host's
-clock.
+`kubespawner_poll`, `listen_wait` and `hub_wait_up`, so it is reported apart, as are the parts
+of `browser` (`browser_redirect` to the lab page's navigation start, `lab_document` and
+`lab_page_load` from there) and `benchmark_poll`, how late the benchmark's own check saw the
+lab shown. Log times come from `kubectl logs --timestamps` (the container runtime's, in
+nanoseconds); pod times from the pod's status, which Kubernetes keeps in whole seconds (so a
+segment that ends or begins at `container_started` is off by up to a second; the others are
+not). The kind nodes share the host's clock.
 """
 
 from __future__ import annotations
@@ -32,8 +35,9 @@ from typing import Any
 SEGMENTS = (
     ("hub", "clicked", "pod_create_requested"),
     ("pod_start", "pod_create_requested", "container_started"),
-    ("kubespawner_poll", "container_started", "hub_saw_pod_running"),
-    ("hub_wait_up", "hub_saw_pod_running", "server_answered_hub"),
+    ("kubespawner_poll", "container_started", "kubespawner_saw_pod_running"),
+    ("listen_wait", "kubespawner_saw_pod_running", "spawner_start_returned"),
+    ("hub_wait_up", "spawner_start_returned", "server_answered_hub"),
     ("proxy_route", "server_answered_hub", "progress_ended"),
     ("browser", "progress_ended", "lab_shown"),
 )
@@ -71,9 +75,11 @@ def hub_marks(hub_log: str, username: str, pod_name: str, clicked: float) -> dic
     """The hub's moments of a start of `username`'s server begun at `clicked` (debug log)."""
     user = re.escape(username)
     patterns = {
-        "spawn_initiated": rf"Initiating spawn for {user}\b",
+        "spawn_initiated": rf"Initiating spawn for {user}$",
         "pod_create_requested": rf"Attempting to create pod {re.escape(pod_name)},",
-        "hub_saw_pod_running": rf"Waiting \S+ for server at \S+/user/{user}/",
+        # KubeSpawner's debug line right after it saw the pod running.
+        "kubespawner_saw_pod_running": rf"pod \S+/{re.escape(pod_name)} events before launch",
+        "spawner_start_returned": rf"Waiting \S+ for server at \S+/user/{user}/",
         "server_answered_hub": rf"Server at \S+/user/{user}/\S* responded in",
         "route_requested": rf"Adding user {user} to proxy",
         "progress_ended": rf"GET /hub/api/users/{user}/server/progress",
