@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from kubespawner import KubeSpawner
-from traitlets import Bool, Instance, Integer, Unicode, default
+from traitlets import Bool, Float, Instance, Integer, Unicode, default
 
-from hubconfig import auth_state, lab_names, spawn_request, user_options
+from hubconfig import auth_state, lab_names, server_listen, spawn_request, user_options
 from hubconfig.gpu_availability import GpuAvailability, form_note
 from hubconfig.gpu_quota import GpuQuota, held_count, held_resource, holdings, room
 from hubconfig.gpu_quota import check as check_gpu_quota
@@ -72,6 +72,16 @@ class ProfileSpawner(KubeSpawner):
         gives up with a message saying the cluster is full; 0 waits until start_timeout.
 
         With a cluster autoscaler, make it longer than the time a new node takes to join.
+        """,
+    )
+    listen_poll_interval = Float(
+        0.1,
+        config=True,
+        help="""Seconds between the start's attempts to connect to the lab server once its pod
+        runs; the start returns when the server listens, so that the hub's own check (whose
+        sleeps grow to 5 s) answers at its first try. 0: return once the pod runs.
+
+        Gives up after http_timeout, as the hub's check would, with the hub's message.
         """,
     )
     gpus_held = Integer(0, help="GPUs this server was granted; kept in the spawner's state.")
@@ -213,6 +223,15 @@ class ProfileSpawner(KubeSpawner):
         self._checked_selection = None
 
     async def _start(self) -> Any:
+        started = await self._start_pod()
+        if self.listen_poll_interval and not await server_listen.wait_until_listening(
+            started, self.listen_poll_interval, self.http_timeout
+        ):
+            # JupyterHub's words for a server that never answered; User.spawn stops the pod.
+            raise TimeoutError(f"Server at {started} didn't respond in {self.http_timeout} seconds")
+        return started
+
+    async def _start_pod(self) -> Any:
         # KubeSpawner's start waits for the pod until start_timeout, even when the scheduler
         # has said that no node can take it; this gives up after unschedulable_timeout.
         # KubeSpawner has no hook for it: https://github.com/jupyterhub/kubespawner/issues/795

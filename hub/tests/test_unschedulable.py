@@ -136,7 +136,7 @@ async def test_an_unschedulable_pod_stops_the_start_after_the_grace(
     show(lab, UNSCHEDULABLE)
     began = time.monotonic()
     with pytest.raises(SpawnException) as failed:
-        await lab._start()
+        await lab._start_pod()
     assert 1 <= time.monotonic() - began < 2
     assert failed.value.reason == "cluster-full"
     assert "Insufficient cpu" in failed.value.jupyterhub_message
@@ -149,7 +149,7 @@ async def test_a_pod_that_gets_a_node_starts_as_kubespawner_starts_it(
     monkeypatch.setattr(KubeSpawner, "_start", kube_start_taking(1.5))
     show(lab, UNSCHEDULABLE)
     asyncio.get_running_loop().call_later(0.5, show, lab, SCHEDULED)
-    assert await lab._start() == ("10.0.0.7", 8888)
+    assert await lab._start_pod() == ("10.0.0.7", 8888)
 
 
 async def test_kubespawners_own_failure_is_not_replaced(
@@ -158,7 +158,7 @@ async def test_kubespawners_own_failure_is_not_replaced(
     monkeypatch.setattr(KubeSpawner, "_start", kube_start_taking(0.1, TimeoutError("pod gone")))
     show(lab, UNSCHEDULABLE)
     with pytest.raises(TimeoutError, match="pod gone"):
-        await lab._start()
+        await lab._start_pod()
 
 
 async def test_no_grace_waits_for_kubespawner_alone(
@@ -167,7 +167,7 @@ async def test_no_grace_waits_for_kubespawner_alone(
     lab.unschedulable_timeout = 0
     monkeypatch.setattr(KubeSpawner, "_start", kube_start_taking(1.5))
     show(lab, UNSCHEDULABLE)
-    assert await lab._start() == ("10.0.0.7", 8888)
+    assert await lab._start_pod() == ("10.0.0.7", 8888)
 
 
 async def test_the_grace_comes_from_the_chart_values(chart_values: dict) -> None:
