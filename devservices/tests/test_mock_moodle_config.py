@@ -74,7 +74,7 @@ def test_a_cohort_makes_as_many_numbered_learners_as_it_asks_for() -> None:
     assert cohort == [f"learner-{number:03d}" for number in range(1, 101)]
     last = loaded.users["learner-100"]
     assert (last.user_id, last.roles) == ("10100", ("Learner",))
-    assert config.cohort_usernames(loaded, "learner-") == cohort
+    assert loaded.cohorts == {"learner-": tuple(cohort)}
 
 
 @pytest.mark.parametrize(
@@ -93,3 +93,8 @@ def test_a_cohort_out_of_bounds_names_the_problem(cohort: dict[str, Any], messag
     data["users"].append({**data["users"][0], "username": "stu1"})
     with pytest.raises(config.ConfigError, match=message):
         config.from_dict({**data, "cohorts": [cohort]})
+
+
+def test_two_cohorts_with_one_prefix_are_refused() -> None:
+    with pytest.raises(config.ConfigError, match="cohorts: each prefix must be unique"):
+        config.from_dict({**example(), "cohorts": [LECTURE, {**LECTURE, "count": 5}]})
