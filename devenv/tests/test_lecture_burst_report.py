@@ -43,7 +43,7 @@ FULL = progress_failure(ClusterFull("0/3 nodes are available: 1 Too many pods.")
             ),
             "timeout",
         ),
-        (Learner("i", 200, failed_s=3, failure="Spawn failed: Timeout"), "timeout"),
+        (Learner("i", 200, failed_s=186, failure=progress_failure(TimeoutError())), "timeout"),
         (Learner("j", 302, failed_s=2, failure="Spawn failed: image pull failed"), "failed"),
     ],
 )

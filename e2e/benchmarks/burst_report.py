@@ -14,8 +14,9 @@ from hubconfig.unschedulable import is_cluster_full
 RUNNING, REFUSED, CAPACITY, TIMEOUT, FAILED = "running", "refused", "capacity", "timeout", "failed"
 OUTCOMES = (RUNNING, REFUSED, CAPACITY, TIMEOUT, FAILED)
 # A start timeout as the progress stream reports it: KubeSpawner's ("pod NS/NAME did not start in
-# N seconds!") or the hub's own around Spawner.start (a bare asyncio TimeoutError: "Timeout").
-START_TIMEOUT = re.compile(r"did not start in \d+ seconds|^Spawn failed: Timeout$")
+# N seconds!") or the hub's own, asyncio.wait_for around Spawner.start (jupyterhub/user.py),
+# whose TimeoutError has no message: "Spawn failed: " and nothing after it.
+START_TIMEOUT = re.compile(r"did not start in \d+ seconds|^Spawn failed: $")
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ launch got no 2xx/3xx answer), capacity (the hub's "All lab machines are busy" f
 (not ready within `--wait`, or the start timeout) or failed (burst_report.py). CPU per start: each
 lab pod's cgroup CPU time at its ready moment (read for all labs at once after the last one
 settled, less the idle rate measured over the next IDLE_SAMPLE_S), plus the hub's and the proxy's
-CPU time over the burst divided by the learners; the node container's CPU time over the burst,
-divided likewise, is reported beside it. Writes artifacts/benchmarks/lecture-burst.json, stops
-every learner's server, and exits 1 when any learner's lab did not run.
+CPU time over the burst divided by the labs that started. Writes
+artifacts/benchmarks/lecture-burst.json, stops every learner's server, and exits 1 when any
+learner's lab did not run.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ COURSE = "101"
 API_POLL_S = 0.2
 IDLE_SAMPLE_S = 10
 REDIRECTS = 10
+SERVER_GONE = "the server was gone before its stream told how its start ended"
 COMPONENT = "app.kubernetes.io/component"  # the chart's label of the hub's and proxy's pods
 
 
@@ -109,11 +110,16 @@ def follow_progress(
                     return at, None, None
                 if event.get("failed"):
                     return None, at, str(event.get("message", ""))
+                if time.monotonic() > deadline:
+                    break
         except requests.HTTPError as error:
+            at = round(time.monotonic() - started, 1)
             if error.response is None or error.response.status_code != 400:
-                return None, round(time.monotonic() - started, 1), str(error)
+                return None, at, str(error)
             if admin.server_running(username):
-                return round(time.monotonic() - started, 1), None, None
+                return at, None, None
+            if not admin.server_exists(username):
+                return None, at, SERVER_GONE
         except requests.RequestException:
             pass  # the stream broke or read past the deadline: ask again while time is left
         time.sleep(1)
@@ -166,7 +172,7 @@ def cpu_per_start(
     idle labs' CPU (millicores over IDLE_SAMPLE_S) and working set (MiB), medians."""
     started = [uid for uid in labs if uid in after.pods and uid in idle.pods]
     if not started:
-        return {"lab_s": None, "hub_and_proxy_s": None, "total_s": None, "node_s": None}, {}
+        return {"lab_s": None, "hub_and_proxy_s": None, "total_s": None}, {}
     idle_rate = {
         uid: (idle.pods[uid].cpu_s - after.pods[uid].cpu_s) / IDLE_SAMPLE_S for uid in started
     }
@@ -184,7 +190,6 @@ def cpu_per_start(
         "lab_s": round(lab_s, 2),
         "hub_and_proxy_s": round(hub_s, 2),
         "total_s": round(lab_s + hub_s, 2),
-        "node_s": round((after.node_cpu_s - before.node_cpu_s) / len(started), 2),
     }
     idle_lab = {
         "cpu_m": round(statistics.median(idle_rate.values()) * 1000, 1),

@@ -1,4 +1,4 @@
-"""CPU time and memory of a kind node and of its pods, read from the node's cgroups (cgroup v1,
+"""CPU time and memory of a kind node's pods, read from the node's cgroups (cgroup v1,
 kubelet's systemd driver under /kubelet: the dev cluster's layout). One `docker exec` reads every
 pod, so a snapshot of a hundred labs costs one process, not a hundred; metrics-server is not
 installed in the dev cluster, and its figures would be 15 s averages anyway."""
@@ -14,7 +14,6 @@ PODS = "kubelet.slice/kubelet-kubepods.slice"
 # Guaranteed pods sit in kubepods.slice itself, the others in its besteffort/burstable slices.
 READ_ALL = f"""
 cd /sys/fs/cgroup
-echo "node $(cat cpuacct/cpuacct.usage) 0"
 for slice in cpuacct/{PODS}/*pod*.slice cpuacct/{PODS}/*/*pod*.slice; do
   [ -d "$slice" ] || continue
   memory="memory/${{slice#cpuacct/}}"
@@ -36,21 +35,16 @@ class Usage:
 
 @dataclass(frozen=True)
 class NodeSnapshot:
-    node_cpu_s: float
-    """Everything the node container ran: pods, kubelet, containerd, its control plane."""
     pods: dict[str, Usage]
     """By pod UID."""
 
 
 def snapshot(node: str) -> NodeSnapshot:
-    """The node container's CPU time and each pod's CPU time and working set, now."""
-    node_cpu_s = 0.0
+    """Each pod's CPU time and working set, now."""
     pods: dict[str, Usage] = {}
     for line in docker.docker("exec", node, "sh", "-c", READ_ALL).splitlines():
         path, cpu_ns, working_set = line.split()
-        if path == "node":
-            node_cpu_s = int(cpu_ns) / 1e9
-        elif match := POD_UID.search(path):
+        if match := POD_UID.search(path):
             uid = match.group(1).replace("_", "-")
             pods[uid] = Usage(int(cpu_ns) / 1e9, int(working_set))
-    return NodeSnapshot(node_cpu_s, pods)
+    return NodeSnapshot(pods)
