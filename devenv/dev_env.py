@@ -187,10 +187,10 @@ def realm_for_cluster(env: DevEnvironment) -> dict[str, Any]:
 
 def mock_moodle_config(env: DevEnvironment) -> dict[str, Any]:
     """The mock Moodle's example configuration, pointed at the in-cluster hub, named localhost,
-    with the courses and users of mock-moodle-extra.yaml added."""
+    with the courses, users and cohorts of mock-moodle-extra.yaml added."""
     config = for_hub(env.hub_url + "/")
     for section, entries in cluster_config.load_yaml(MOCK_MOODLE_EXTRA).items():
-        config[section] += entries
+        config[section] = config.get(section, []) + entries
     config.setdefault("platform", {})["url"] = env.mock_moodle_url
     try:
         validate(config)

@@ -17,6 +17,9 @@ from dev_keycloak.server import DevUser
 from devenv import dev_env
 from tools.kube import Kubectl
 
+LAB_POD_SELECTOR = "app.kubernetes.io/component=singleuser-server"
+USERNAME_LABEL = "hub.jupyter.org/username"
+
 
 @dataclass(frozen=True)
 class Environment:
@@ -76,7 +79,12 @@ class Environment:
 
     def lab_pods(self, username: str) -> list[dict[str, Any]]:
         """The user's single-user server pods (none when no server runs)."""
-        selector = (
-            f"app.kubernetes.io/component=singleuser-server,hub.jupyter.org/username={username}"
-        )
-        return json.loads(self.kubectl("get", "pods", "-l", selector, "-o", "json"))["items"]
+        return self.lab_pods_by_user(username).get(username, [])
+
+    def lab_pods_by_user(self, username: str | None = None) -> dict[str, list[dict[str, Any]]]:
+        """Single-user server pods by their user's name label (one user's, or everyone's)."""
+        selector = LAB_POD_SELECTOR + (f",{USERNAME_LABEL}={username}" if username else "")
+        pods: dict[str, list[dict[str, Any]]] = {}
+        for pod in json.loads(self.kubectl("get", "pods", "-l", selector, "-o", "json"))["items"]:
+            pods.setdefault(pod["metadata"]["labels"].get(USERNAME_LABEL, ""), []).append(pod)
+        return pods

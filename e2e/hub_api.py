@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import requests
@@ -12,6 +15,7 @@ from urllib3.util.retry import Retry
 from waits import wait_until
 
 SERVER_STOP_WAIT_S = 180
+STOP_REQUESTS_AT_ONCE = 10
 TOKEN_LIFETIME_S = 4 * 3600
 
 
@@ -42,6 +46,7 @@ class HubAdmin:
 
     def __init__(self, env: Environment, token: str) -> None:
         self.env = env
+        self.token = token
         self.api = f"{env.hub_url}/hub/api"
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"token {token}"
@@ -112,17 +117,52 @@ class HubAdmin:
         if response.status_code != 404:
             response.raise_for_status()
 
-    def stop_server(self, name: str) -> None:
-        """Stop the user's default server (if any) and wait until its pod is gone."""
+    def request_stop(self, name: str) -> None:
+        """Ask the hub to stop the user's default server, if it has one; do not wait."""
         if self.server_exists(name):
             response = self.session.delete(f"{self.api}/users/{name}/server", timeout=60)
             if response.status_code not in (202, 204, 400):
                 response.raise_for_status()
+
+    def stop_server(self, name: str) -> None:
+        """Stop the user's default server (if any) and wait until its pod is gone."""
+        self.request_stop(name)
         wait_until(
             lambda: not self.server_exists(name) and not self.env.lab_pods(name),
             timeout_s=SERVER_STOP_WAIT_S,
             what=f"{name}'s server to stop",
         )
+
+    def stop_servers(self, names: Iterable[str]) -> None:
+        """Stop many users' servers at once (a lecture's) and wait until their pods are gone:
+        one hub request each, a few at a time, then one pod listing per poll for all."""
+        names = set(names)
+        with ThreadPoolExecutor(max_workers=STOP_REQUESTS_AT_ONCE) as pool:
+            list(pool.map(HubAdmin(self.env, self.token).request_stop, names))
+        wait_until(
+            lambda: (
+                not any(self.server_exists(name) for name in names)
+                and not names & set(self.env.lab_pods_by_user())
+            ),
+            timeout_s=SERVER_STOP_WAIT_S,
+            what=f"{len(names)} servers to stop",
+        )
+
+    def spawn_progress(self, name: str, timeout_s: float) -> Iterator[dict[str, Any]]:
+        """The events of the user's default server's progress stream (what the spawn page
+        shows), until it ends: the last is `ready` or `failed`. HTTPError 400 when the server
+        is not starting. Its own connection, so that many users' streams can be followed from
+        as many threads."""
+        with requests.get(
+            f"{self.api}/users/{name}/server/progress",
+            headers={"Authorization": f"token {self.token}"},
+            stream=True,
+            timeout=(30, timeout_s),
+        ) as response:
+            response.raise_for_status()
+            for line in response.iter_lines(decode_unicode=True):
+                if line and line.startswith("data:"):
+                    yield json.loads(line.removeprefix("data:"))
 
     def unlink_identity(self, name: str, identity: dict[str, str]) -> bool:
         """Remove a linked sign-in of `name` as an admin does on /hub/linked-identities; False

@@ -12,6 +12,7 @@ import pytest
 
 from devenv import charts, cluster_config, dev_env
 from hubconfig.config import lab_labels
+from mock_moodle.config import from_dict
 from tools.images import lock
 from tools.images.lock import LockedImage
 
@@ -125,7 +126,8 @@ def test_mock_moodle_config_points_at_the_hub_and_has_the_extra_courses() -> Non
     hub = ENV.hub_url
     assert config["tool"]["lti11_launch_url"] == f"{hub}/hub/lti/launch"
     assert "nlp-101" in {course["context_id"] for course in config["courses"]}
-    assert {"student", "learner-20"} <= {user["username"] for user in config["users"]}
+    users = from_dict(config).users
+    assert {"student", "s.dent", "learner-001", "learner-300"} <= set(users)
 
 
 def config_hash(documents: dict, name: str) -> str:

@@ -65,6 +65,8 @@ class Config:
     private_key_file: Path | None
     users: dict[str, User]
     courses: dict[str, Course]
+    cohorts: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Each cohort's usernames (all in `users` as well), by the cohort's prefix."""
 
     def for_port(self, port: int, host: str = "127.0.0.1", scheme: str = "http") -> Config:
         """Fill in the URL-derived defaults once the port the mock listens on is known."""
@@ -92,16 +94,32 @@ def validate(data: Any) -> None:
         raise ConfigError(f"{where}: {error.message}")
 
 
+def cohort_users(cohort: dict[str, Any]) -> list[User]:
+    """prefix + 1..count, zero-padded to the digits of count (learner-001 ... learner-100)."""
+    width = len(str(cohort["count"]))
+    return [
+        User(
+            username=f"{cohort['prefix']}{number:0{width}d}",
+            user_id=str(cohort["first_user_id"] + number - 1),
+            given_name="Learner",
+            family_name=f"{number:0{width}d}",
+            email="",
+            roles=tuple(cohort["roles"]),
+        )
+        for number in range(1, cohort["count"] + 1)
+    ]
+
+
 def from_dict(data: dict[str, Any]) -> Config:
     """A validated Config from the YAML's data."""
     validate(data)
     platform = data.get("platform", {})
     tool = data["tool"]
     lti13 = data["lti13"]
-    users = {
-        entry["username"]: User(**{**entry, "roles": tuple(entry["roles"])})
-        for entry in data["users"]
-    }
+    listed = [User(**{**entry, "roles": tuple(entry["roles"])}) for entry in data["users"]]
+    cohorts = {entry["prefix"]: cohort_users(entry) for entry in data.get("cohorts", [])}
+    everyone = listed + [user for members in cohorts.values() for user in members]
+    users = {user.username: user for user in everyone}
     courses = {
         entry["context_id"]: Course(
             context_id=entry["context_id"],
@@ -113,12 +131,12 @@ def from_dict(data: dict[str, Any]) -> Config:
         )
         for entry in data["courses"]
     }
-    for kind, items, key in (
-        ("users", data["users"], "username"),
-        ("courses", data["courses"], "context_id"),
-    ):
-        if len({item[key] for item in items}) != len(items):
-            raise ConfigError(f"{kind}: each {key} must be unique")
+    if len(users) != len(everyone):
+        raise ConfigError("users: each username must be unique (listed users and cohorts)")
+    if len(cohorts) != len(data.get("cohorts", [])):
+        raise ConfigError("cohorts: each prefix must be unique")
+    if len(courses) != len(data["courses"]):
+        raise ConfigError("courses: each context_id must be unique")
     redirect_uris = tuple(tool["lti13_redirect_uris"])
     return Config(
         platform_name=platform.get("name", "Mock Moodle"),
@@ -139,6 +157,9 @@ def from_dict(data: dict[str, Any]) -> Config:
         private_key_file=Path(lti13["private_key_file"]) if "private_key_file" in lti13 else None,
         users=users,
         courses=courses,
+        cohorts={
+            prefix: tuple(user.username for user in members) for prefix, members in cohorts.items()
+        },
     )
 
 

@@ -197,3 +197,25 @@ def test_a_busy_port_is_reported(moodle: RunningMockMoodle) -> None:
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.fixture(scope="module")
+def lecture(mock_moodle_factory: Any) -> RunningMockMoodle:
+    cohort = {"prefix": "learner-", "count": 150, "first_user_id": 10001, "roles": ["Learner"]}
+    return mock_moodle_factory(HUB, cohorts=[cohort])
+
+
+def test_a_cohort_learner_launches_like_a_listed_user(lecture: RunningMockMoodle) -> None:
+    status, page = get(lecture.launch_url("1.1", "learner-150", "101"))
+    assert status == 200
+    form = FormParser()
+    form.feed(page)
+    assert form.fields["ext_user_username"] == "learner-150"
+    assert form.fields["user_id"] == "10150"
+
+
+@pytest.mark.parametrize("user", ["learner-151", "learner-000", "learner-1", "learner-<b>1"])
+def test_a_learner_outside_the_cohort_is_refused(lecture: RunningMockMoodle, user: str) -> None:
+    status, page = get(lecture.launch_url("1.1", user, "101"), accept="application/json")
+    assert status == 404
+    assert "no user" in page

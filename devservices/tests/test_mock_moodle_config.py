@@ -63,3 +63,38 @@ def test_unreadable_and_non_yaml_files_are_clear_errors(tmp_path: Path) -> None:
     broken.write_text("users: [unclosed\n")
     with pytest.raises(config.ConfigError, match="is not valid YAML"):
         config.load(broken)
+
+
+LECTURE = {"prefix": "learner-", "count": 100, "first_user_id": 10001, "roles": ["Learner"]}
+
+
+def test_a_cohort_makes_as_many_numbered_learners_as_it_asks_for() -> None:
+    loaded = config.from_dict({**example(), "cohorts": [LECTURE]})
+    cohort = [name for name in loaded.users if name.startswith("learner-")]
+    assert cohort == [f"learner-{number:03d}" for number in range(1, 101)]
+    last = loaded.users["learner-100"]
+    assert (last.user_id, last.roles) == ("10100", ("Learner",))
+    assert loaded.cohorts == {"learner-": tuple(cohort)}
+
+
+@pytest.mark.parametrize(
+    ("cohort", "message"),
+    [
+        ({**LECTURE, "count": 100_000}, r"cohorts/0/count: 100000 is greater than"),
+        ({**LECTURE, "count": 0}, r"cohorts/0/count: 0 is less than"),
+        ({**LECTURE, "prefix": "../admin"}, r"cohorts/0/prefix: '../admin' does not match"),
+        ({**LECTURE, "prefix": "Learner "}, r"cohorts/0/prefix: 'Learner ' does not match"),
+        ({**LECTURE, "roles": ["Teacher"]}, r"cohorts/0/roles/0: 'Teacher'"),
+        ({**LECTURE, "prefix": "stu", "count": 1}, r"users: each username must be unique"),
+    ],
+)
+def test_a_cohort_out_of_bounds_names_the_problem(cohort: dict[str, Any], message: str) -> None:
+    data = example()
+    data["users"].append({**data["users"][0], "username": "stu1"})
+    with pytest.raises(config.ConfigError, match=message):
+        config.from_dict({**data, "cohorts": [cohort]})
+
+
+def test_two_cohorts_with_one_prefix_are_refused() -> None:
+    with pytest.raises(config.ConfigError, match="cohorts: each prefix must be unique"):
+        config.from_dict({**example(), "cohorts": [LECTURE, {**LECTURE, "count": 5}]})

@@ -1,7 +1,6 @@
-"""Figures of the dev environment (a benchmark, not a test): spawn times and a launch burst.
+"""Figures of the dev environment (a benchmark, not a test): spawn times and where they go.
 
-    PYTHONPATH=.:devservices python e2e/benchmarks/figures.py [--spawns 10] [--launches 20]
-        [--skip-spawns]
+    PYTHONPATH=.:devservices python e2e/benchmarks/figures.py [--spawns 10]
 
 Needs `python -m devenv.dev_env up`. Writes `artifacts/benchmarks/figures.json` and prints:
 - the time from clicking Start on the spawn form to a usable JupyterLab (its main area shown),
@@ -9,11 +8,9 @@ Needs `python -m devenv.dev_env up`. Writes `artifacts/benchmarks/figures.json` 
   with one GPU (`gpu-student`); each spawn starts from a stopped server; and where that time
   goes (`spawn_timeline.py`): each spawn's moments after the click and its segments, and the
   median of each segment; and the median and max to the moment the lab page itself saw its main
-  area (without the benchmark's own polling lag);
-- `--launches` learners of the mock Moodle launching course 101 (LTI 1.1; the dev values open
-  its lab without a form) within a few seconds: how many got a running server, the time
-  from the first launch until the last server was ready, and which servers the hub gave up on
-  (its start timeout) and when.
+  area (without the benchmark's own polling lag).
+
+A lecture's learners launching at once: `lecture_burst.py`.
 """
 
 from __future__ import annotations
@@ -23,11 +20,9 @@ import json
 import statistics
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import requests
 from playwright.sync_api import Browser, Page, sync_playwright
 
 E2E_DIR = Path(__file__).resolve().parents[1]
@@ -35,11 +30,9 @@ sys.path.insert(0, str(E2E_DIR))  # the suite's page objects and API helpers
 
 from environment import Environment  # noqa: E402
 from hub_api import HubAdmin  # noqa: E402
-from loopback import resolve_localhost_subdomains  # noqa: E402
 from pages import HubPages, LabPage  # noqa: E402
 from spawn_timeline import SpawnTimeline, hub_marks, lab_marks, median_segments, pod_marks  # noqa: E402
 from test_user_stories import hub_deployment, lab_pod  # noqa: E402
-from waits import wait_until  # noqa: E402
 
 from conftest import sign_in  # noqa: E402
 from devenv import dev_env  # noqa: E402
@@ -48,9 +41,6 @@ from tools.bootstrap.paths import REPO_ROOT  # noqa: E402
 
 OUTPUT = REPO_ROOT / "artifacts" / "benchmarks" / "figures.json"
 SPAWN_CASES = (("cpu", "student", {}), ("gpu", "gpu-student", {"gpus": "1"}))
-LAUNCH_COURSE = "101"
-LEARNER_FORMAT = "learner-{:02d}"
-LAUNCH_READY_WAIT_S = 900
 # Runs in every page of a spawn before the page's own scripts: in JupyterLab's page, notes when
 # its main area is first shown, since Playwright's `expect` looks only every second or so.
 LAB_SHOWN_RECORDER = """
@@ -143,67 +133,10 @@ def time_spawns(browser: Browser, env: Environment, admin: HubAdmin, count: int)
     return results
 
 
-def launch(env: Environment, username: str) -> str:
-    """One learner's LTI 1.1 launch, as the browser would post the mock Moodle's form."""
-    session = requests.Session()
-    form = session.get(
-        f"{env.mock_moodle_url}/lti11/launch",
-        params={"user": username, "course": LAUNCH_COURSE, "format": "json"},
-        timeout=30,
-    ).json()
-    response = session.post(form["url"], data=form["fields"], timeout=120)
-    return f"{response.status_code} {response.url}"
-
-
-def launch_burst(env: Environment, admin: HubAdmin, count: int) -> dict:
-    learners = [LEARNER_FORMAT.format(number) for number in range(1, count + 1)]
-    for learner in learners:
-        if admin.user(learner) is not None:
-            admin.stop_server(learner)
-    started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        answers = dict(zip(learners, pool.map(lambda n: launch(env, n), learners), strict=True))
-    launched_s = round(time.monotonic() - started, 1)
-    ready_at: dict[str, float] = {}
-    gave_up_at: dict[str, float] = {}
-
-    def all_settled() -> bool:
-        """Every server ready, or given up by the hub (its start timeout): no server left."""
-        for learner in learners:
-            if learner in ready_at or learner in gave_up_at:
-                continue
-            if admin.server_running(learner):
-                ready_at[learner] = round(time.monotonic() - started, 1)
-            elif not admin.server_exists(learner):
-                gave_up_at[learner] = round(time.monotonic() - started, 1)
-        return len(ready_at) + len(gave_up_at) == len(learners)
-
-    try:
-        wait_until(all_settled, timeout_s=LAUNCH_READY_WAIT_S, what="every learner's server")
-    except AssertionError as error:
-        print(f"  {error}", flush=True)
-    for learner in learners:
-        admin.stop_server(learner)
-    return {
-        "launches": count,
-        "all_posted_within_s": launched_s,
-        "running": len(ready_at),
-        "last_ready_s": max(ready_at.values(), default=None),
-        "ready_s": ready_at,
-        "given_up_s": gave_up_at,
-        "launch_answers": answers,
-    }
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spawns", type=int, default=10)
-    parser.add_argument("--launches", type=int, default=20)
-    parser.add_argument("--skip-spawns", action="store_true")
-    parser.add_argument("--skip-launches", action="store_true")
     args = parser.parse_args(argv)
-    # The launches' redirects end on each learner's own origin, <learner>.localhost.
-    resolve_localhost_subdomains()
     env = Environment.of(dev_env.current())
     figures: dict[str, Any] = {}
     with sync_playwright() as playwright:
@@ -211,10 +144,7 @@ def main(argv: list[str]) -> int:
         admin_context = browser.new_context()
         sign_in(admin_context, env, "admin")
         admin = HubAdmin.from_signed_in_context(admin_context, env)
-        if not args.skip_spawns:
-            figures["spawn_to_lab"] = time_spawns(browser, env, admin, args.spawns)
-        if not args.skip_launches:
-            figures["moodle_launch_burst"] = launch_burst(env, admin, args.launches)
+        figures["spawn_to_lab"] = time_spawns(browser, env, admin, args.spawns)
         browser.close()
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)
     OUTPUT.write_text(json.dumps(figures, indent=2) + "\n")

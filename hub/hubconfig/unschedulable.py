@@ -47,11 +47,20 @@ def short_reason(message: str) -> str:
     return line
 
 
+CLUSTER_FULL = "All lab machines are busy right now"
+
+
 def cluster_full_message(reason: str) -> str:
     return (
-        "All lab machines are busy right now (the cluster has no room for this lab: "
+        f"{CLUSTER_FULL} (the cluster has no room for this lab: "
         f"{short_reason(reason)}). Please try again in a few minutes."
     )
+
+
+def is_cluster_full(message: str) -> bool:
+    """Whether a failure shown to a student (e.g. the progress stream's "Spawn failed: ...") is
+    this one; benchmarks count these apart from other failures."""
+    return CLUSTER_FULL in message
 
 
 class ClusterFull(SpawnException):

@@ -14,6 +14,7 @@ from hub_fakes import (  # noqa: F401 - pytest fixtures, used by name
     offline_kubeconfig_fixture,
 )
 from jupyterhub.spawner import SpawnException
+from jupyterhub.utils import format_exception
 from kubespawner import KubeSpawner
 
 from hubconfig import spawner as spawner_module
@@ -22,6 +23,7 @@ from hubconfig.unschedulable import (
     REASON_LIMIT,
     ClusterFull,
     UnschedulableWatch,
+    is_cluster_full,
     scheduler_reason,
     short_reason,
 )
@@ -90,6 +92,12 @@ def test_a_condition_without_a_message_still_gives_the_student_a_reason() -> Non
     assert "(the cluster has no room for this lab: no node fits the lab)." in (
         ClusterFull(scheduler_reason(silent) or "").jupyterhub_message
     )
+
+
+def test_the_failure_is_recognised_as_the_progress_stream_shows_it() -> None:
+    message, _ = format_exception(ClusterFull(NO_ROOM))
+    assert is_cluster_full(f"Spawn failed: {message}")
+    assert not is_cluster_full("Spawn failed: pod jupyterhub/jupyter-lena did not start in 180 s")
 
 
 class FakeReflector:
