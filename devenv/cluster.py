@@ -39,11 +39,6 @@ GPU_WAIT_S = 180
 NODES_READY_WAIT_S = 300
 POD_NETWORK_WAIT_S = 30
 POD_SUBNETS_SET = "kube-router-pod-subnets"  # kube-router's ipset of every node's podCIDR
-# A lecture's CPU labs all run on the control-plane node (the workers are GPU nodes, tainted):
-# kubelet's default of 110 pods would leave room for about 95 beside the 13 system and dev pods,
-# and the local-path provisioner's helper pods count too. Below the node's /24 pod CIDR.
-LAB_NODE_MAX_PODS = 200
-KUBELET_CONFIG = "/var/lib/kubelet/config.yaml"
 # CoreDNS and the local-path provisioner, which kind installs.
 LOCAL_PATH_NAMESPACE = "local-path-storage"
 SYSTEM_NAMESPACES = ("kube-system", LOCAL_PATH_NAMESPACE)
@@ -128,32 +123,6 @@ def wait_for_nodes_ready(config: ClusterConfig) -> None:
         config.kubectl.in_namespace(namespace).wait(
             "Available", NODES_READY_WAIT_S, "deployments", "--all"
         )
-
-
-def lab_node_pod_capacity(config: ClusterConfig, node: str) -> str:
-    return config.kubectl("get", "node", node, "-o", "jsonpath={.status.capacity.pods}")
-
-
-def ensure_lab_node_max_pods(config: ClusterConfig) -> None:
-    """kubelet's maxPods on the control-plane node, set on the running node and kubelet restarted
-    (its pods keep running). Not a KubeletConfiguration patch in kind-config.yaml: a change there
-    recreates every dev cluster made before it (create_cluster)."""
-    node = next(name for name in node_containers(config) if name.endswith("-control-plane"))
-    if lab_node_pod_capacity(config, node) == str(LAB_NODE_MAX_PODS):
-        say(f"    {node}: room for {LAB_NODE_MAX_PODS} pods")
-        return
-    docker.docker(
-        "exec", node, "sh", "-c",
-        f"sed -i '/^maxPods:/d' {KUBELET_CONFIG} && "
-        f"echo 'maxPods: {LAB_NODE_MAX_PODS}' >> {KUBELET_CONFIG} && systemctl restart kubelet",
-    )  # fmt: skip
-    deadline = time.monotonic() + NODES_READY_WAIT_S
-    while lab_node_pod_capacity(config, node) != str(LAB_NODE_MAX_PODS):
-        if time.monotonic() > deadline:
-            raise ClusterError(f"{node} does not report maxPods {LAB_NODE_MAX_PODS} after restart")
-        time.sleep(2)
-    config.kubectl.wait("Ready", NODES_READY_WAIT_S, "node", node)
-    say(f"    {node}: kubelet restarted with room for {LAB_NODE_MAX_PODS} pods")
 
 
 def pod_subnets_missing(config: ClusterConfig) -> dict[str, list[str]]:
@@ -352,8 +321,6 @@ def up(config: ClusterConfig | None = None) -> None:
         start_registry()
     with step("nodes Ready, DNS and storage Available"):
         wait_for_nodes_ready(config)
-    with step("room for a lecture's labs"):
-        ensure_lab_node_max_pods(config)
     with step("pod network"):
         ensure_pod_network(config)
     with step("shared volumes"):
