@@ -21,10 +21,20 @@ from sqlalchemy.orm import Session
 def unload_members(db: Session, group_names: Collection[str]) -> None:
     """Drop the loaded member lists of these groups from the hub's session `db`.
 
-    The query flushes the session first (autoflush), so no unflushed membership change is lost.
+    Only a group the session holds can have its members loaded, so the session's identity map
+    is walked, not the database asked. The session is flushed before a list is dropped, so no
+    unflushed membership change goes with it.
     """
     if not group_names:
         return
-    for group in db.query(orm.Group).filter(orm.Group.name.in_(group_names)):
-        if "users" not in sqlalchemy.inspect(group).unloaded:
+    loaded = [
+        held
+        for held in db.identity_map.values()
+        if isinstance(held, orm.Group)
+        and held.name in group_names
+        and "users" not in sqlalchemy.inspect(held).unloaded
+    ]
+    if loaded:
+        db.flush()
+        for group in loaded:
             db.expire(group, ["users"])
