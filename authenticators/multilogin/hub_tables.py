@@ -4,9 +4,13 @@ JupyterHub's handlers share one SQLAlchemy session (`handler.db`); committing or
 here would commit or drop changes the hub has pending. Code in this package therefore:
 
 - declares its tables on `Base` (one metadata, so one `create_all` creates them all), and
-- reads and writes them in `own_session(handler.db)`: a separate, short-lived session on the
-  hub's engine (the tables are created on first use), closed on exit. Commit it yourself;
-  what is not committed is rolled back when the block ends.
+- writes them in `own_session(handler.db)`: a separate, short-lived session on the hub's
+  engine (the tables are created on first use), closed on exit. Commit it yourself; what is
+  not committed is rolled back when the block ends.
+- reads them with `read(handler.db, statement)`: a Core SELECT on the hub's session, which
+  commits and rolls back nothing, and puts no object in the hub's identity map (where it would
+  go stale: the hub never expires what it loaded). It saves a launch the checkout of a
+  connection (and JupyterHub's ping of it) per read. A read sees what the hub has flushed.
 
 An in-memory SQLite database (`sqlite://`) has one connection for every session (StaticPool):
 there, changes the hub has flushed but not committed share the transaction that `own_session`
@@ -19,7 +23,7 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, Result, Select
 from sqlalchemy.exc import IntegrityError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Session
 
@@ -64,3 +68,9 @@ def own_session(hub_db: Session) -> Iterator[Session]:
     # Closing the session rolls back whatever it did not commit.
     with Session(engine) as session:
         yield session
+
+
+def read(hub_db: Session, statement: Select) -> Result:
+    """Run a SELECT of multilogin tables on the hub's session `hub_db` (see above)."""
+    ensure_tables(hub_db.get_bind())
+    return hub_db.execute(statement)
