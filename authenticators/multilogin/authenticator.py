@@ -45,7 +45,7 @@ from .entitlements import (
     without_keycloak_share,
 )
 from .errors import LoginRefused
-from .group_members import unload_members
+from .group_members import MemberLists
 from .identities import LINKED_AS_SEPARATE_ACCOUNT, Identity, IdentityStore
 from .keycloak import CALLBACK_PATH as KEYCLOAK_CALLBACK_PATH
 from .keycloak import LOGIN_PATH as KEYCLOAK_LOGIN_PATH
@@ -204,6 +204,7 @@ class MultiLoginAuthenticator(Authenticator):
         validate_rules(self.entitlement_rules, self.admin_group)
         self.nonces = NonceStore()
         self.identities = IdentityStore()
+        self.member_lists = MemberLists()
         self.keycloak_login = (
             KeycloakLogin(parent=self, enable_auth_state=self.enable_auth_state)
             if self.enable_keycloak
@@ -354,7 +355,7 @@ class MultiLoginAuthenticator(Authenticator):
     ) -> dict[str, Any]:
         auth_model = await super().run_post_auth_hook(handler, auth_model)
         # Next, JupyterHub's sync_groups adds the user to them: one row, not the member list.
-        unload_members(handler.db, auth_model.get("groups") or ())
+        self.member_lists.unload(handler.db, auth_model.get("groups") or ())
         return auth_model
 
     def _account(self, handler: BaseHandler, find_user: UserLookup, name: str) -> accounts.Account:

@@ -486,15 +486,17 @@ class HubProcess:
         fields = Path(f"/proc/{self._process.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    def api(self, path: str, method: str = "GET") -> Any:
-        """Call the hub's REST API as the admin test service; None for 404 or no content."""
+    def api(self, path: str, method: str = "GET", body: Any = None) -> Any:
+        """Call the hub's REST API as the admin test service, `body` sent as JSON; None for 404
+        or no content."""
         request = urllib.request.Request(  # noqa: S310 - localhost
             self.url(f"api/{path}"),
             method=method,
+            data=None if body is None else json.dumps(body).encode(),
             headers={"Authorization": f"token {self.api_token}"},
         )
         try:
-            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
                 body = response.read()
         except urllib.error.HTTPError as error:
             if error.code == 404:
