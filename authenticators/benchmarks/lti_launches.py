@@ -27,8 +27,8 @@ REST API), so the hub holds the course's member list loaded, as after a look at 
 the course's membership is checked afterwards (a launch that did not join counts as failed).
 
 `--detail` measures the project alone instead: closed loops of 1, 10 and 50 clients, and a
-lecture (launches arriving at `--per-minute`, the issue's target being p95 under 1 s);
-`--returning` launches students who already exist there.
+lecture (launches arriving at `--per-minute`, the issue's target being p95 under 1 s).
+`--returning` (side by side and `--detail`) launches students who already exist: a lecture after the first.
 
 Either way it exits with status 1 when any launch failed.
 
@@ -50,7 +50,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
-from itertools import count
+from itertools import count, cycle
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -287,9 +287,15 @@ def compare(kind: str, rounds: list[dict]) -> dict:
 
 
 async def side_by_side(
-    kinds: list[str], launches: int, rounds: int, clients: int, workdir: Path
+    kinds: list[str],
+    launches: int,
+    rounds: int,
+    clients: int,
+    workdir: Path,
+    returning: bool = False,
 ) -> tuple[list[dict], list[dict]]:
-    """Each round's measurements and, per kind, compare()'s summary of them."""
+    """Each round's measurements and, per kind, compare()'s summary of them. `returning`:
+    the same `launches` students every round, made by a warm-up launch each."""
     AsyncHTTPClient.configure(None, max_clients=max(clients, 100))
     platform = LTI13Platform()
     platform.serve_jwks()
@@ -305,16 +311,20 @@ async def side_by_side(
             await asyncio.gather(*(asyncio.to_thread(hub.start) for hub in hubs.values()))
             try:
                 launchers = {s: _launcher(kind, hub, platform) for s, hub in hubs.items()}
-                # Not measured: imports, the JWKS fetch, the nonce table.
-                for launch in launchers.values():
-                    await _drive(launch, WARM_UP, 10, numbers.__next__)
+                users = {
+                    s: cycle(range(launches)).__next__ if returning else numbers.__next__
+                    for s in SYSTEMS
+                }
+                # Not measured: imports, the JWKS fetch, the nonce table (and the students).
+                for system, launch in launchers.items():
+                    await _drive(launch, launches if returning else WARM_UP, 10, users[system])
                 kind_rounds = []
                 for index in range(rounds):
                     order = SYSTEMS if index % 2 == 0 else SYSTEMS[::-1]
                     for system in order:
                         cpu_before = hubs[system].cpu_seconds()
                         result = await closed_loop(
-                            launchers[system], launches, clients, numbers.__next__
+                            launchers[system], launches, clients, users[system]
                         )
                         cpu_ms = (hubs[system].cpu_seconds() - cpu_before) * 1000 / launches
                         result = {
@@ -517,6 +527,7 @@ def main() -> None:
                     args.rounds,
                     args.clients,
                     Path(workdir),
+                    args.returning,
                 )
             )
         _print_side_by_side(summaries)
