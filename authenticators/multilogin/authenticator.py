@@ -14,9 +14,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from jupyterhub import orm
 from jupyterhub.auth import Authenticator
 from jupyterhub.handlers import BaseHandler
 from jupyterhub.utils import maybe_future
+from sqlalchemy import select
 from tornado.web import Finish
 from traitlets import Bool, Enum, Float, List, Unicode, default, validate
 
@@ -93,9 +95,20 @@ UserLookup = Callable[[str], Any]
 
 
 def _user_lookup(handler: BaseHandler) -> UserLookup:
-    """handler.find_user for one login: one database query per name, not one per question
-    (is there such an account, is it an admin's, what was its auth_state)."""
-    return functools.cache(handler.find_user)
+    """handler.find_user for one login, asked once per name, not once per question (is there
+    such an account, is it an admin's, what was its auth_state).
+
+    One SELECT of the id, and the account from the session by primary key: handler.find_user's
+    query makes SQLAlchemy fetch the account's roles, groups and shares again (selectin), loaded
+    or not, and JupyterHub's own find_user after authentication fetches them once more.
+    """
+
+    def find(name: str) -> Any:
+        db = handler.db
+        user_id = db.scalar(select(orm.User.id).where(orm.User.name == name))
+        return None if user_id is None else handler.users[db.get(orm.User, user_id)]
+
+    return functools.cache(find)
 
 
 # Course groups and keys carry the context id; JupyterHub's group names are VARCHAR(255).
