@@ -28,9 +28,10 @@ the course's membership is checked afterwards (a launch that did not join counts
 
 `--detail` measures the project alone instead: closed loops of 1, 10 and 50 clients, and a
 lecture (launches arriving at `--per-minute`, the issue's target being p95 under 1 s).
-`--returning` (side by side and `--detail`) launches students who already exist: a lecture after the first.
+`--returning` (side by side and `--detail`) launches students who already exist: a lecture
+after the first.
 
-Either way it exits with status 1 when any launch failed.
+Every mode exits with status 1 when any launch failed.
 
 Latency is the hub's answer time (both requests for LTI 1.3); the client's own signing is left
 out of it but not out of launches/s, and the client shares the machine's CPUs with the hub.
