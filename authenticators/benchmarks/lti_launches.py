@@ -18,11 +18,20 @@ CPU ratio is the steadier figure.
 
     .venv/bin/python authenticators/benchmarks/lti_launches.py [--launches 500] [--rounds 3]
 
-`--detail` measures the project alone instead: closed loops of 1, 10 and 50 clients, and a
-lecture (launches arriving at `--per-minute`, the issue's target being p95 under 1 s);
-`--returning` launches students who already exist there.
+`--course-members 0 2000` measures the project alone in courses of that many members, one hub
+per size (LTI 1.1, every launch a new student into the one course, the sizes measured in turn
+over the rounds, the order swapped each round): hub CPU per launch and p50 per size, and the
+median of each round's ratio of CPU per launch (size / the first size; 1 when a launch costs
+the same whatever the course's size). The members are added as an administrator adds them (the
+REST API), so the hub holds the course's member list loaded, as after a look at the admin page;
+the course's membership is checked afterwards (a launch that did not join counts as failed).
 
-Either way it exits with status 1 when any launch failed.
+`--detail` measures the project alone instead: closed loops of 1, 10 and 50 clients, and a
+lecture (launches arriving at `--per-minute`, the issue's target being p95 under 1 s).
+`--returning` (side by side and `--detail`) launches students who already exist: a lecture
+after the first.
+
+Every mode exits with status 1 when any launch failed.
 
 Latency is the hub's answer time (both requests for LTI 1.3); the client's own signing is left
 out of it but not out of launches/s, and the client shares the machine's CPUs with the hub.
@@ -42,7 +51,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
-from itertools import count
+from itertools import count, cycle
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -73,6 +82,11 @@ STOCK_AUTHENTICATORS = {
     "lti11": "ltiauthenticator.lti11.auth.LTI11Authenticator",
     "lti13": "ltiauthenticator.lti13.auth.LTI13Authenticator",
 }
+
+# Where the benchmark's LTI 1.1 launches land: course_group_format's default with the trusted
+# Moodle's name and moodle_lti11_params' context_id.
+COURSE_GROUP = f"course-{CAMPUS_MOODLE_TRUST['name']}.42"
+WARM_UP = 10
 
 FIGURES = ("launches_per_s", "p50_ms", "p95_ms", "p99_ms", "hub_cpu_ms_per_launch")
 
@@ -274,9 +288,15 @@ def compare(kind: str, rounds: list[dict]) -> dict:
 
 
 async def side_by_side(
-    kinds: list[str], launches: int, rounds: int, clients: int, workdir: Path
+    kinds: list[str],
+    launches: int,
+    rounds: int,
+    clients: int,
+    workdir: Path,
+    returning: bool = False,
 ) -> tuple[list[dict], list[dict]]:
-    """Each round's measurements and, per kind, compare()'s summary of them."""
+    """Each round's measurements and, per kind, compare()'s summary of them. `returning`:
+    the same `launches` students every round, made by a warm-up launch each."""
     AsyncHTTPClient.configure(None, max_clients=max(clients, 100))
     platform = LTI13Platform()
     platform.serve_jwks()
@@ -292,16 +312,20 @@ async def side_by_side(
             await asyncio.gather(*(asyncio.to_thread(hub.start) for hub in hubs.values()))
             try:
                 launchers = {s: _launcher(kind, hub, platform) for s, hub in hubs.items()}
-                # Not measured: imports, the JWKS fetch, the nonce table.
-                for launch in launchers.values():
-                    await _drive(launch, 10, 10, numbers.__next__)
+                users = {
+                    s: cycle(range(launches)).__next__ if returning else numbers.__next__
+                    for s in SYSTEMS
+                }
+                # Not measured: imports, the JWKS fetch, the nonce table (and the students).
+                for system, launch in launchers.items():
+                    await _drive(launch, launches if returning else WARM_UP, 10, users[system])
                 kind_rounds = []
                 for index in range(rounds):
                     order = SYSTEMS if index % 2 == 0 else SYSTEMS[::-1]
                     for system in order:
                         cpu_before = hubs[system].cpu_seconds()
                         result = await closed_loop(
-                            launchers[system], launches, clients, numbers.__next__
+                            launchers[system], launches, clients, users[system]
                         )
                         cpu_ms = (hubs[system].cpu_seconds() - cpu_before) * 1000 / launches
                         result = {
@@ -321,6 +345,84 @@ async def side_by_side(
     finally:
         platform.stop()
     return measured, summaries
+
+
+def _fill_course(hub: HubProcess, members: int) -> None:
+    """Put `members` students (who never launch) in the course group, by the REST API."""
+    if members:
+        names = [f"member-{n:05d}" for n in range(members)]
+        hub.api("users", "POST", {"usernames": names})
+        hub.api(f"groups/{COURSE_GROUP}", "POST", {"users": names})
+
+
+def _course_check(hub: HubProcess, size: int, launched: int) -> dict:
+    """A result counting the launches that did not join the course as failed."""
+    group = hub.api(f"groups/{COURSE_GROUP}") or {"users": []}
+    missing = size + launched - len(group["users"])
+    return {
+        "mode": "course membership",
+        "course_members": size,
+        "failed": max(missing, 0),
+        "first_failure": f"{missing} launches not in {COURSE_GROUP}" if missing else "",
+    }
+
+
+async def course_sizes(
+    sizes: list[int], launches: int, rounds: int, clients: int, workdir: Path
+) -> tuple[list[dict], list[dict]]:
+    """Each round's measurement per course size, the membership checks, and per size the
+    medians over the rounds with the median ratio of CPU per launch to the first size's."""
+    AsyncHTTPClient.configure(None, max_clients=max(clients, 100))
+    numbers = count()
+    settings = project_settings(LTI13Platform(), {"lti11"})
+    hubs = {size: _hub(workdir / f"course-{size}", settings) for size in sizes}
+    measured: list[dict] = []
+    try:
+        await asyncio.gather(*(asyncio.to_thread(hub.start) for hub in hubs.values()))
+        for size, hub in hubs.items():
+            await asyncio.to_thread(_fill_course, hub, size)
+            await _drive(lti11_launcher(hub), WARM_UP, 10, numbers.__next__)
+        for index in range(rounds):
+            for size in sizes if index % 2 == 0 else sizes[::-1]:
+                hub = hubs[size]
+                cpu_before = hub.cpu_seconds()
+                result = await closed_loop(lti11_launcher(hub), launches, clients, numbers.__next__)
+                cpu_ms = (hub.cpu_seconds() - cpu_before) * 1000 / launches
+                result = {
+                    "kind": "lti11",
+                    "course_members": size,
+                    "round": index + 1,
+                    **result,
+                    "hub_cpu_ms_per_launch": round(cpu_ms, 2),
+                }
+                print(json.dumps(result), flush=True)
+                measured.append(result)
+        checks = [
+            _course_check(hub, size, WARM_UP + rounds * launches) for size, hub in hubs.items()
+        ]
+    finally:
+        for hub in hubs.values():
+            hub.stop()
+    return measured + checks, _by_course_size(sizes, measured)
+
+
+def _by_course_size(sizes: list[int], measured: list[dict]) -> list[dict]:
+    by_size = {size: [r for r in measured if r["course_members"] == size] for size in sizes}
+    summaries = []
+    for size, runs in by_size.items():
+        pairs = zip(by_size[sizes[0]], runs, strict=True)
+        ratios = [r["hub_cpu_ms_per_launch"] / first["hub_cpu_ms_per_launch"] for first, r in pairs]
+        summaries.append(
+            {
+                "course_members": size,
+                "hub_cpu_ms_per_launch": round(
+                    statistics.median(r["hub_cpu_ms_per_launch"] for r in runs), 2
+                ),
+                "p50_ms": round(statistics.median(r["p50_ms"] for r in runs), 1),
+                "cpu_ratio": round(statistics.median(ratios), 3),
+            }
+        )
+    return summaries
 
 
 async def run(launches: int, levels: list[int], per_minute: int, returning: bool) -> list[dict]:
@@ -370,6 +472,16 @@ def _print_side_by_side(summaries: list[dict]) -> None:
         )
 
 
+def _print_course_sizes(summaries: list[dict]) -> None:
+    print(f"\n{'course members':>14} {'hub CPU ms/launch':>18} {'p50 ms':>8} {'CPU ratio':>10}")
+    for s in summaries:
+        print(
+            f"{s['course_members']:>14} {s['hub_cpu_ms_per_launch']:>18} {s['p50_ms']:>8} "
+            f"{s['cpu_ratio']:>10}"
+        )
+    print(f"CPU ratio: median of rounds, CPU per launch / that at {summaries[0]['course_members']}")
+
+
 def _print_detail(results: list[dict]) -> None:
     print(f"\n{'kind':6} {'load':>12} {'launches/s':>10} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
     for r in results:
@@ -385,6 +497,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="side by side: rounds")
     parser.add_argument("--clients", type=int, default=50, help="side by side: clients")
     parser.add_argument("--kinds", nargs="+", choices=list(STOCK_AUTHENTICATORS), default=None)
+    parser.add_argument(
+        "--course-members", type=int, nargs="+", help="the project alone, courses of these sizes"
+    )
     parser.add_argument("--detail", action="store_true", help="the project alone, more loads")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 10, 50])
     parser.add_argument("--per-minute", type=int, default=300, help="arrival rate, lecture run")
@@ -395,6 +510,15 @@ def main() -> None:
     if args.detail:
         results = asyncio.run(run(args.launches, args.concurrency, args.per_minute, args.returning))
         _print_detail(results)
+    elif args.course_members:
+        with tempfile.TemporaryDirectory(prefix="multilogin-bench-") as workdir:
+            results, summaries = asyncio.run(
+                course_sizes(
+                    args.course_members, args.launches, args.rounds, args.clients, Path(workdir)
+                )
+            )
+        _print_course_sizes(summaries)
+        report["summaries"] = summaries
     else:
         with tempfile.TemporaryDirectory(prefix="multilogin-bench-") as workdir:
             results, summaries = asyncio.run(
@@ -404,6 +528,7 @@ def main() -> None:
                     args.rounds,
                     args.clients,
                     Path(workdir),
+                    args.returning,
                 )
             )
         _print_side_by_side(summaries)

@@ -14,9 +14,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from jupyterhub import orm
 from jupyterhub.auth import Authenticator
 from jupyterhub.handlers import BaseHandler
 from jupyterhub.utils import maybe_future
+from sqlalchemy import select
 from tornado.web import Finish
 from traitlets import Bool, Enum, Float, List, Unicode, default, validate
 
@@ -45,7 +47,7 @@ from .entitlements import (
     without_keycloak_share,
 )
 from .errors import LoginRefused
-from .group_members import unload_members
+from .group_members import MemberLists
 from .identities import LINKED_AS_SEPARATE_ACCOUNT, Identity, IdentityStore
 from .keycloak import CALLBACK_PATH as KEYCLOAK_CALLBACK_PATH
 from .keycloak import LOGIN_PATH as KEYCLOAK_LOGIN_PATH
@@ -93,9 +95,20 @@ UserLookup = Callable[[str], Any]
 
 
 def _user_lookup(handler: BaseHandler) -> UserLookup:
-    """handler.find_user for one login: one database query per name, not one per question
-    (is there such an account, is it an admin's, what was its auth_state)."""
-    return functools.cache(handler.find_user)
+    """handler.find_user for one login, asked once per name, not once per question (is there
+    such an account, is it an admin's, what was its auth_state).
+
+    One SELECT of the id, and the account from the session by primary key: handler.find_user's
+    query makes SQLAlchemy fetch the account's roles, groups and shares again (selectin), loaded
+    or not, and JupyterHub's own find_user after authentication fetches them once more.
+    """
+
+    def find(name: str) -> Any:
+        db = handler.db
+        user_id = db.scalar(select(orm.User.id).where(orm.User.name == name))
+        return None if user_id is None else handler.users[db.get(orm.User, user_id)]
+
+    return functools.cache(find)
 
 
 # Course groups and keys carry the context id; JupyterHub's group names are VARCHAR(255).
@@ -204,6 +217,7 @@ class MultiLoginAuthenticator(Authenticator):
         validate_rules(self.entitlement_rules, self.admin_group)
         self.nonces = NonceStore()
         self.identities = IdentityStore()
+        self.member_lists = MemberLists()
         self.keycloak_login = (
             KeycloakLogin(parent=self, enable_auth_state=self.enable_auth_state)
             if self.enable_keycloak
@@ -354,7 +368,7 @@ class MultiLoginAuthenticator(Authenticator):
     ) -> dict[str, Any]:
         auth_model = await super().run_post_auth_hook(handler, auth_model)
         # Next, JupyterHub's sync_groups adds the user to them: one row, not the member list.
-        unload_members(handler.db, auth_model.get("groups") or ())
+        self.member_lists.unload(handler.db, auth_model.get("groups") or ())
         return auth_model
 
     def _account(self, handler: BaseHandler, find_user: UserLookup, name: str) -> accounts.Account:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Float, String, delete, select
+from sqlalchemy import ColumnElement, Float, Row, String, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from .hub_tables import Base, own_session
+from .hub_tables import Base, own_transaction, read
 
 # How a link came to be; `separate` accounts belong to their platform identity alone.
 LINKED_BY_KEYCLOAK = "keycloak"
@@ -62,78 +62,83 @@ class _LinkedIdentity(Base):
     linked_at: Mapped[float] = mapped_column(Float)
     last_login_at: Mapped[float] = mapped_column(Float)
 
-    def as_link(self) -> Link:
-        identity = Identity(self.source, self.issuer, self.client_id, self.subject)
-        return Link(identity, self.username, self.how, self.linked_at, self.last_login_at)
+
+def _is(identity: Identity) -> tuple[ColumnElement[bool], ...]:
+    """The conditions that select the row of `identity`."""
+    return (
+        _LinkedIdentity.source == identity.source,
+        _LinkedIdentity.issuer == identity.issuer,
+        _LinkedIdentity.client_id == identity.client_id,
+        _LinkedIdentity.subject == identity.subject,
+    )
 
 
-def _key(identity: Identity) -> tuple[str, str, str, str]:
-    return (identity.source, identity.issuer, identity.client_id, identity.subject)
+class _AlreadyLinked(Exception):
+    """The identity's row is in the table already."""
+
+
+def _as_link(row: Row) -> Link:
+    identity = Identity(row.source, row.issuer, row.client_id, row.subject)
+    return Link(identity, row.username, row.how, row.linked_at, row.last_login_at)
+
+
+_LINKS = select(_LinkedIdentity.__table__)
 
 
 class IdentityStore:
-    """Reads and writes links through sessions of its own on the hub database."""
+    """Reads links on the hub's session (hub_tables.read); writes them in transactions of their
+    own."""
 
     def link_of(self, hub_db: Session, identity: Identity) -> Link | None:
-        with own_session(hub_db) as session:
-            row = session.get(_LinkedIdentity, _key(identity))
-            return row.as_link() if row else None
+        row = read(hub_db, _LINKS.where(*_is(identity))).first()
+        return _as_link(row) if row else None
 
     def links_of(self, hub_db: Session, username: str) -> list[Link]:
-        with own_session(hub_db) as session:
-            rows = session.scalars(
-                select(_LinkedIdentity).where(_LinkedIdentity.username == username)
-            )
-            return sorted((row.as_link() for row in rows), key=lambda link: link.linked_at)
+        rows = read(hub_db, _LINKS.where(_LinkedIdentity.username == username))
+        return sorted((_as_link(row) for row in rows), key=lambda link: link.linked_at)
 
     def link(self, hub_db: Session, identity: Identity, username: str, how: str) -> bool:
         """Link `identity` to `username`; False when it is linked already (to any account)."""
         now = time.time()
-        row = _LinkedIdentity(
-            source=identity.source,
-            issuer=identity.issuer,
-            client_id=identity.client_id,
-            subject=identity.subject,
-            username=username,
-            how=how,
-            linked_at=now,
-            last_login_at=now,
-        )
-        with own_session(hub_db) as session:
-            session.add(row)
-            try:
-                session.commit()
-            except IntegrityError:
-                return False
+        row = {
+            "source": identity.source,
+            "issuer": identity.issuer,
+            "client_id": identity.client_id,
+            "subject": identity.subject,
+            "username": username,
+            "how": how,
+            "linked_at": now,
+            "last_login_at": now,
+        }
+        try:
+            with own_transaction(hub_db) as connection:
+                try:
+                    connection.execute(insert(_LinkedIdentity), row)
+                except IntegrityError:
+                    # Raised on, so the transaction is rolled back.
+                    raise _AlreadyLinked from None
+        except _AlreadyLinked:
+            return False
         return True
 
     def record_login(self, hub_db: Session, identity: Identity) -> None:
-        with own_session(hub_db) as session:
-            row = session.get(_LinkedIdentity, _key(identity))
-            if row is not None:
-                row.last_login_at = time.time()
-                session.commit()
+        with own_transaction(hub_db) as connection:
+            connection.execute(
+                update(_LinkedIdentity).where(*_is(identity)).values(last_login_at=time.time())
+            )
 
     def unlink(self, hub_db: Session, identity: Identity, username: str) -> bool:
         """Remove the link of `identity` to `username`; False when there was none."""
-        with own_session(hub_db) as session:
-            removed = session.execute(
-                delete(_LinkedIdentity).where(
-                    _LinkedIdentity.username == username,
-                    _LinkedIdentity.source == identity.source,
-                    _LinkedIdentity.issuer == identity.issuer,
-                    _LinkedIdentity.client_id == identity.client_id,
-                    _LinkedIdentity.subject == identity.subject,
-                )
+        with own_transaction(hub_db) as connection:
+            removed = connection.execute(
+                delete(_LinkedIdentity).where(_LinkedIdentity.username == username, *_is(identity))
             )
-            session.commit()
             return bool(removed.rowcount)
 
     def unlink_all(self, hub_db: Session, username: str) -> int:
         """Remove every link to `username` (the account is deleted); how many there were."""
-        with own_session(hub_db) as session:
-            removed = session.execute(
+        with own_transaction(hub_db) as connection:
+            removed = connection.execute(
                 delete(_LinkedIdentity).where(_LinkedIdentity.username == username)
             )
-            session.commit()
             return removed.rowcount

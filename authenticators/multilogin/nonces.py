@@ -3,7 +3,7 @@
 Every accepted nonce (LTI 1.1 `oauth_nonce`, LTI 1.3 id_token `nonce`) is inserted into a table
 of the hub database with a unique key and an expiry. The database, not process memory, decides:
 a second insert of the same nonce fails with an integrity error in whichever process tries it.
-The table is written in a session of its own (hub_tables.own_session), never the hub's.
+The table is written in a transaction of its own (hub_tables.own_transaction), never the hub's.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from __future__ import annotations
 import hashlib
 import time
 
-from sqlalchemy import Float, String, delete
+from sqlalchemy import Connection, Float, String, delete, insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .errors import LoginRefused
-from .hub_tables import Base, own_session
+from .hub_tables import Base, own_transaction
 
 # Expired rows are deleted at most this often per process, so a launch rarely pays for it.
 _PURGE_INTERVAL_S = 60.0
@@ -40,17 +40,31 @@ class UsedNonce(Base):
     expires_at: Mapped[float] = mapped_column(Float, index=True)
 
 
+class _AlreadyUsed(Exception):
+    """The nonce's row is in the table already."""
+
+
 class NonceStore:
-    """Records nonces in the hub database, in a session separate from the hub's."""
+    """Records nonces in the hub database, in transactions separate from the hub's."""
 
     def __init__(self) -> None:
         self._last_purge = 0.0
 
-    def _purge_expired(self, session: Session, now: float) -> None:
+    def _purge_expired(self, hub_db: Session, now: float) -> None:
         if now - self._last_purge >= _PURGE_INTERVAL_S:
-            session.execute(delete(UsedNonce).where(UsedNonce.expires_at < now))
-            session.commit()
+            with own_transaction(hub_db) as connection:
+                connection.execute(delete(UsedNonce).where(UsedNonce.expires_at < now))
             self._last_purge = now
+
+    @staticmethod
+    def _insert(connection: Connection, scope: str, nonce: str, expires_at: float) -> None:
+        row = {"scope": scope, "nonce": nonce_digest(nonce), "expires_at": expires_at}
+        try:
+            connection.execute(insert(UsedNonce), row)
+        except IntegrityError:
+            # Raised on, so the transaction is rolled back; apart from an IntegrityError of
+            # creating the tables, which is no replay.
+            raise _AlreadyUsed from None
 
     def claim(self, hub_db: Session, scope: str, nonce: str, lifetime_s: float) -> bool:
         """Record `nonce` as used; False when it was already recorded, LoginRefused (503)
@@ -63,15 +77,11 @@ class NonceStore:
         """
         now = time.time()
         try:
-            with own_session(hub_db) as session:
-                self._purge_expired(session, now)
-                session.add(
-                    UsedNonce(scope=scope, nonce=nonce_digest(nonce), expires_at=now + lifetime_s)
-                )
-                try:
-                    session.commit()
-                except IntegrityError:
-                    return False
+            self._purge_expired(hub_db, now)
+            with own_transaction(hub_db) as connection:
+                self._insert(connection, scope, nonce, now + lifetime_s)
+        except _AlreadyUsed:
+            return False
         except SQLAlchemyError as error:
             # A locked or unreachable database (or another process creating the table at the
             # same moment): the launch cannot be checked for replay now, but may be soon.

@@ -31,6 +31,7 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from tornado.web import Application, RequestHandler
 
+import multilogin
 from devenv.host_names import HostRoute
 from tools.bootstrap.paths import REPO_ROOT
 
@@ -361,6 +362,19 @@ class KeycloakWire:
 # ------------------------------------------------------------------------------- hub process
 
 
+def hub_pythonpath(inherited: str | None) -> str:
+    """PYTHONPATH for a hub process: the multilogin this process imported first (else an
+    installed checkout elsewhere would stand in for the code under test), this folder, the
+    repository, and `inherited` with relative entries made absolute (the hub runs elsewhere)."""
+    entries = [
+        Path(multilogin.__file__).resolve().parents[1],
+        Path(__file__).resolve().parent,
+        REPO_ROOT,
+        *(Path(entry).resolve() for entry in (inherited or "").split(os.pathsep) if entry),
+    ]
+    return os.pathsep.join(str(entry) for entry in entries)
+
+
 @dataclass
 class HubProcess:
     """A real `jupyterhub` process with MultiLoginAuthenticator and NullProxy.
@@ -429,11 +443,9 @@ class HubProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         config_file = self.workdir / "jupyterhub_config.py"
         config_file.write_text(self._config())
-        here = str(Path(__file__).resolve().parent)
-        path = [here, str(REPO_ROOT), os.environ.get("PYTHONPATH")]
         env = {
             **os.environ,
-            "PYTHONPATH": os.pathsep.join(filter(None, path)),
+            "PYTHONPATH": hub_pythonpath(os.environ.get("PYTHONPATH")),
             "JUPYTERHUB_CRYPT_KEY": os.environ.get("JUPYTERHUB_CRYPT_KEY", secrets.token_hex(32)),
             # Python's default SSL context (urllib, PyJWKClient) reads its CA file from here.
             **({"SSL_CERT_FILE": str(self.ca_file)} if self.ca_file else {}),
@@ -474,15 +486,17 @@ class HubProcess:
         fields = Path(f"/proc/{self._process.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    def api(self, path: str, method: str = "GET") -> Any:
-        """Call the hub's REST API as the admin test service; None for 404 or no content."""
+    def api(self, path: str, method: str = "GET", body: Any = None) -> Any:
+        """Call the hub's REST API as the admin test service, `body` sent as JSON; None for 404
+        or no content."""
         request = urllib.request.Request(  # noqa: S310 - localhost
             self.url(f"api/{path}"),
             method=method,
+            data=None if body is None else json.dumps(body).encode(),
             headers={"Authorization": f"token {self.api_token}"},
         )
         try:
-            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
                 body = response.read()
         except urllib.error.HTTPError as error:
             if error.code == 404:

@@ -4,6 +4,8 @@ launch into a course cost more than the one before (see the LTI benchmark in the
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sqlalchemy
 from inprocess_hub import HubUnderTest
 from jupyterhub import orm
@@ -52,3 +54,44 @@ async def test_a_launch_unloads_members_something_else_loaded(hub: HubUnderTest)
 
     assert not members_loaded(course_group(hub))
     assert members_in_database(hub) == {*STUDENTS[:3], "late-student"}
+
+
+def statements_during(hub: HubUnderTest, action: Callable[[], None]) -> list[str]:
+    engine = hub.app.db.get_bind()
+    seen: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        seen.append(statement)
+
+    sqlalchemy.event.listen(engine, "before_cursor_execute", record)
+    try:
+        action()
+    finally:
+        sqlalchemy.event.remove(engine, "before_cursor_execute", record)
+    return seen
+
+
+async def test_finding_a_known_course_group_asks_the_database_nothing(hub: HubUnderTest):
+    for name in STUDENTS[:2]:
+        assert (await launch(hub, signed(hub, username=name))).code == 302
+    group = course_group(hub)
+    assert len(group.users) == 2
+
+    unload = hub.authenticator.member_lists.unload
+    seen = statements_during(hub, lambda: unload(hub.app.db, [COURSE_GROUP]))
+
+    assert seen == []
+    assert not members_loaded(group)
+
+
+async def test_a_course_group_made_anew_is_found_under_its_new_key(hub: HubUnderTest):
+    assert (await launch(hub, signed(hub, username="first"))).code == 302
+    db = hub.app.db
+    db.delete(course_group(hub))
+    db.commit()
+    assert (await launch(hub, signed(hub, username="second"))).code == 302
+    assert len(course_group(hub).users) == 1
+
+    hub.authenticator.member_lists.unload(db, [COURSE_GROUP])
+
+    assert not members_loaded(course_group(hub))

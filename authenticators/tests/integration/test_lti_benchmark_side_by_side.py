@@ -75,3 +75,34 @@ def test_the_benchmark_exits_1_when_a_launch_failed(monkeypatch: pytest.MonkeyPa
         lti_launches.main()
 
     assert exited.value.code == 1
+
+
+class CourseOf:
+    """A hub whose course group's API answer lists `members` users."""
+
+    def __init__(self, members: int) -> None:
+        self.members = members
+
+    def api(self, path: str) -> dict:
+        assert path == f"groups/{lti_launches.COURSE_GROUP}"
+        return {"users": [f"user-{n}" for n in range(self.members)]}
+
+
+def test_a_launch_that_did_not_join_the_course_counts_as_failed():
+    check = lti_launches._course_check(CourseOf(2000 + 15), size=2000, launched=16)
+
+    assert check["failed"] == 1
+    assert lti_launches.COURSE_GROUP in check["first_failure"]
+    assert lti_launches._course_check(CourseOf(2016), size=2000, launched=16)["failed"] == 0
+
+
+def test_course_sizes_are_compared_round_by_round_with_the_first_size():
+    measured = [
+        {"course_members": size, "hub_cpu_ms_per_launch": cpu, "p50_ms": 1.0}
+        for size, cpu in [(0, 10.0), (2000, 12.0), (0, 20.0), (2000, 20.0), (0, 10.0), (2000, 13)]
+    ]
+
+    first, large = lti_launches._by_course_size([0, 2000], measured)
+
+    assert (first["cpu_ratio"], large["cpu_ratio"]) == (1.0, 1.2)
+    assert large["hub_cpu_ms_per_launch"] == 13
