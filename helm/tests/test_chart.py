@@ -200,6 +200,8 @@ def hub_spawners(manifests: list[dict], api_url: str) -> tuple[ProfileSpawner, P
     c = Config()
     configure(c, chart_values, Deployment.from_environ(environ))
     c.ProfileSpawner.k8s_api_host = api_url
+    # The recording API's pods run no server: the start returns once the pod runs.
+    c.ProfileSpawner.listen_poll_interval = 0
 
     async def no_auth_state() -> None:
         return None
