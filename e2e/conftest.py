@@ -20,7 +20,7 @@ from environment import Environment
 from hub_api import HubAdmin
 from loopback import resolve_localhost_subdomains
 from pages import HubPages
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 from slugify import slugify
 
 from devenv import dev_env, tls
@@ -120,6 +120,17 @@ def sign_in(context: BrowserContext, env: Environment, username: str) -> Page:
     account = env.accounts[username]
     HubPages(page, env).sign_in_with_keycloak(account.username, account.password)
     return page
+
+
+def signed_in_admin(env: Environment) -> HubAdmin:
+    """The administrator's hub API, signed in once through a browser of its own: for the
+    benchmarks, which run outside pytest."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(**chromium_launch_args())
+        sign_in(browser.new_context(), env, "admin")
+        admin = HubAdmin.from_signed_in_context(browser.contexts[0], env)
+        browser.close()
+    return admin
 
 
 @pytest.fixture(scope="session")

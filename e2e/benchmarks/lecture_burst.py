@@ -32,7 +32,6 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
-from playwright.sync_api import sync_playwright
 
 E2E_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(E2E_DIR))  # the suite's API helpers
@@ -43,10 +42,9 @@ from burst_report import Learner  # noqa: E402
 from environment import Environment  # noqa: E402
 from hub_api import HubAdmin  # noqa: E402
 
-from conftest import sign_in  # noqa: E402
+from conftest import signed_in_admin  # noqa: E402
 from devenv import dev_env  # noqa: E402
 from mock_moodle.config import from_dict  # noqa: E402
-from service_fixtures import chromium_launch_args  # noqa: E402
 from tools.bootstrap.paths import REPO_ROOT  # noqa: E402
 
 OUTPUT = REPO_ROOT / "artifacts" / "benchmarks" / "lecture-burst.json"
@@ -258,12 +256,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     env = Environment.of(dev_env.current())
     names = cohort(env, args.learners)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(**chromium_launch_args())
-        context = browser.new_context()
-        sign_in(context, env, "admin")
-        admin = HubAdmin.from_signed_in_context(context, env)
-        browser.close()
+    admin = signed_in_admin(env)
     admin.stop_servers(names)
     try:
         figures = burst(env, admin, names, args.within, args.wait)

@@ -41,14 +41,12 @@ sys.path.insert(0, str(E2E_DIR))  # the suite's page objects and API helpers
 
 from environment import Environment  # noqa: E402
 from hub_api import HubAdmin  # noqa: E402
-from playwright.sync_api import sync_playwright  # noqa: E402
 from waits import wait_until  # noqa: E402
 
-from conftest import sign_in  # noqa: E402
+from conftest import signed_in_admin  # noqa: E402
 from devenv import dev_env, node_images  # noqa: E402
 from hubconfig.image_awaiter import pulled_everywhere  # noqa: E402
 from hubconfig.images import reference  # noqa: E402
-from service_fixtures import chromium_launch_args  # noqa: E402
 from tools.kube import Kubectl  # noqa: E402
 
 USER = "prepull-bench"
@@ -211,12 +209,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--gpus", type=int, default=1, help="GPUs to ask for (GPU profiles)")
     args = parser.parse_args(argv)
     env = Environment.of(dev_env.current())
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(**chromium_launch_args())
-        context = browser.new_context()
-        sign_in(context, env, "admin")
-        admin = HubAdmin.from_signed_in_context(context, env)
-        browser.close()
+    admin = signed_in_admin(env)
     figures = measure(env, admin, args.profile, args.gpus)
     print(json.dumps(figures, indent=2))
     print(
