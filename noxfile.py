@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from pathlib import Path
@@ -31,9 +32,22 @@ nox.options.error_on_missing_interpreters = True
 
 def install_project(session: nox.Session, *groups: str) -> None:
     """The product in editable mode plus the named dependency groups; the checkout's tools,
-    dev environment and dev services on PYTHONPATH for the commands the session runs."""
-    session.install("--upgrade", "pip")
-    session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, *groups))
+    dev environment and dev services on PYTHONPATH for the commands the session runs.
+
+    pip runs only when pyproject.toml or the groups changed since the venv's last install (a
+    stamp in the venv, as ./noxw keeps for nox itself): the install is editable, so source
+    changes need none, and a warm `./noxw -s dev` is not spent in pip.
+    """
+    wanted = hashlib.sha256(
+        (REPO_ROOT / "pyproject.toml").read_bytes() + repr(groups).encode()
+    ).hexdigest()
+    stamp = Path(session.virtual_env) / ".project-install.sha256"
+    if stamp.is_file() and stamp.read_text() == wanted:
+        session.log("the project and its groups are installed (pyproject.toml unchanged)")
+    else:
+        session.install("--upgrade", "pip")
+        session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, *groups))
+        stamp.write_text(wanted)
     session.env["PYTHONPATH"] = os.pathsep.join(str(REPO_ROOT / path) for path in DEV_PATHS)
 
 

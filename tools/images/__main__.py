@@ -37,6 +37,11 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("prune", help="remove hash tags of our images that the lock does not name")
     pin = commands.add_parser("pin", help="resolve images/NAME/requirements.in into exact pins")
     pin.add_argument("names", nargs="+", metavar="NAME")
+    pin.add_argument(
+        "--upgrade",
+        action="store_true",
+        help="re-resolve every package to the newest allowed (default: keep the current pins)",
+    )
     push = commands.add_parser("push", help="push built images and record their digests")
     push.add_argument("--registry", required=True, help="e.g. registry.example/org")
     push.add_argument("--all", action="store_true", help="include non-default images")
@@ -117,7 +122,7 @@ def main(argv: list[str]) -> int:
         if args.command == "pin":
             for image in spec.build_order(specs, args.names):
                 if image.name in args.names:
-                    print(pins.pin(image, specs))
+                    print(pins.pin(image, specs, upgrade=args.upgrade))
             return 0
         registry.push(args.registry, spec.select(specs, args.names, everything=args.all))
         return 0

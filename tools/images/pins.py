@@ -4,18 +4,23 @@ Resolution runs pip's resolver for the images' Python (versions.toml `images.pyt
 only, so an image never compiles anything. The output pins every package with its wheel's hash;
 the Dockerfiles install it with `--no-deps --require-hashes`. An image built on another image of
 ours is resolved against that image's pins and lists only what it adds.
+
+Like pip-compile, a re-pin keeps the image's current pins of the packages that `requirements.in`
+does not name, so that editing one line moves only what that line reaches; `upgrade=True`
+(`pin --upgrade`) re-resolves everything to the newest versions allowed.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 import tempfile
 from pathlib import Path
 
 from tools.bootstrap import versions
 from tools.bootstrap.paths import REPO_ROOT
-from tools.bootstrap.progress import step
+from tools.bootstrap.progress import say, step
 from tools.bootstrap.run import RunError, run
 from tools.images.spec import DEBIAN_BASE, ImageSpec
 
@@ -42,6 +47,22 @@ def parse_pins(text: str) -> dict[str, str]:
 
 def normalize(name: str) -> str:
     return name.strip().lower().replace("_", "-").replace(".", "-")
+
+
+def named_requirements(text: str) -> set[str]:
+    """The normalized names of the packages a requirements.in lists (options and paths skipped)."""
+    names = set()
+    for line in text.splitlines():
+        match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line.split("#", 1)[0])
+        if match:
+            names.add(normalize(match.group(1)))
+    return names
+
+
+def kept_pins(current: str, source: str) -> dict[str, str]:
+    """The current pins that a re-pin keeps: those of packages `source` does not name."""
+    named = named_requirements(source)
+    return {name: version for name, version in parse_pins(current).items() if name not in named}
 
 
 def render(spec: ImageSpec, packages: list[dict[str, str]], base: str | None) -> str:
@@ -84,15 +105,30 @@ def resolve(requirements: Path, constraints: dict[str, str]) -> list[dict[str, s
     ]
 
 
-def pin(spec: ImageSpec, specs: dict[str, ImageSpec]) -> Path:
-    """Write the image's requirements.txt from its requirements.in; return its path."""
+def pin(spec: ImageSpec, specs: dict[str, ImageSpec], *, upgrade: bool = False) -> Path:
+    """Write the image's requirements.txt from its requirements.in; return its path.
+
+    Without `upgrade`, the current pins of packages that requirements.in does not name are kept
+    when they still resolve; when they do not (an edited line needs a newer dependency), pip
+    resolves again from the base's pins alone and says so.
+    """
     source = spec.folder / SOURCE
     if not source.is_file():
         raise PinError(f"image {spec.name!r} has no {SOURCE} to pin")
     base = None if spec.base == DEBIAN_BASE else specs[spec.base]
-    kept = parse_pins((base.folder / PINNED).read_text()) if base else {}
+    base_pins = parse_pins((base.folder / PINNED).read_text()) if base else {}
+    target = spec.folder / PINNED
+    current = {}
+    if not upgrade and target.is_file():
+        current = kept_pins(target.read_text(), source.read_text())
     with step(f"pin {spec.name}"):
-        packages = [p for p in resolve(source, kept) if normalize(p["name"]) not in kept]
-        target = spec.folder / PINNED
+        try:
+            resolved = resolve(source, {**current, **base_pins})
+        except PinError:
+            if not current:
+                raise
+            say(f"    the current pins of {spec.name} do not fit {SOURCE}; resolving anew")
+            resolved = resolve(source, base_pins)
+        packages = [p for p in resolved if normalize(p["name"]) not in base_pins]
         target.write_text(render(spec, packages, base.name if base else None))
     return target
