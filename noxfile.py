@@ -41,7 +41,7 @@ def install_project(session: nox.Session, *groups: str) -> None:
     wanted = hashlib.sha256(
         (REPO_ROOT / "pyproject.toml").read_bytes() + repr(groups).encode()
     ).hexdigest()
-    stamp = Path(session.virtual_env) / ".project-install.sha256"
+    stamp = Path(session.virtualenv.location) / ".project-install.sha256"
     if stamp.is_file() and stamp.read_text() == wanted:
         session.log("the project and its groups are installed (pyproject.toml unchanged)")
     else:
