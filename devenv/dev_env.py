@@ -419,6 +419,9 @@ def images_lane() -> dict[str, lock.LockedImage]:
 def up(env: DevEnvironment) -> None:
     with logged_step("prerequisites: docker", "prerequisites"):
         prerequisites.ensure(["docker"])
+        # Both need dockerd, and installing the capability filter restarts it, which would kill
+        # an image build running in the other lane.
+        dockerd.ensure_privileged_containers()
         dockerd.ensure_base_image()
     # The image builds (mostly downloads from the package registries and single-threaded
     # installs) and the cluster's (Go compiling Kubernetes for the node image on every core)
