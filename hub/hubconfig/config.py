@@ -17,6 +17,7 @@ from hubconfig.gpu_quota import GpuQuota
 from hubconfig.images import reference
 from hubconfig.profiles import ProfileCatalogue
 from hubconfig.spawner import ProfileSpawner
+from hubconfig.start_queue import StartQueue
 
 HUB_PORT = 8081
 PROXY_API_PORT = 8001
@@ -186,6 +187,10 @@ def _configure_hub(c: Config, hub: dict[str, Any], deployment: Deployment) -> No
     c.JupyterHub.allow_named_servers = hub["allowNamedServers"]
     c.JupyterHub.named_server_limit_per_user = hub["namedServerLimitPerUser"]
     c.JupyterHub.concurrent_spawn_limit = hub["concurrentSpawnLimit"]
+    # One line of starts for the whole hub process, shared by every spawner.
+    c.ProfileSpawner.start_queue = (
+        StartQueue(hub["concurrentStarts"]) if hub["concurrentStarts"] else None
+    )
     c.JupyterHub.active_server_limit = hub["activeServerLimit"]
     # A Spawner trait, for the hub as a whole: JupyterHub reads it from the spawner that failed.
     c.Spawner.consecutive_failure_limit = hub["consecutiveFailureLimit"]

@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from jupyterhub.utils import maybe_future
 from kubespawner import KubeSpawner
 from traitlets import Bool, Float, Instance, Integer, Unicode, default
 
@@ -17,6 +18,7 @@ from hubconfig.gpu_quota import GpuQuota, held_count, held_resource, holdings, r
 from hubconfig.gpu_quota import check as check_gpu_quota
 from hubconfig.profiles import Offer, ProfileCatalogue, extended, form_entries
 from hubconfig.refusals import forbidden
+from hubconfig.start_queue import StartQueue, position_updates
 from hubconfig.storage import MULTI_ATTACH, MULTI_ATTACH_HINT, CourseFolders
 from hubconfig.unschedulable import ClusterFull, UnschedulableWatch
 
@@ -83,6 +85,14 @@ class ProfileSpawner(KubeSpawner):
 
         Gives up after http_timeout, as the hub's check would, with the hub's message.
         """,
+    )
+    start_queue = Instance(
+        StartQueue,
+        allow_none=True,
+        config=True,
+        help="""The hub's one line of lab starts (`hub.concurrentStarts`): a start beyond its
+        slots waits in the pre-spawn hook, before JupyterHub's start_timeout runs, and the spawn
+        page says its place. None: every start goes at once.""",
     )
     gpus_held = Integer(0, help="GPUs this server was granted; kept in the spawner's state.")
     gpu_resource_held = Unicode(
@@ -222,14 +232,35 @@ class ProfileSpawner(KubeSpawner):
             )
         self._checked_selection = None
 
+    async def run_pre_spawn_hook(self) -> Any:
+        # JupyterHub runs this hook after the options are checked and before it calls start
+        # with start_timeout, so a wait for a turn here is not counted as a slow start.
+        if self.start_queue is not None:
+            await self.start_queue.wait_turn(self)
+        return await maybe_future(super().run_pre_spawn_hook())
+
     async def _start(self) -> Any:
-        started = await self._start_pod()
-        if self.listen_poll_interval and not await server_listen.wait_until_listening(
-            started, self.listen_poll_interval, self.http_timeout
-        ):
-            # JupyterHub's words for a server that never answered; User.spawn stops the pod.
-            raise TimeoutError(f"Server at {started} didn't respond in {self.http_timeout} seconds")
-        return started
+        try:
+            started = await self._start_pod()
+            if self.listen_poll_interval and not await server_listen.wait_until_listening(
+                started, self.listen_poll_interval, self.http_timeout
+            ):
+                # JupyterHub's words for a server that never answered; User.spawn stops the pod.
+                raise TimeoutError(
+                    f"Server at {started} didn't respond in {self.http_timeout} seconds"
+                )
+            return started
+        finally:
+            self._leave_start_queue()
+
+    async def stop(self, now: bool = False) -> Any:
+        # A start stopped while it waits for its turn (or holds one) gives it up.
+        self._leave_start_queue()
+        return await super().stop(now=now)
+
+    def _leave_start_queue(self) -> None:
+        if self.start_queue is not None:
+            self.start_queue.leave(self)
 
     async def _start_pod(self) -> Any:
         # KubeSpawner's start waits for the pod until start_timeout, even when the scheduler
@@ -267,6 +298,9 @@ class ProfileSpawner(KubeSpawner):
     async def progress(self) -> AsyncIterator[dict[str, Any]]:
         if self.slow_spawn_message:
             yield {"progress": 1, "message": self._spawn_message()}
+        if self.start_queue is not None:
+            async for event in position_updates(self.start_queue, self):
+                yield event
         explained = False
         async for event in super().progress():
             yield event

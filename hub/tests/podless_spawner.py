@@ -27,7 +27,7 @@ class PodlessProfileSpawner(ProfileSpawner):
 
     _listener: ThreadingHTTPServer | None = None
 
-    async def start(self) -> tuple[str, int]:
+    async def _start_pod(self) -> tuple[str, int]:
         # KubeSpawner's start begins with this gate: no checked options, no pod.
         await self.load_user_options()
         self._listener = ThreadingHTTPServer(("127.0.0.1", 0), _Answer)
@@ -38,6 +38,7 @@ class PodlessProfileSpawner(ProfileSpawner):
         return None if self._listener else 0
 
     async def stop(self, now: bool = False) -> None:
+        self._leave_start_queue()
         if self._listener:
             self._listener.shutdown()
             self._listener.server_close()

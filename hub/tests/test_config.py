@@ -20,6 +20,7 @@ from hubconfig import configure, configure_from_environment
 from hubconfig.config import Deployment, database_url
 from hubconfig.gpu_quota import GpuQuota
 from hubconfig.spawner import ProfileSpawner
+from hubconfig.start_queue import StartQueue
 from hubconfig.values import ValuesError
 
 DEPLOYMENT_WITH_METRICS_TOKEN = dataclasses.replace(DEPLOYMENT, metrics_token="cd" * 32)
@@ -53,6 +54,15 @@ def test_the_hubs_spawn_limits_take_z2jhs_keys(chart_values: dict) -> None:
     c = configured(chart_values)
     assert (c.JupyterHub.concurrent_spawn_limit, c.JupyterHub.active_server_limit) == (40, 250)
     assert c.Spawner.consecutive_failure_limit == 7
+
+
+def test_concurrent_starts_make_one_line_for_the_hub_and_0_makes_none(chart_values: dict) -> None:
+    chart_values["hub"]["concurrentStarts"] = 3
+    line = configured(chart_values).ProfileSpawner.start_queue
+    assert isinstance(line, StartQueue)
+    assert line.slots == 3
+    chart_values["hub"]["concurrentStarts"] = 0
+    assert configured(chart_values).ProfileSpawner.start_queue is None
 
 
 def test_spawner_gets_the_singleuser_values(chart_values: dict) -> None:

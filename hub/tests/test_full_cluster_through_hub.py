@@ -14,7 +14,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from hub_fakes import chart_values_fixture  # noqa: F401 - pytest fixtures, used by name
+from hub_fakes import (  # noqa: F401 - pytest fixtures, used by name
+    chart_values_fixture,
+    offline_kubeconfig_fixture,
+)
 from hub_in_process import HubUnderTest, running_hub
 from kubespawner import KubeSpawner
 from podless_spawner import PodlessProfileSpawner
@@ -40,6 +43,10 @@ class AllPodsUnschedulable:
     pods = _Pods()
 
 
+# KubeSpawner loads a kubeconfig when a spawner is made; the machine may have none.
+pytestmark = pytest.mark.usefixtures("offline_kubeconfig")
+
+
 @pytest.fixture
 async def hub(chart_values: dict, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[HubUnderTest]:
     chart_values["hub"]["consecutiveFailureLimit"] = FAILURE_LIMIT
@@ -48,7 +55,7 @@ async def hub(chart_values: dict, monkeypatch: pytest.MonkeyPatch) -> AsyncItera
     monkeypatch.setattr(
         ProfileSpawner, "pod_reflector", property(lambda self: AllPodsUnschedulable)
     )
-    monkeypatch.setattr(PodlessProfileSpawner, "start", ProfileSpawner.start)
+    monkeypatch.setattr(PodlessProfileSpawner, "_start_pod", ProfileSpawner._start_pod)
     async with running_hub(chart_values, {"students": ["ann", "bob", "cem", "dan"]}) as running:
         yield running
 

@@ -14,13 +14,20 @@ from typing import Any
 
 import pytest
 import requests
-from hub_fakes import chart_values_fixture  # noqa: F401 - pytest fixtures, used by name
+from hub_fakes import (  # noqa: F401 - pytest fixtures, used by name
+    chart_values_fixture,
+    offline_kubeconfig_fixture,
+)
 from hub_in_process import SERVICE_TOKEN, HubUnderTest, running_hub
 from podless_spawner import PodlessProfileSpawner
 
 # JupyterHub's REST API answers a pending start after its slow_spawn_timeout (10 s); the refusal
 # must come well before that to be "at once".
 AT_ONCE_S = 5
+
+
+# KubeSpawner loads a kubeconfig when a spawner is made; the machine may have none.
+pytestmark = pytest.mark.usefixtures("offline_kubeconfig")
 
 
 @pytest.fixture
