@@ -16,6 +16,8 @@ from waits import wait_until
 
 SERVER_STOP_WAIT_S = 180
 STOP_REQUESTS_AT_ONCE = 10
+# JupyterHub's largest page of a listing (its api_page_max_limit).
+USERS_PAGE = 200
 TOKEN_LIFETIME_S = 4 * 3600
 
 
@@ -133,15 +135,37 @@ class HubAdmin:
             what=f"{name}'s server to stop",
         )
 
+    def users_with_servers(self) -> set[str]:
+        """The names of every user with a default or named server, running or pending: one
+        listing (`GET /users?state=active`, page by page) however many users there are."""
+        names: set[str] = set()
+        while True:
+            response = self.session.get(
+                f"{self.api}/users",
+                params={"state": "active", "offset": len(names), "limit": USERS_PAGE},
+                timeout=30,
+            )
+            response.raise_for_status()
+            page = [user["name"] for user in response.json()]
+            names.update(page)
+            if len(page) < USERS_PAGE:
+                return names
+
     def stop_servers(self, names: Iterable[str]) -> None:
         """Stop many users' servers at once (a lecture's) and wait until their pods are gone:
-        one hub request each, a few at a time, then one pod listing per poll for all."""
+        one hub request for each user with a server, a few at a time, then one user listing
+        and one pod listing per poll for all."""
         names = set(names)
+        running = names & self.users_with_servers()
+        # The pool's threads share a session of their own: requests does not promise that a
+        # Session is thread-safe (https://github.com/psf/requests/issues/2766), and this one
+        # goes on polling below.
+        stopper = HubAdmin(self.env, self.token)
         with ThreadPoolExecutor(max_workers=STOP_REQUESTS_AT_ONCE) as pool:
-            list(pool.map(HubAdmin(self.env, self.token).request_stop, names))
+            list(pool.map(stopper.request_stop, running))
         wait_until(
             lambda: (
-                not any(self.server_exists(name) for name in names)
+                not names & self.users_with_servers()
                 and not names & set(self.env.lab_pods_by_user())
             ),
             timeout_s=SERVER_STOP_WAIT_S,
