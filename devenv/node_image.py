@@ -46,15 +46,6 @@ NODE_PINS = (
     "node.kube_router",
     "node.local_path_provisioner",
 )
-COREDNS_MODULE = "github.com/coredns/coredns"
-# The plugins of the Corefile kubeadm writes (the `coredns` ConfigMap: errors, health, ready,
-# kubernetes, prometheus (folder metrics), forward, cache, loop, reload, loadbalance), plus log
-# and hosts for debugging a cluster's names. CoreDNS's own main imports all 53 plugins, with the
-# cloud providers' SDKs (route53, azure, clouddns), which made it the longest Go build here.
-COREDNS_PLUGINS = (
-    "errors", "health", "ready", "kubernetes", "metrics", "forward", "cache", "loop", "reload",
-    "loadbalance", "log", "hosts",
-)  # fmt: skip
 CNI_PLUGINS = ("main/bridge", "main/loopback", "main/ptp", "ipam/host-local", "meta/portmap")
 
 
@@ -116,27 +107,15 @@ def etcd_bin(etcd_image: str) -> Path:
     return bin_dir / "server"
 
 
-def coredns_main() -> str:
-    """CoreDNS's own main.go, but importing only COREDNS_PLUGINS instead of all of them."""
-    imports = "".join(f'\t_ "{COREDNS_MODULE}/plugin/{name}"\n' for name in COREDNS_PLUGINS)
-    return (
-        "package main\n\nimport (\n"
-        f'{imports}\t"{COREDNS_MODULE}/coremain"\n)\n\n'
-        "func main() {\n\tcoremain.Run()\n}\n"
-    )
-
-
 def coredns_bin(coredns_image: str) -> Path:
     version = image_tag(coredns_image)
-    main_go = coredns_main()
-    variant = gobuild.program_variant(main_go)
-    binary = builds_dir("coredns", f"{version}-{variant}") / "bin" / "coredns"
+    bin_dir = builds_dir("coredns", version) / "bin"
     cached(
-        f"build CoreDNS {version} ({', '.join(COREDNS_PLUGINS)})",
-        [binary],
-        lambda: gobuild.build_program(COREDNS_MODULE, version, main_go, binary),
+        f"build CoreDNS {version}",
+        [bin_dir / "coredns"],
+        lambda: gobuild.go_install("github.com/coredns/coredns", version, bin_dir),
     )
-    return binary
+    return bin_dir / "coredns"
 
 
 def pause_bin(pause_image: str) -> Path:

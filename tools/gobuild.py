@@ -10,7 +10,6 @@ upstream release build, so that `kubectl version` reports the pin.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -120,16 +119,13 @@ def version_ldflags(kubernetes_version: str) -> str:
     )
 
 
-def wrapper_module(
-    module: str, version: str, replaces: dict[str, str] | None = None, variant: str = ""
-) -> Path:
-    """Create (once) a wrapper module requiring MODULE@VERSION and return its folder; a
-    `variant` gets a folder of its own (a main package of ours, see `build_program`).
+def wrapper_module(module: str, version: str, replaces: dict[str, str] | None = None) -> Path:
+    """Create (once) a wrapper module requiring MODULE@VERSION and return its folder.
 
     Builds run in it with `-mod=mod`, so Go records the checksums of what it downloads.
     """
     name = module.replace("/", "_")
-    folder = cache_dir() / "src" / f"{name}-{version}{'-' + variant if variant else ''}"
+    folder = cache_dir() / "src" / f"{name}-{version}"
     go_mod = folder / "go.mod"
     if go_mod.exists():
         return folder
@@ -162,24 +158,6 @@ def build_in_wrapper(
         command.append(f"-tags={tags}")
     command += ["-o", f"{bin_dir}/", *packages]
     log_name = f"build-{module.replace('/', '_')}-{version}.log"
-    run_logged(command, log_name=log_name, cwd=folder, env=go_env())
-
-
-def program_variant(main_go: str) -> str:
-    """A short name for a main package of ours, for the folders its builds are kept in."""
-    return hashlib.sha256(main_go.encode()).hexdigest()[:12]
-
-
-def build_program(module: str, version: str, main_go: str, output: Path) -> None:
-    """Build a main package of our own, `main_go`, made of MODULE@VERSION's packages, into
-    `output`: a program with fewer parts than the module's own main (CoreDNS with only the
-    plugins a cluster's Corefile uses), compiling only the packages it imports."""
-    variant = program_variant(main_go)
-    folder = wrapper_module(module, version, variant=variant)
-    (folder / "main.go").write_text(main_go)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    command = ["go", "build", "-mod=mod", "-trimpath", "-ldflags=-s -w", "-o", str(output), "."]
-    log_name = f"build-{output.name}-{version}-{variant}.log"
     run_logged(command, log_name=log_name, cwd=folder, env=go_env())
 
 
