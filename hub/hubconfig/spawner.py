@@ -258,6 +258,9 @@ class ProfileSpawner(KubeSpawner):
         self._leave_start_queue()
         return await super().stop(now=now)
 
+    def _starting(self) -> bool:
+        return self.pending == "spawn"
+
     def _leave_start_queue(self) -> None:
         if self.start_queue is not None:
             self.start_queue.leave(self)
@@ -299,7 +302,7 @@ class ProfileSpawner(KubeSpawner):
         if self.slow_spawn_message:
             yield {"progress": 1, "message": self._spawn_message()}
         if self.start_queue is not None:
-            async for event in position_updates(self.start_queue, self):
+            async for event in position_updates(self.start_queue, self, self._starting):
                 yield event
         explained = False
         async for event in super().progress():

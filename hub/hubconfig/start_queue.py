@@ -14,7 +14,7 @@ Everything runs on the hub's event loop, so no lock is needed.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Hashable
+from collections.abc import AsyncIterator, Callable, Hashable
 from typing import Any
 
 from jupyterhub.spawner import SpawnException
@@ -108,14 +108,17 @@ def waiting_message(position: int, slots: int) -> str:
     )
 
 
-async def position_updates(queue: StartQueue, key: Hashable) -> AsyncIterator[dict[str, Any]]:
-    """Progress events with `key`'s place in line, each time it changes, until its turn came.
+async def position_updates(
+    queue: StartQueue, key: Hashable, starting: Callable[[], bool]
+) -> AsyncIterator[dict[str, Any]]:
+    """Progress events with `key`'s place in line, each time it changes, until its turn came
+    or `starting()` says that no start is under way.
 
     The spawn page may open before the start joins the line or after its turn came and went;
-    JupyterHub ends this iteration when the start itself ends.
+    JupyterHub also ends this iteration when the start itself ends.
     """
     told = None
-    while not queue.holds(key):
+    while starting() and not queue.holds(key):
         position = queue.position(key)
         if position is not None and position != told:
             told = position

@@ -93,6 +93,13 @@ def test_every_configurable_given_the_line_by_config_shares_it_not_a_copy() -> N
     assert first.start_queue is line and second.start_queue is line
 
 
+async def test_the_spawn_page_hears_nothing_when_no_start_is_under_way() -> None:
+    queue = StartQueue(1)
+    await started(queue, "ann")
+    events = [event async for event in position_updates(queue, "bob", lambda: False)]
+    assert events == []
+
+
 def test_a_line_needs_a_slot() -> None:
     with pytest.raises(ValueError, match="at least one slot"):
         StartQueue(0)
@@ -109,7 +116,7 @@ async def test_the_spawn_page_hears_each_new_place_then_nothing_once_the_turn_ca
     messages: list[str] = []
 
     async def follow() -> None:
-        async for event in position_updates(queue, "cem"):
+        async for event in position_updates(queue, "cem", lambda: True):
             messages.append(event["message"])
 
     following = asyncio.ensure_future(follow())
