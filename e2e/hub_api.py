@@ -122,9 +122,13 @@ class HubAdmin:
     def request_stop(self, name: str) -> None:
         """Ask the hub to stop the user's default server, if it has one; do not wait."""
         if self.server_exists(name):
-            response = self.session.delete(f"{self.api}/users/{name}/server", timeout=60)
-            if response.status_code not in (202, 204, 400):
-                response.raise_for_status()
+            self.delete_server(name)
+
+    def delete_server(self, name: str) -> None:
+        """`DELETE` the user's default server; a 400 (already stopping) is fine."""
+        response = self.session.delete(f"{self.api}/users/{name}/server", timeout=60)
+        if response.status_code not in (202, 204, 400):
+            response.raise_for_status()
 
     def stop_server(self, name: str) -> None:
         """Stop the user's default server (if any) and wait until its pod is gone."""
@@ -162,7 +166,7 @@ class HubAdmin:
         # goes on polling below.
         stopper = HubAdmin(self.env, self.token)
         with ThreadPoolExecutor(max_workers=STOP_REQUESTS_AT_ONCE) as pool:
-            list(pool.map(stopper.request_stop, running))
+            list(pool.map(stopper.delete_server, running))
         wait_until(
             lambda: (
                 not names & self.users_with_servers()
