@@ -18,7 +18,7 @@ from jupyterhub import orm
 from jupyterhub.auth import Authenticator
 from jupyterhub.handlers import BaseHandler
 from jupyterhub.utils import maybe_future
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from tornado.web import Finish
 from traitlets import Bool, Enum, Float, List, Unicode, default, validate
 
@@ -48,7 +48,7 @@ from .entitlements import (
 )
 from .errors import LoginRefused
 from .group_members import MemberLists
-from .identities import LINKED_AS_SEPARATE_ACCOUNT, Identity, IdentityStore
+from .identities import LINKED_AS_SEPARATE_ACCOUNT, AlreadyLinked, Identity, IdentityStore
 from .keycloak import CALLBACK_PATH as KEYCLOAK_CALLBACK_PATH
 from .keycloak import LOGIN_PATH as KEYCLOAK_LOGIN_PATH
 from .keycloak import KeycloakCallbackHandler, KeycloakLogin, KeycloakLoginHandler
@@ -67,7 +67,7 @@ from .lti13 import (
     LTI13Login,
     LTI13LoginHandler,
 )
-from .nonces import NonceStore
+from .nonces import NonceStore, replayed
 from .platform_trust import ASK_TO_LINK, PlatformTrust, trust_from
 from .secrets_env import check_secret
 from .source_routes import Route, source_route
@@ -100,13 +100,15 @@ def _user_lookup(handler: BaseHandler) -> UserLookup:
 
     One SELECT of the id, and the account from the session by primary key: handler.find_user's
     query makes SQLAlchemy fetch the account's roles, groups and shares again (selectin), loaded
-    or not, and JupyterHub's own find_user after authentication fetches them once more.
+    or not, and JupyterHub's own find_user after authentication fetches them once more. Like
+    hub_tables.read, it flushes none of the hub's pending changes.
     """
 
     def find(name: str) -> Any:
         db = handler.db
-        user_id = db.scalar(select(orm.User.id).where(orm.User.name == name))
-        return None if user_id is None else handler.users[db.get(orm.User, user_id)]
+        with db.no_autoflush:
+            user_id = db.scalar(select(orm.User.id).where(orm.User.name == name))
+            return None if user_id is None else handler.users[db.get(orm.User, user_id)]
 
     return functools.cache(find)
 
@@ -409,7 +411,38 @@ class MultiLoginAuthenticator(Authenticator):
         if land.new_link is None:
             self.identities.record_login(handler.db, identity)
         elif self.identities.link(handler.db, identity, name, land.new_link):
-            self.log.info("Linked %s to %s (%s)", identity, name, land.new_link)
+            self._log_link(identity, name, land.new_link)
+
+    def _record_launch(
+        self,
+        handler: BaseHandler,
+        launch: ValidatedLaunch,
+        identity: Identity,
+        land: accounts.Land,
+        name: str,
+    ) -> None:
+        """Record the launch's nonce and the login (the new link, or the login time) in one
+        transaction: one commit per launch; the replay refusal when the nonce was used."""
+
+        def record(connection: Connection) -> None:
+            if land.new_link is None:
+                self.identities.write_login(connection, identity)
+            else:
+                self.identities.write_link(connection, identity, name, land.new_link)
+
+        try:
+            claimed = self.nonces.claim(handler.db, launch.nonce, along=record)
+        except AlreadyLinked:
+            # Another launch of this identity linked it first; that one's link stands.
+            claimed = self.nonces.claim(handler.db, launch.nonce)
+        else:
+            if claimed and land.new_link is not None:
+                self._log_link(identity, name, land.new_link)
+        if not claimed:
+            raise replayed(launch.nonce)
+
+    def _log_link(self, identity: Identity, name: str, how: str) -> None:
+        self.log.info("Linked %s to %s (%s)", identity, name, how)
 
     async def _lti_login(self, handler: BaseHandler, launch: ValidatedLaunch) -> dict[str, Any]:
         find_user = _user_lookup(handler)
@@ -426,6 +459,7 @@ class MultiLoginAuthenticator(Authenticator):
             lambda name: self._account(handler, find_user, name),
         )
         if isinstance(decision, accounts.AskToLink):
+            self.nonces.claim_or_refuse(handler.db, launch.nonce)
             pending_links.remember(handler, identity, launch.username, trust.label)
             handler.redirect(hub_url(handler, LINK_PATH))
             # The response is the redirect; Finish ends the request without an error page.
@@ -458,7 +492,7 @@ class MultiLoginAuthenticator(Authenticator):
             )
         previous = await self._previous_auth_state(find_user, name)
         model = self._auth_model(name, facts, course, {LTI_LAUNCH: launch.launch_data}, previous)
-        self._record_link(handler, identity, decision, name)
+        self._record_launch(handler, launch, identity, decision, name)
         return model
 
     async def _keycloak_login(self, handler: BaseHandler, data: Any) -> dict[str, Any]:

@@ -11,7 +11,10 @@ here would commit or drop changes the hub has pending. Code in this package ther
 - reads them with `read(handler.db, statement)`: a Core SELECT on the hub's session, which
   commits and rolls back nothing, and puts no object in the hub's identity map (where it would
   go stale: the hub never expires what it loaded). It saves a launch the checkout of a
-  connection (and JupyterHub's ping of it) per read. A read sees what the hub has flushed.
+  connection (and JupyterHub's ping of it) per read. A read sees what the hub has flushed, and
+  flushes nothing: a flush would put the hub's pending changes in a transaction that only the
+  hub commits, and on SQLite its write lock would make the next `own_transaction` of the same
+  request wait for it until the busy timeout.
 
 An in-memory SQLite database (`sqlite://`) has one connection for every session (StaticPool):
 there, changes the hub has flushed but not committed share the transaction that `own_transaction`
@@ -73,4 +76,5 @@ def own_transaction(hub_db: Session) -> Iterator[Connection]:
 def read(hub_db: Session, statement: Select) -> Result:
     """Run a SELECT of multilogin tables on the hub's session `hub_db` (see above)."""
     ensure_tables(hub_db.get_bind())
-    return hub_db.execute(statement)
+    with hub_db.no_autoflush:
+        return hub_db.execute(statement)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Float, Row, String, delete, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Float, Row, String, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -73,8 +73,8 @@ def _is(identity: Identity) -> tuple[ColumnElement[bool], ...]:
     )
 
 
-class _AlreadyLinked(Exception):
-    """The identity's row is in the table already."""
+class AlreadyLinked(Exception):
+    """The identity's row is in the table already; the transaction is to be rolled back."""
 
 
 def _as_link(row: Row) -> Link:
@@ -99,6 +99,17 @@ class IdentityStore:
 
     def link(self, hub_db: Session, identity: Identity, username: str, how: str) -> bool:
         """Link `identity` to `username`; False when it is linked already (to any account)."""
+        try:
+            with own_transaction(hub_db) as connection:
+                self.write_link(connection, identity, username, how)
+        except AlreadyLinked:
+            return False
+        return True
+
+    @staticmethod
+    def write_link(connection: Connection, identity: Identity, username: str, how: str) -> None:
+        """Insert the link on `connection`; AlreadyLinked when the identity is linked already
+        (the row's unique key fails the transaction: raise on, so that it is rolled back)."""
         now = time.time()
         row = {
             "source": identity.source,
@@ -111,21 +122,20 @@ class IdentityStore:
             "last_login_at": now,
         }
         try:
-            with own_transaction(hub_db) as connection:
-                try:
-                    connection.execute(insert(_LinkedIdentity), row)
-                except IntegrityError:
-                    # Raised on, so the transaction is rolled back.
-                    raise _AlreadyLinked from None
-        except _AlreadyLinked:
-            return False
-        return True
+            connection.execute(insert(_LinkedIdentity), row)
+        except IntegrityError:
+            raise AlreadyLinked from None
 
     def record_login(self, hub_db: Session, identity: Identity) -> None:
         with own_transaction(hub_db) as connection:
-            connection.execute(
-                update(_LinkedIdentity).where(*_is(identity)).values(last_login_at=time.time())
-            )
+            self.write_login(connection, identity)
+
+    @staticmethod
+    def write_login(connection: Connection, identity: Identity) -> None:
+        """Set the identity's last login to now, on `connection`."""
+        connection.execute(
+            update(_LinkedIdentity).where(*_is(identity)).values(last_login_at=time.time())
+        )
 
     def unlink(self, hub_db: Session, identity: Identity, username: str) -> bool:
         """Remove the link of `identity` to `username`; False when there was none."""

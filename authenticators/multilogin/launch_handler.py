@@ -6,11 +6,13 @@ from __future__ import annotations
 import unicodedata
 
 from jupyterhub.handlers import BaseHandler
+from sqlalchemy.exc import SQLAlchemyError
 
 from .entitlements import LTI11, LTI13
 from .errors import LoginRefused, RefusalPagesMixin
 from .lti11 import LTI11Login
 from .lti13 import LTI13Login
+from .nonces import database_unavailable
 from .urls import safe_next_url
 
 # The hub database's `users.name` is VARCHAR(255): a longer name fails the insert on PostgreSQL.
@@ -70,8 +72,13 @@ class LTILaunchHandler(RefusalPagesMixin, BaseHandler):
             launch = await source.validate_launch(self, nonces)
         else:
             launch = source.validate_launch(self, nonces)
-        check_claimed_username(launch.username, self.login_source)
-        user = await self.login_user(launch)
+        with nonces.recorded_if_refused(self.db, launch.nonce):
+            check_claimed_username(launch.username, self.login_source)
+            try:
+                # The login records the nonce along with itself (MultiLoginAuthenticator).
+                user = await self.login_user(launch)
+            except SQLAlchemyError as error:
+                raise database_unavailable(launch.nonce.scope, "login", error) from None
         if user is None:
             raise LoginRefused(403, "This account may not use the hub.", "login_user refused")
         self.redirect(safe_next_url(self, launch.next_url, user))

@@ -10,14 +10,16 @@ from tornado.httputil import HTTPServerRequest
 
 from .entitlements import LoginFacts
 from .errors import LoginRefused
+from .nonces import NonceClaim
 
 
 @dataclass(frozen=True)
 class ValidatedLaunch:
-    """An LTI launch whose signature, trust and replay checks all passed.
+    """An LTI launch whose signature and trust checks passed.
 
     Only the launch handlers build it, after validation, so authenticate() can tell a checked
-    launch from form data.
+    launch from form data. Its `nonce` is not recorded yet: the sign-in records it in the
+    transaction that records the login, and a refusal records it alone (nonces.py).
 
     `issuer`, `client_id` and `subject` name the person at the platform, whatever username the
     platform claims: LTI 1.1: the consumer key, "" and the launch's `user_id`; LTI 1.3: `iss`,
@@ -32,6 +34,7 @@ class ValidatedLaunch:
     issuer: str
     client_id: str
     subject: str
+    nonce: NonceClaim
     # Launch parameters or id_token claims, kept in auth_state for the spawner.
     launch_data: dict[str, Any] = field(default_factory=dict)
 

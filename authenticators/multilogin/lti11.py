@@ -24,7 +24,7 @@ from traitlets import Dict, Int, List, Unicode, default
 from .entitlements import LTI11, LoginFacts, split_lti11_roles
 from .errors import LoginRefused
 from .launches import ValidatedLaunch, launch_arguments
-from .nonces import NonceStore
+from .nonces import NonceClaim, NonceStore
 from .secrets_env import StartupRefused, check_secret, secrets_from
 from .source_routes import UpstreamSourcePage
 from .usernames import first_present
@@ -173,14 +173,13 @@ class LTI11Login(LTI11Authenticator):
             f"{self.get_uri_scheme(handler.request)}://{handler.request.host}{handler.request.uri}"
         )
         consumer_key = check_signed_launch(launch_url, args, self.consumers, time.time())
-        if not nonces.claim(
-            handler.db, f"lti11:{consumer_key}", args["oauth_nonce"], self.nonce_lifetime_s
-        ):
-            raise LoginRefused(
-                401,
-                f"This launch was already used. {_RELAUNCH}",
-                f"LTI 1.1: replayed oauth_nonce from consumer {consumer_key!r}",
-            )
+        nonce = NonceClaim(f"lti11:{consumer_key}", args["oauth_nonce"], self.nonce_lifetime_s)
+        with nonces.recorded_if_refused(handler.db, nonce):
+            return self._launch_from(args, consumer_key, nonce, handler)
+
+    def _launch_from(
+        self, args: dict[str, str], consumer_key: str, nonce: NonceClaim, handler: BaseHandler
+    ) -> ValidatedLaunch:
         found = first_present(args, self.username_keys)
         if found is None:
             raise LoginRefused(
@@ -203,6 +202,7 @@ class LTI11Login(LTI11Authenticator):
             issuer=consumer_key,
             client_id="",
             subject=args["user_id"],
+            nonce=nonce,
             launch_data=launch_data,
         )
 

@@ -37,7 +37,7 @@ from .entitlements import LTI13, LoginFacts
 from .errors import LoginRefused, RefusalPagesMixin
 from .framed_launches import answer_framed_launch, in_a_frame
 from .launches import ValidatedLaunch, contains_nul, launch_arguments, nul_refusal
-from .nonces import NonceStore
+from .nonces import NonceClaim, NonceStore
 from .source_routes import ServesSource
 from .urls import hub_url, next_from_target_link
 from .usernames import lookup_claim, normalize_username
@@ -327,24 +327,21 @@ class LTI13Login(LTI13Authenticator):
             raise LoginRefused(
                 400, f"The launch is not valid. {_RELAUNCH}", "LTI 1.3: id_token without nonce"
             )
-        # Recorded before the cookie check, so a nonce seen before is reported as reused even when
-        # the replay comes from another browser. The token is validly signed by a trusted
+        # A launch refused from here on still uses up the nonce, and a replay, even one from
+        # another browser, is told so first. The token is validly signed by a trusted
         # platform, so recording its nonce costs nothing.
-        lifetime = validator.max_age + validator.time_leeway
-        if not nonces.claim(handler.db, f"lti13:{platform.issuer}", nonce, lifetime):
-            raise LoginRefused(
-                401,
-                f"This launch was already used. {_RELAUNCH}",
-                f"LTI 1.3: reused nonce from {platform.issuer!r}",
-            )
-        nonce_secret = take_launch_cookie(handler, nonce_cookie_name(state["state_id"]))
-        if not nonce_secret or not hmac.compare_digest(
-            nonce_for(nonce_secret).encode(), nonce.encode()
-        ):
-            raise LoginRefused(
-                400, _OTHER_BROWSER, "LTI 1.3: nonce does not match the nonce state cookie"
-            )
-        return self._launch_from(id_token, state, _client_id(id_token, platform))
+        claim = NonceClaim(
+            f"lti13:{platform.issuer}", nonce, validator.max_age + validator.time_leeway
+        )
+        with nonces.recorded_if_refused(handler.db, claim):
+            nonce_secret = take_launch_cookie(handler, nonce_cookie_name(state["state_id"]))
+            if not nonce_secret or not hmac.compare_digest(
+                nonce_for(nonce_secret).encode(), nonce.encode()
+            ):
+                raise LoginRefused(
+                    400, _OTHER_BROWSER, "LTI 1.3: nonce does not match the nonce state cookie"
+                )
+            return self._launch_from(id_token, state, _client_id(id_token, platform), claim)
 
     def _username(self, id_token: dict[str, Any]) -> str:
         """The first username claim present; every other one present must name the same user."""
@@ -372,7 +369,7 @@ class LTI13Login(LTI13Authenticator):
         return found[0][1]
 
     def _launch_from(
-        self, id_token: dict[str, Any], state: dict[str, Any], client_id: str
+        self, id_token: dict[str, Any], state: dict[str, Any], client_id: str, nonce: NonceClaim
     ) -> ValidatedLaunch:
         context = id_token.get(CONTEXT_CLAIM) or {}
         context_id = context.get("id") or None
@@ -389,6 +386,7 @@ class LTI13Login(LTI13Authenticator):
             issuer=id_token["iss"],
             client_id=client_id,
             subject=id_token["sub"],
+            nonce=nonce,
             launch_data=id_token,
         )
 

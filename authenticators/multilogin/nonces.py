@@ -4,12 +4,20 @@ Every accepted nonce (LTI 1.1 `oauth_nonce`, LTI 1.3 id_token `nonce`) is insert
 of the hub database with a unique key and an expiry. The database, not process memory, decides:
 a second insert of the same nonce fails with an integrity error in whichever process tries it.
 The table is written in a transaction of its own (hub_tables.own_transaction), never the hub's.
+
+A signed launch's nonce is recorded whatever comes of the launch. A launch that signs someone in
+records it in the same transaction as the sign-in itself (the identity's link or login time), so
+a launch costs one commit of this package's tables, not two; a launch refused on the way records
+it alone (`recorded_if_refused`), and a replay is then told that it is one.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 from sqlalchemy import Connection, Float, String, delete, insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -20,6 +28,39 @@ from .hub_tables import Base, own_transaction
 
 # Expired rows are deleted at most this often per process, so a launch rarely pays for it.
 _PURGE_INTERVAL_S = 60.0
+_RELAUNCH = "Go back to Moodle and open the link again."
+
+
+@dataclass(frozen=True)
+class NonceClaim:
+    """A nonce of a signed launch, to be recorded as used.
+
+    `scope` keeps sources and platforms apart: "lti11:<consumer key>", "lti13:<issuer>";
+    `lifetime_s` is how long it must be remembered (the launch's own validity, and a margin).
+    """
+
+    scope: str
+    nonce: str
+    lifetime_s: float
+
+
+def database_unavailable(scope: str, what: str, error: SQLAlchemyError) -> LoginRefused:
+    """The answer to a launch the hub database cannot check now (locked or unreachable): it
+    may well be able to soon."""
+    return LoginRefused(
+        503,
+        "The hub could not check this launch right now. Try again in a moment: go back "
+        "to Moodle and open the link again.",
+        f"{scope}: {what}: {type(error).__name__}: {error}",
+    )
+
+
+def replayed(claim: NonceClaim) -> LoginRefused:
+    return LoginRefused(
+        401,
+        f"This launch was already used. {_RELAUNCH}",
+        f"{claim.scope}: replayed nonce",
+    )
 
 
 def nonce_digest(nonce: str) -> str:
@@ -66,9 +107,15 @@ class NonceStore:
             # creating the tables, which is no replay.
             raise _AlreadyUsed from None
 
-    def claim(self, hub_db: Session, scope: str, nonce: str, lifetime_s: float) -> bool:
-        """Record `nonce` as used; False when it was already recorded, LoginRefused (503)
-        when the database cannot say.
+    def claim(
+        self,
+        hub_db: Session,
+        claim: NonceClaim,
+        along: Callable[[Connection], None] | None = None,
+    ) -> bool:
+        """Record the nonce as used, and run `along` in the same transaction; False when it was
+        already recorded (nothing is kept then, and `along` has not run), LoginRefused (503)
+        when the database cannot say. An exception from `along` rolls the nonce back too.
 
         `hub_db` only names the database (the hub's engine); its pending changes are left alone.
         A nonce still in the table after its expiry is refused too: the launch that carries it
@@ -79,16 +126,30 @@ class NonceStore:
         try:
             self._purge_expired(hub_db, now)
             with own_transaction(hub_db) as connection:
-                self._insert(connection, scope, nonce, now + lifetime_s)
+                self._insert(connection, claim.scope, claim.nonce, now + claim.lifetime_s)
+                if along is not None:
+                    along(connection)
         except _AlreadyUsed:
             return False
         except SQLAlchemyError as error:
             # A locked or unreachable database (or another process creating the table at the
             # same moment): the launch cannot be checked for replay now, but may be soon.
-            raise LoginRefused(
-                503,
-                "The hub could not check this launch right now. Try again in a moment: go back "
-                "to Moodle and open the link again.",
-                f"{scope}: nonce not recorded: {type(error).__name__}: {error}",
-            ) from None
+            raise database_unavailable(claim.scope, "nonce not recorded", error) from None
         return True
+
+    def claim_or_refuse(self, hub_db: Session, claim: NonceClaim) -> None:
+        """Record the nonce as used; the replay refusal (401) when it was already."""
+        if not self.claim(hub_db, claim):
+            raise replayed(claim)
+
+    @contextmanager
+    def recorded_if_refused(self, hub_db: Session, claim: NonceClaim) -> Iterator[None]:
+        """A launch refused in this block still uses up its nonce, so that it cannot be replayed
+        once whatever refused it has changed; a replay is refused as one, first."""
+        try:
+            yield
+        except LoginRefused as refusal:
+            # A database that could not record the nonce is not asked again at once.
+            if refusal.status_code != 503:
+                self.claim_or_refuse(hub_db, claim)
+            raise

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from hubconfig.backup import BackupError, create, restore
 from multilogin.identities import Identity, IdentityStore
-from multilogin.nonces import NonceStore
+from multilogin.nonces import NonceClaim, NonceStore
 
 PERSON = Identity("keycloak", "https://sso.example.edu/realms/campus", "", "sub-ada")
 
@@ -55,7 +55,9 @@ def used_hub_database(url: str) -> None:
         user.new_api_token(note=f"token of {name}")
     engine = session.get_bind()
     with Session(engine) as hub_db:
-        assert NonceStore().claim(hub_db, "lti13:https://moodle.example.edu", "nonce-1", 3600)
+        assert NonceStore().claim(
+            hub_db, NonceClaim("lti13:https://moodle.example.edu", "nonce-1", 3600)
+        )
         assert IdentityStore().link(hub_db, PERSON, "ada", "keycloak")
     session.close()
     engine.dispose()

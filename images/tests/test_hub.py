@@ -39,14 +39,14 @@ from jupyterhub.app import JupyterHub
 from jupyterhub.dbutil import _temp_alembic_ini
 from hubconfig import migrations
 from multilogin.identities import Identity, IdentityStore
-from multilogin.nonces import NonceStore
+from multilogin.nonces import NonceClaim, NonceStore
 url = sys.argv[1]
 report = {"driver": __import__("psycopg").__version__}
 hub = JupyterHub(db_url=url)
 hub.init_db()
 report["started"] = migrations.problems(url)
 nonces, links = NonceStore(), IdentityStore()
-report["nonce"] = [nonces.claim(hub.db, "lti13:x", "n-1", 60) for _ in range(2)]
+report["nonce"] = [nonces.claim(hub.db, NonceClaim("lti13:x", "n-1", 60)) for _ in range(2)]
 person = Identity("keycloak", "https://login.example.edu/realms/campus", "", "sub-1")
 report["link"] = [links.link(hub.db, person, name, "keycloak") for name in ("stu", "other")]
 report["linked_to"] = links.link_of(hub.db, person).username
@@ -104,13 +104,13 @@ import io, json, shutil, subprocess, sys
 from jupyterhub.app import JupyterHub
 from sqlalchemy import MetaData, create_engine
 from hubconfig import backup, migrations
-from multilogin.nonces import NonceStore
+from multilogin.nonces import NonceClaim, NonceStore
 url = sys.argv[1]
 pg_dump = subprocess.run(["pg_dump", "--version"], capture_output=True, text=True, check=True)
 report = {"pg_dump": pg_dump.stdout.split()[2]}
 hub = JupyterHub(db_url=url)
 hub.init_db()
-NonceStore().claim(hub.db, "lti13:x", "n-1", 3600)
+NonceStore().claim(hub.db, NonceClaim("lti13:x", "n-1", 3600))
 hub.db.close()
 archive = io.BytesIO()
 backup.create(url, archive)
@@ -123,7 +123,7 @@ backup.restore(url, io.BytesIO(archive.getvalue()))
 report["restored"] = migrations.problems(url)
 hub = JupyterHub(db_url=url)
 hub.init_db()
-report["nonce_again"] = NonceStore().claim(hub.db, "lti13:x", "n-1", 3600)
+report["nonce_again"] = NonceStore().claim(hub.db, NonceClaim("lti13:x", "n-1", 3600))
 print(json.dumps(report))
 """
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from hubconfig import migrations
 from multilogin.hub_tables import Base, ensure_tables
 from multilogin.identities import MAX_PART_LENGTH, Identity, IdentityStore
-from multilogin.nonces import NonceStore
+from multilogin.nonces import NonceClaim, NonceStore
 from postgresql_fixture import postgresql_url
 
 pytestmark = pytest.mark.integration
@@ -48,13 +48,13 @@ def test_hubs_creating_the_tables_at_the_same_moment_all_succeed(postgresql_url:
 
 def test_a_nonce_is_accepted_once_per_scope(hub_db: Session) -> None:
     store = NonceStore()
-    assert store.claim(hub_db, "lti13:https://moodle.example.edu", "n-1", 60) is True
-    assert store.claim(hub_db, "lti13:https://moodle.example.edu", "n-1", 60) is False
-    assert store.claim(hub_db, "lti11:consumer", "n-1", 60) is True
+    assert store.claim(hub_db, NonceClaim("lti13:https://moodle.example.edu", "n-1", 60)) is True
+    assert store.claim(hub_db, NonceClaim("lti13:https://moodle.example.edu", "n-1", 60)) is False
+    assert store.claim(hub_db, NonceClaim("lti11:consumer", "n-1", 60)) is True
     # Stored as a digest: a nonce far longer than its column is still one nonce.
     long_nonce = "x" * 10_000
-    assert store.claim(hub_db, "lti11:consumer", long_nonce, 60) is True
-    assert store.claim(hub_db, "lti11:consumer", long_nonce, 60) is False
+    assert store.claim(hub_db, NonceClaim("lti11:consumer", long_nonce, 60)) is True
+    assert store.claim(hub_db, NonceClaim("lti11:consumer", long_nonce, 60)) is False
 
 
 def test_two_hubs_claiming_one_nonce_at_once_accept_it_once(
@@ -65,7 +65,9 @@ def test_two_hubs_claiming_one_nonce_at_once_accept_it_once(
 
     def claim(engine: object) -> bool:
         with Session(engine) as session:
-            return NonceStore().claim(session, "lti13:https://moodle.example.edu", "raced", 60)
+            return NonceStore().claim(
+                session, NonceClaim("lti13:https://moodle.example.edu", "raced", 60)
+            )
 
     with ThreadPoolExecutor(max_workers=len(engines)) as pool:
         outcomes = list(pool.map(claim, engines))
@@ -98,5 +100,5 @@ def test_a_started_hub_with_our_tables_is_migrated(postgresql_url: str, hub_db: 
     assert "multilogin's table multilogin_used_nonces is missing" in migrations.problems(
         postgresql_url
     )
-    NonceStore().claim(hub_db, "lti11:consumer", "first-launch", 60)
+    NonceStore().claim(hub_db, NonceClaim("lti11:consumer", "first-launch", 60))
     assert migrations.problems(postgresql_url) == []
