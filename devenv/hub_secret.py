@@ -14,27 +14,22 @@ import json
 import secrets
 from typing import Any
 
-from tools.kube import Kubectl
+from tools.kube import Kubectl, secret
 
 KEYS = ("proxy.token", "hub.cookie-secret", "hub.crypt-key", "hub.db-password")
 
 
 def manifest(name: str) -> dict[str, Any]:
     """A Secret `name` with a fresh 64-hex-digit value for each of KEYS."""
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {
-            "name": name,
-            "labels": {
-                "app.kubernetes.io/name": "jupyterhub-k8s",
-                "app.kubernetes.io/component": "hub-secret",
-                "app.kubernetes.io/managed-by": "devenv",
-            },
+    return secret(
+        name,
+        {key: secrets.token_hex(32) for key in KEYS},
+        labels={
+            "app.kubernetes.io/name": "jupyterhub-k8s",
+            "app.kubernetes.io/component": "hub-secret",
+            "app.kubernetes.io/managed-by": "devenv",
         },
-        "type": "Opaque",
-        "stringData": {key: secrets.token_hex(32) for key in KEYS},
-    }
+    )
 
 
 def ensure(kubectl: Kubectl, name: str) -> bool:

@@ -22,6 +22,17 @@ DEFAULT_TIMEOUT_S = 120
 DIFF_FOUND = 1
 
 
+def secret(
+    name: str, data: dict[str, str], kind: str = "Opaque", labels: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """A Secret manifest `name` of type `kind` holding `data` (as stringData)."""
+    metadata: dict[str, Any] = {"name": name}
+    if labels:
+        metadata["labels"] = labels
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": metadata, "type": kind,
+            "stringData": data}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Kubectl:
     """kubectl against `context` (whatever the current context is), in `namespace` when given;

@@ -33,6 +33,7 @@ from tools import local_registry
 from tools.bootstrap.paths import REPO_ROOT, cache_dir
 from tools.bootstrap.progress import say
 from tools.images import build, lock, spec
+from tools.kube import secret
 
 CHART = f"oci://{local_registry.HOST_ENDPOINT}/charts/jupyterhub-k8s"
 VALUES = Path(__file__).with_name("values.yaml")
@@ -79,16 +80,6 @@ def trust_run_ca(env: RehearsalEnvironment) -> tls.RunCA:
 def service_images() -> dict[str, lock.LockedImage]:
     build.build(spec.load(), list(SERVICE_IMAGES), low_priority=True)
     return cluster.push_images(SERVICE_IMAGES)
-
-
-def secret(name: str, data: dict[str, str], kind: str = "Opaque") -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": name},
-        "type": kind,
-        "stringData": data,
-    }
 
 
 def apply_secrets(env: RehearsalEnvironment, ca: tls.RunCA) -> None:
