@@ -61,10 +61,6 @@ class StartQueue:
                 return place
         return None
 
-    @property
-    def waiting(self) -> int:
-        return len(self._waiting)
-
     async def wait_turn(self, key: Hashable) -> None:
         """Return once `key` holds a slot; LeftTheLine when `leave(key)` came first."""
         if key in self._holders:
