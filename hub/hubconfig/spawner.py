@@ -109,6 +109,8 @@ class ProfileSpawner(KubeSpawner):
             for name in self.profile_catalogue.overridden_traits | {"volumes", "volume_mounts"}
         }
         self._checked_selection: user_options.Selection | None = None
+        # The task running this spawner's start (KubeSpawner runs `_start` in a task of its own).
+        self._start_task: asyncio.Task | None = None
         self._profile_name = "your lab"
 
     async def offer(self) -> Offer:
@@ -240,6 +242,7 @@ class ProfileSpawner(KubeSpawner):
         return await maybe_future(super().run_pre_spawn_hook())
 
     async def _start(self) -> Any:
+        self._start_task = asyncio.current_task()
         try:
             started = await self._start_pod()
             if self.listen_poll_interval and not await server_listen.wait_until_listening(
@@ -251,11 +254,14 @@ class ProfileSpawner(KubeSpawner):
                 )
             return started
         finally:
+            self._start_task = None
             self._leave_start_queue()
 
     async def stop(self, now: bool = False) -> Any:
-        # A start stopped while it waits for its turn (or holds one) gives it up.
-        self._leave_start_queue()
+        # A start stopped while it waits for its turn (or holds one) gives it up; KubeSpawner's
+        # own stop of a stale pod of the lab's name, inside the start, is part of the start.
+        if asyncio.current_task() is not self._start_task:
+            self._leave_start_queue()
         return await super().stop(now=now)
 
     def _starting(self) -> bool:
