@@ -433,8 +433,17 @@ class MultiLoginAuthenticator(Authenticator):
         try:
             claimed = self.nonces.claim(handler.db, launch.nonce, along=record)
         except AlreadyLinked:
-            # Another launch of this identity linked it first; that one's link stands.
+            # Another launch of this identity linked it first; that one's link stands, and this
+            # launch signs in only to the account it points to.
             claimed = self.nonces.claim(handler.db, launch.nonce)
+            standing = self.identities.link_of(handler.db, identity)
+            if claimed and (standing is None or standing.username != name):
+                raise LoginRefused(
+                    409,
+                    "This sign-in was linked to an account at the same moment. Go back to "
+                    "Moodle and open the link again.",
+                    f"{identity}: linked elsewhere while this launch chose {name!r}",
+                ) from None
         else:
             if claimed and land.new_link is not None:
                 self._log_link(identity, name, land.new_link)

@@ -78,6 +78,9 @@ class LTILaunchHandler(RefusalPagesMixin, BaseHandler):
                 # The login records the nonce along with itself (MultiLoginAuthenticator).
                 user = await self.login_user(launch)
             except SQLAlchemyError as error:
+                # JupyterHub's error page rolls its one session back for a database error only;
+                # the 503 is a refusal, so the failed session is rolled back here.
+                self.db.rollback()
                 raise database_unavailable(launch.nonce.scope, "login", error) from None
         if user is None:
             raise LoginRefused(403, "This account may not use the hub.", "login_user refused")

@@ -7,8 +7,10 @@ The table is written in a transaction of its own (hub_tables.own_transaction), n
 
 A signed launch's nonce is recorded whatever comes of the launch. A launch that signs someone in
 records it in the same transaction as the sign-in itself (the identity's link or login time), so
-a launch costs one commit of this package's tables, not two; a launch refused on the way records
-it alone (`recorded_if_refused`), and a replay is then told that it is one.
+a launch costs one commit of this package's tables, not two; a launch refused or failed on the
+way records it alone (`recorded_if_refused`), and a replay is then told that it is one. Only a
+database that cannot be written leaves a nonce unrecorded: that launch gets a 503 and signs
+nobody in.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import hashlib
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Float, String, delete, insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -31,17 +33,20 @@ _PURGE_INTERVAL_S = 60.0
 _RELAUNCH = "Go back to Moodle and open the link again."
 
 
-@dataclass(frozen=True)
+@dataclass
 class NonceClaim:
     """A nonce of a signed launch, to be recorded as used.
 
     `scope` keeps sources and platforms apart: "lti11:<consumer key>", "lti13:<issuer>";
     `lifetime_s` is how long it must be remembered (the launch's own validity, and a margin).
+    `settled` once the database has answered for it in this request: recorded now, or found
+    recorded already.
     """
 
     scope: str
     nonce: str
     lifetime_s: float
+    settled: bool = field(default=False, compare=False)
 
 
 def database_unavailable(scope: str, what: str, error: SQLAlchemyError) -> LoginRefused:
@@ -130,11 +135,13 @@ class NonceStore:
                 if along is not None:
                     along(connection)
         except _AlreadyUsed:
+            claim.settled = True
             return False
         except SQLAlchemyError as error:
             # A locked or unreachable database (or another process creating the table at the
             # same moment): the launch cannot be checked for replay now, but may be soon.
             raise database_unavailable(claim.scope, "nonce not recorded", error) from None
+        claim.settled = True
         return True
 
     def claim_or_refuse(self, hub_db: Session, claim: NonceClaim) -> None:
@@ -144,12 +151,17 @@ class NonceStore:
 
     @contextmanager
     def recorded_if_refused(self, hub_db: Session, claim: NonceClaim) -> Iterator[None]:
-        """A launch refused in this block still uses up its nonce, so that it cannot be replayed
-        once whatever refused it has changed; a replay is refused as one, first."""
+        """A launch refused or failed in this block still uses up its nonce, so that it cannot
+        be replayed once whatever stopped it has changed; a replay is refused as one, first.
+        A nonce the database has answered for already is not recorded twice."""
         try:
             yield
-        except LoginRefused as refusal:
-            # A database that could not record the nonce is not asked again at once.
-            if refusal.status_code != 503:
+        except Exception as error:
+            # A database that could not record the nonce, or answer at all, is not asked again
+            # at once.
+            unavailable = isinstance(error, SQLAlchemyError) or (
+                isinstance(error, LoginRefused) and error.status_code == 503
+            )
+            if not unavailable and not claim.settled:
                 self.claim_or_refuse(hub_db, claim)
             raise

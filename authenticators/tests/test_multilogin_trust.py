@@ -174,6 +174,24 @@ async def test_other_lti11_key_cannot_claim_an_existing_student(hub: HubUnderTes
     assert "jupyterhub-hub-login" not in response_cookies(response)
 
 
+async def test_a_launch_sent_to_the_link_page_cannot_be_replayed_for_another_link_cookie(
+    hub: HubUnderTest,
+):
+    assert (await keycloak_login(hub, "student", ["students"])).code == 302
+    body = sign_lti11(
+        hub.url("lti/launch"), moodle_lti11_params(username="student"), OTHER_KEY, OTHER_SECRET
+    )
+    assert (
+        redirect_path(await hub.request("lti/launch", "POST", body)) == "/prefix/hub/link-account"
+    )
+
+    replay = await hub.request("lti/launch", "POST", body)
+
+    assert replay.code == 401
+    assert b"already used" in replay.body
+    assert not [name for name in response_cookies(replay) if "multilogin-link" in name]
+
+
 # ------------------------------------------------------------------ 2. look-alike names
 
 
