@@ -16,6 +16,7 @@ from waits import wait_until
 
 SERVER_STOP_WAIT_S = 180
 STOP_REQUESTS_AT_ONCE = 10
+INTERRUPTED_START = 500
 # JupyterHub's largest page of a listing (its api_page_max_limit).
 USERS_PAGE = 200
 TOKEN_LIFETIME_S = 4 * 3600
@@ -124,11 +125,17 @@ class HubAdmin:
         if self.server_exists(name):
             self.delete_server(name)
 
-    def delete_server(self, name: str) -> None:
-        """`DELETE` the user's default server; a 400 (already stopping) is fine."""
+    def delete_server(self, name: str) -> bool:
+        """`DELETE` the user's default server; a 400 (already stopping) is fine. False when the
+        stop interrupted a start that had not ended a second later: JupyterHub then answers 500
+        "pending spawn" (the interruption of jupyterhub/jupyterhub#4844), and the stop is to be
+        asked again."""
         response = self.session.delete(f"{self.api}/users/{name}/server", timeout=60)
+        if response.status_code == INTERRUPTED_START:
+            return False
         if response.status_code not in (202, 204, 400):
             response.raise_for_status()
+        return True
 
     def stop_server(self, name: str) -> None:
         """Stop the user's default server (if any) and wait until its pod is gone."""
@@ -160,21 +167,22 @@ class HubAdmin:
         one hub request for each user with a server, a few at a time, then one user listing
         and one pod listing per poll for all."""
         names = set(names)
-        running = names & self.users_with_servers()
         # The pool's threads share a session of their own: requests does not promise that a
         # Session is thread-safe (https://github.com/psf/requests/issues/2766), and this one
         # goes on polling below.
         stopper = HubAdmin(self.env, self.token)
-        with ThreadPoolExecutor(max_workers=STOP_REQUESTS_AT_ONCE) as pool:
-            list(pool.map(stopper.delete_server, running))
-        wait_until(
-            lambda: (
-                not names & self.users_with_servers()
-                and not names & set(self.env.lab_pods_by_user())
-            ),
-            timeout_s=SERVER_STOP_WAIT_S,
-            what=f"{len(names)} servers to stop",
-        )
+        to_ask = names & self.users_with_servers()
+
+        def stopped() -> bool:
+            nonlocal to_ask
+            listed = names & self.users_with_servers()
+            asked = sorted(to_ask & listed)
+            with ThreadPoolExecutor(max_workers=STOP_REQUESTS_AT_ONCE) as pool:
+                accepted = list(pool.map(stopper.delete_server, asked))
+            to_ask = {name for name, ok in zip(asked, accepted, strict=True) if not ok}
+            return not listed and not names & set(self.env.lab_pods_by_user())
+
+        wait_until(stopped, timeout_s=SERVER_STOP_WAIT_S, what=f"{len(names)} servers to stop")
 
     def spawn_progress(self, name: str, timeout_s: float) -> Iterator[dict[str, Any]]:
         """The events of the user's default server's progress stream (what the spawn page
