@@ -29,6 +29,7 @@ DOCKERD_PIDFILE = Path("/var/run/docker.pid")
 CAPFILTER_RUNTIME = "capfilter"
 CAPFILTER_INSTALL_PATH = Path("/usr/local/libexec/jupyterhub-k8s/runc-capfilter")
 DAEMON_START_TIMEOUT_S = 90
+DAEMON_STOP_TIMEOUT_S = 60
 
 
 class DockerError(RuntimeError):
@@ -68,14 +69,32 @@ def start_daemon() -> None:
     raise DockerError(f"dockerd did not answer within {DAEMON_START_TIMEOUT_S} s; log:\n{tail}")
 
 
+def process_running(pid: int) -> bool:
+    """Whether the process is alive: one that exited but was not reaped (a zombie) is not.
+
+    The dockerd that `nox -s dev` starts is a child of nox, which never waits for it, so after
+    SIGTERM it stays in /proc as a zombie until nox exits.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    # The state follows the command name, which is in parentheses and may hold spaces.
+    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
+
+
 def stop_managed_daemon() -> None:
     """Stop the dockerd this project started (to apply a new daemon.json)."""
     if not DOCKERD_PIDFILE.exists():
         return
     pid = int(DOCKERD_PIDFILE.read_text().strip())
     os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+    deadline = time.monotonic() + DAEMON_STOP_TIMEOUT_S
+    while process_running(pid):
+        if time.monotonic() > deadline:
+            raise DockerError(
+                f"dockerd (pid {pid}) still runs {DAEMON_STOP_TIMEOUT_S} s after SIGTERM"
+            )
         time.sleep(0.5)
 
 
