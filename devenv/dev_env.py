@@ -1,12 +1,13 @@
 """The whole dev environment in one command: cluster, dev services and the hub, on localhost.
 
-`up` runs, each as a step with its duration: prerequisites and images (built or reused), the
-kind cluster with fake GPUs (`devenv.cluster.up`), a push of the images the cluster runs to the
-local registry its nodes pull from (the chart values name them by the pushed digests),
-Keycloak and the mock Moodle in the cluster (the chart `devenv/services/chart/`), the hub's
-chart with the dev values and the image lock, then waits until the hub, Keycloak and the mock
-Moodle answer on localhost and prints their URLs, the dev accounts and how to tear down. On a
-running environment every step only checks, and Kubernetes restarts only what changed.
+`up` runs, each as a step with its duration: prerequisites, then the images (built or reused)
+alongside the kind cluster with fake GPUs (`devenv.cluster.up`), then a push of the images the
+cluster runs to the local registry its nodes pull from (the chart values name them by the
+pushed digests), Keycloak and the mock Moodle in the cluster (the chart
+`devenv/services/chart/`), the hub's chart with the dev values and the image lock, then
+waits until the hub, Keycloak and the mock Moodle answer on localhost and prints their URLs,
+the dev accounts and how to tear down. On a running environment every step only checks, and
+Kubernetes restarts only what changed.
 
 Split horizon: the browser uses `http://localhost:<port>` (devenv/kind/ports.yaml: NodePorts
 that kind maps to the host), the hub uses the Services' names for server-to-server calls
@@ -28,6 +29,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache, cached_property
@@ -40,9 +42,9 @@ from dev_keycloak.server import REALM, DevUser, realm_for_hub, realm_users
 from devenv import charts, cluster, cluster_config, commands
 from devenv.cluster_config import ClusterConfig
 from mock_moodle.config import ConfigError, for_hub, validate
-from tools.bootstrap import prerequisites
+from tools.bootstrap import dockerd, prerequisites
 from tools.bootstrap.paths import REPO_ROOT, cache_dir, logs_dir
-from tools.bootstrap.progress import say, step
+from tools.bootstrap.progress import lane, say, step
 from tools.bootstrap.run import run
 from tools.images import build, lock, spec
 from tools.images.chart_values import image_values
@@ -409,12 +411,26 @@ def logged_step(title: str, log_name: str) -> Iterator[Path]:
         raise DevEnvError(f"{title}: {error}\n(full logs: {logs_dir()})") from error
 
 
+def images_lane() -> dict[str, lock.LockedImage]:
+    with lane("images"), logged_step("images", "images"):
+        return build_images()
+
+
 def up(env: DevEnvironment) -> None:
     with logged_step("prerequisites: docker", "prerequisites"):
         prerequisites.ensure(["docker"])
-    with logged_step("images", "images"):
-        locked = build_images()
-    cluster.up(env.cluster)
+        # Both need dockerd, and installing the capability filter restarts it, which would kill
+        # an image build running in the other lane.
+        dockerd.ensure_privileged_containers()
+        dockerd.ensure_base_image()
+    # The image builds (mostly downloads from the package registries and single-threaded
+    # installs) and the cluster's (Go compiling Kubernetes for the node image on every core)
+    # need nothing of each other before the push, so they run at the same time. A failure of
+    # either is raised once both have ended.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="images") as pool:
+        images = pool.submit(images_lane)
+        cluster.up(env.cluster)
+        locked = images.result()
     with logged_step("host ports", "ports"):
         check_port_mappings(env)
     with logged_step("push the hub, lab and dev service images to the local registry", "push"):
