@@ -425,8 +425,9 @@ def up(env: DevEnvironment) -> None:
         dockerd.ensure_base_image()
     # The image builds (mostly downloads from the package registries and single-threaded
     # installs) and the cluster's (Go compiling Kubernetes for the node image on every core)
-    # need nothing of each other before the push, so they run at the same time. A failure of
-    # either is raised once both have ended.
+    # need nothing of each other before the push, so they run at the same time. A failure is
+    # raised once both have ended (the cluster's when both failed; each lane's step log says
+    # which failed).
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="images") as pool:
         images = pool.submit(images_lane)
         cluster.up(env.cluster)

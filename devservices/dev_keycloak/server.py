@@ -38,6 +38,7 @@ from typing import Any
 from tools import keycloak_distribution
 from tools.bootstrap import prerequisites
 from tools.bootstrap.paths import logs_dir
+from tools.bootstrap.processes import process_running
 from tools.bootstrap.progress import say, step
 from tools.bootstrap.run import RunError
 
@@ -320,7 +321,7 @@ def start(
 def started_here(port: int) -> bool:
     """True while a Keycloak this module started on `port` is alive (ready or not)."""
     pids = pid_file(port)
-    return pids.exists() and Path(f"/proc/{pids.read_text().strip()}").exists()
+    return pids.exists() and process_running(int(pids.read_text().strip()))
 
 
 def wait_for_other_start(port: int, timeout: float, tls: KeycloakTls | None) -> Keycloak:
@@ -362,9 +363,9 @@ def stop(port: int = DEFAULT_PORT, timeout: float = 60) -> bool:
     except ProcessLookupError:
         return False
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+    while time.monotonic() < deadline and process_running(pid):
         time.sleep(0.5)
-        reap(pid)
+    reap(pid)
     return True
 
 

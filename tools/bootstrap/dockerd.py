@@ -21,6 +21,7 @@ from pathlib import Path
 from tools.bootstrap import versions
 from tools.bootstrap.apt import apt_install
 from tools.bootstrap.paths import cache_dir, logs_dir
+from tools.bootstrap.processes import process_running
 from tools.bootstrap.progress import say
 from tools.bootstrap.run import RunError, run, succeeds
 
@@ -67,20 +68,6 @@ def start_daemon() -> None:
         time.sleep(1)
     tail = "\n".join(dockerd_log().read_text(errors="replace").splitlines()[-15:])
     raise DockerError(f"dockerd did not answer within {DAEMON_START_TIMEOUT_S} s; log:\n{tail}")
-
-
-def process_running(pid: int) -> bool:
-    """Whether the process is alive: one that exited but was not reaped (a zombie) is not.
-
-    The dockerd that `nox -s dev` starts is a child of nox, which never waits for it, so after
-    SIGTERM it stays in /proc as a zombie until nox exits.
-    """
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    # The state follows the command name, which is in parentheses and may hold spaces.
-    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
 
 
 def stop_managed_daemon() -> None:

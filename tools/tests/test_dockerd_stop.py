@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tools.bootstrap import dockerd
+from tools.bootstrap.processes import process_running
 
 EXITS_ON_SIGTERM = "signal.signal(signal.SIGTERM, lambda *_: exit(0))"
 IGNORES_SIGTERM = "signal.signal(signal.SIGTERM, signal.SIG_IGN)"
@@ -46,7 +47,7 @@ def test_a_daemon_that_exited_unreaped_counts_as_stopped(
 ) -> None:
     dockerd.stop_managed_daemon()
 
-    assert not dockerd.process_running(stand_in_daemon.pid)
+    assert not process_running(stand_in_daemon.pid)
     assert stand_in_daemon.poll() == 0
 
 
@@ -57,11 +58,11 @@ def test_a_daemon_that_does_not_stop_is_an_error(stand_in_daemon: subprocess.Pop
     ):
         dockerd.stop_managed_daemon()
 
-    assert dockerd.process_running(stand_in_daemon.pid)
+    assert process_running(stand_in_daemon.pid)
 
 
 def test_a_pid_without_a_process_is_not_running() -> None:
     finished = subprocess.Popen([sys.executable, "-c", "pass"])
     finished.wait()
 
-    assert not dockerd.process_running(finished.pid)
+    assert not process_running(finished.pid)
